@@ -1,0 +1,55 @@
+/**
+ * The softtree command line: `train`, `eval`, `distill`, `teacher`, `draw`.
+ *
+ * Thin by design: it parses options, calls `lib/`, draws progress and prints results.
+ * Usage errors exit with status 2, runtime errors with status 1.
+ *
+ * @module
+ */
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { printError, UsageError } from "./cli/common.ts";
+import { evalCommand, trainCommand } from "./cli/train.ts";
+
+/** Build the command tree (exported for in-process tests). */
+export function buildProgram(): Command {
+  const program = new Command()
+    .name("softtree")
+    .description(
+      "Distill a neural network into a soft binary decision tree (Frosst & Hinton 2017).",
+    )
+    .option("--verbose", "show the cause chain of errors")
+    .showHelpAfterError(false);
+  program.addCommand(trainCommand());
+  program.addCommand(evalCommand());
+  const override = (c: Command) => {
+    c.exitOverride();
+    for (const sub of c.commands) override(sub as Command);
+  };
+  override(program);
+  return program;
+}
+
+/** Run the CLI on `args`; returns the exit status. */
+export async function main(args: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === "commander.helpDisplayed" || error.code === "commander.help" ||
+        error.code === "commander.version" || error.exitCode === 0
+      ) return 0;
+      // commander already printed the message.
+      console.error("see --help for usage");
+      return 2;
+    }
+    printError(error, args.includes("--verbose"));
+    return error instanceof UsageError ? 2 : 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

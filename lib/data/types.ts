@@ -1,0 +1,32 @@
+/**
+ * Shapes: `N` samples, `F` features, `K` classes.
+ *
+ * @module
+ */
+
+/** One split of a data set, held in memory. */
+export interface Dataset {
+  /** Inputs, row-major `[N, F]`, images scaled to [0, 1]. */
+  x: Float32Array;
+  /** Class labels `[N]`, each in `[0, K)`. */
+  y: Int32Array;
+  /** `N`. */
+  n: number;
+  /** `F`. */
+  features: number;
+  /** `K`. */
+  classes: number;
+  /** `[height, width, channels]` when the features are an image (channels last), else `null`. */
+  imageShape: [number, number, number] | null;
+  /** Names of the features (tabular data), else `null`. */
+  featureNames: string[] | null;
+  /** Where the data came from, for messages and checkpoints, e.g. `"mnist"`. */
+  source: string;
+}
+
+/** The train / validation / test splits of a data set. */
+export interface Splits {
+  train: Dataset;
+  val: Dataset;
+  test: Dataset;
+}

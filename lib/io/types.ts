@@ -1,0 +1,29 @@
+/**
+ * What a tree checkpoint holds once loaded.
+ *
+ * @module
+ */
+import type { TreeConfig, TreeParams } from "../tree/types.ts";
+
+/** Facts about the data a tree was trained on, kept in its checkpoint for rendering. */
+export interface DataInfo {
+  /** Where the data came from, e.g. `"mnist"` or `"csv:iris.csv"`. */
+  source: string;
+  /** `[height, width, channels]` for image data, else `null`. */
+  imageShape: [number, number, number] | null;
+  /** Feature names for tabular data, else `null`. */
+  featureNames: string[] | null;
+  /** Class names (e.g. `"0".."9"`), `K` of them. */
+  classNames: string[];
+}
+
+/** A trained tree as saved in a run directory. */
+export interface TreeCheckpoint {
+  /** Format version of the file. */
+  version: number;
+  config: TreeConfig;
+  params: TreeParams;
+  data: DataInfo;
+  /** Free-form facts: seed, command line, accuracy, date. */
+  meta: Record<string, unknown>;
+}

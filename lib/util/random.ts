@@ -1,0 +1,56 @@
+/**
+ * A small seeded random number generator (mulberry32), so that every result of
+ * softtree is reproducible from a seed. No global state: each user owns its `Rng`.
+ *
+ * @module
+ */
+
+/** A seeded pseudo-random number generator. */
+export class Rng {
+  #state: number;
+
+  /**
+   * @param seed Any integer; the same seed gives the same sequence.
+   * @example
+   * ```ts
+   * const rng = new Rng(42);
+   * rng.next(); // a float in [0, 1)
+   * ```
+   */
+  constructor(seed: number) {
+    this.#state = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
+  }
+
+  /** A float in `[0, 1)`. */
+  next(): number {
+    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** An integer in `[0, n)`. */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  /** A standard normal sample (Box-Muller). */
+  normal(): number {
+    const u = 1 - this.next();
+    const v = this.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+
+  /** A uniformly random permutation of `0 .. n-1` (Fisher-Yates). */
+  permutation(n: number): Int32Array {
+    const p = new Int32Array(n);
+    for (let i = 0; i < n; i++) p[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = p[i];
+      p[i] = p[j];
+      p[j] = t;
+    }
+    return p;
+  }
+}
