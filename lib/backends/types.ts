@@ -19,8 +19,9 @@
  *   `alpha_n = clamp(S_num / max(S_den, 1e-30), ALPHA_EPS, 1 - ALPHA_EPS)` (no gradient when
  *   clamped); `C = -penaltyStrength * sum_n penaltyDecay^d * (0.5 log alpha_n + 0.5 log(1 - alpha_n))`.
  *   A training step then stores `num_n = S_num`, `den_n = S_den`, `steps += 1`.
- * - objective: `mean_x L(x) + C`; Adam (`ADAM` constants, bias-corrected) on `w`, `b`, `phi`,
- *   and `beta` when learned; one Adam step count shared by all parameters.
+ * - objective: `mean_x L(x) + C`; Adam on `w`, `b`, `phi`, and `beta` when learned, with one
+ *   step count `t` shared by all parameters: `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2`,
+ *   `theta -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)` (`ADAM` constants).
  * - predictions: "max-leaf" is the argmax class of `Q^{l*}` with `l* = argmax_l P^l` (first
  *   on ties); "mixture" is the argmax of `sum_l P^l Q^l`.
  *
