@@ -5,7 +5,12 @@
  * @module
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { BackendUnavailableError, CheckpointError, DatasetError, NativeError } from "../lib/errors.ts";
+import {
+  BackendUnavailableError,
+  CheckpointError,
+  DatasetError,
+  NativeError,
+} from "../lib/errors.ts";
 
 /** A mistake in how a command was called; printed with a pointer to `--help`, exit 2. */
 export class UsageError extends Error {

@@ -64,7 +64,12 @@ export function leafClasses(params: TreeParams, classes: number): Int32Array {
  * r.path; // [0, 2, 5, 12, 26] for depth 4
  * ```
  */
-export function route(params: TreeParams, depth: number, classes: number, x: ArrayLike<number>): Route {
+export function route(
+  params: TreeParams,
+  depth: number,
+  classes: number,
+  x: ArrayLike<number>,
+): Route {
   const { inner, leaves } = treeSizes(depth);
   const features = params.w.length / inner;
   const logits = new Float64Array(inner);
@@ -83,7 +88,7 @@ export function route(params: TreeParams, depth: number, classes: number, x: Arr
   let maxLeaf = 0;
   for (let l = 1; l < leaves; l++) if (reach[inner + l] > reach[inner + maxLeaf]) maxLeaf = l;
   const path: number[] = [];
-  for (let node = inner + maxLeaf; ; node = (node - 1) >> 1) {
+  for (let node = inner + maxLeaf;; node = (node - 1) >> 1) {
     path.unshift(node);
     if (node === 0) break;
   }

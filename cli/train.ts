@@ -1,0 +1,209 @@
+/**
+ * `softtree train` (a tree on hard labels) and `softtree eval` (a saved tree on a split),
+ * plus the tree options shared with `distill`.
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import { BACKEND_CHOICES, type BackendChoice } from "../lib/backends/types.ts";
+import { loadData } from "../lib/data/mod.ts";
+import type { Splits } from "../lib/data/types.ts";
+import type { FitOptions } from "../lib/train/fit.ts";
+import type { RunResult } from "../lib/train/run.ts";
+import { trainOrLoad } from "../lib/train/run.ts";
+import { SoftDecisionTree } from "../lib/tree/soft_tree.ts";
+import type { TreeConfig } from "../lib/tree/types.ts";
+import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
+import { choiceArg, intArg, numArg, printJson } from "./common.ts";
+import { formatDuration, info, ProgressBar } from "./progress.ts";
+
+/** Data options shared by every command that reads data. */
+export function withDataOptions(cmd: Command) {
+  return cmd
+    .option("--data <spec>", 'data set: "mnist", "idx:DIR" (IDX files) or "csv:FILE"', "mnist")
+    .option("--label-column <col>", "CSV: the label column, by name or 0-based index (default: last)")
+    .option("--limit <n>", "use only the first N samples of each split (quick runs)", intArg("--limit", 1));
+}
+
+/** Adds the tree's hyper-parameters and training options, with the seed's defaults. */
+export function withTreeOptions(cmd: Command) {
+  return withDataOptions(cmd)
+    .option("--depth <n>", "tree depth D (2^D leaves)", intArg("--depth", 1, 16), 4)
+    .option("--penalty-strength <x>", "strength of the balance penalty", numArg("--penalty-strength", { min: 0 }), 10)
+    .option("--penalty-decay <x>", "penalty factor per level of depth", numArg("--penalty-decay", { min: 0 }), 0.25)
+    .option("--ema-window <n>", "penalty moving-average window in samples at the root", numArg("--ema-window", { min: 0, exclusiveMin: true }), 1000)
+    .option("--inv-temp <x>", "inverse temperature beta of the inner nodes; 0 learns it (as the seed)", numArg("--inv-temp", { min: 0 }), 0.01)
+    .option("--learn-beta", "learn beta as one scalar, starting from --inv-temp")
+    .option("--learning-rate <x>", "Adam's learning rate", numArg("--learning-rate", { min: 0, exclusiveMin: true }), 5e-3)
+    .option("--batch-size <n>", "samples per optimizer step", intArg("--batch-size", 1), 4)
+    .option("--epochs <n>", "epochs at most", intArg("--epochs", 1), 40)
+    .option("--patience <n>", "stop after N epochs without a better validation accuracy (0: never)", intArg("--patience", 0), 20)
+    .option("--loss <kind>", 'per-sample loss: "expected" or "mixture"', choiceArg("--loss", ["expected", "mixture"] as const), "expected" as const)
+    .option("--schedule <kind>", 'learning-rate schedule: "constant" or "cosine"', choiceArg("--schedule", ["constant", "cosine"] as const), "constant" as const)
+    .option("--seed <n>", "seed of initialisation and shuffling", intArg("--seed", 0), 0)
+    .option("--backend <name>", "auto, cuda, native or tfjs", choiceArg("--backend", BACKEND_CHOICES), "auto" as BackendChoice)
+    .option("--out <dir>", "run directory (default: runs/<command>-d<depth>-s<seed>)")
+    .option("--retrain", "train even if the run directory already holds a tree")
+    .option("--json", "print one JSON summary on stdout")
+    .option("--quiet", "no progress on stderr");
+}
+
+/** The options `withTreeOptions` parses. */
+export type TreeCliOptions = ReturnType<ReturnType<typeof withTreeOptions>["opts"]>;
+
+/** The tree configuration from parsed options. */
+export function treeConfigFrom(o: TreeCliOptions): Partial<TreeConfig> {
+  const learn = Boolean(o.learnBeta) || o.invTemp === 0;
+  return {
+    depth: o.depth,
+    penaltyStrength: o.penaltyStrength,
+    penaltyDecay: o.penaltyDecay,
+    emaWindow: o.emaWindow,
+    invTemp: o.invTemp === 0 ? 1 : o.invTemp,
+    learnBeta: learn,
+    learningRate: o.learningRate,
+    loss: o.loss,
+  };
+}
+
+/** Load the data named by the options, showing what was loaded. */
+export async function loadDataFrom(
+  o: { data: string; labelColumn?: string; limit?: number; seed?: number },
+  quiet: boolean,
+): Promise<Splits> {
+  const t0 = performance.now();
+  const lc = o.labelColumn;
+  const splits = await loadData(o.data, {
+    labelColumn: lc === undefined ? undefined : /^\d+$/.test(lc) ? Number(lc) : lc,
+    seed: o.seed,
+    limit: o.limit ? { train: o.limit, val: o.limit, test: o.limit } : undefined,
+  });
+  info(
+    `data: ${o.data} — ${splits.train.n} train, ${splits.val.n} val, ${splits.test.n} test, ${splits.train.features} features, ${splits.train.classes} classes (${
+      ((performance.now() - t0) / 1000).toFixed(1)
+    }s)`,
+    quiet,
+  );
+  return splits;
+}
+
+/** Fit options with progress drawn on stderr. */
+export function fitOptionsFrom(o: TreeCliOptions, label: string): FitOptions {
+  const bar = new ProgressBar(label, Boolean(o.quiet));
+  return {
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    patience: o.patience,
+    schedule: o.schedule,
+    seed: o.seed,
+    onBatch: (p) =>
+      bar.update(p.epoch, p.epochs, p.samplesDone, p.samplesTotal, {
+        loss: p.loss.toFixed(4),
+        "samples/s": Math.round(p.samplesPerSecond).toString(),
+      }),
+    onEpoch: (r) =>
+      bar.line(
+        `epoch ${r.epoch}: loss ${r.trainLoss.toFixed(4)}  penalty ${r.penalty.toFixed(4)}  train ${
+          (r.trainAccuracy * 100).toFixed(2)
+        }%  val ${(r.valAccuracy * 100).toFixed(2)}% (mixture ${(r.valAccuracyMixture * 100).toFixed(2)}%)  ${
+          Math.round(r.samplesPerSecond)
+        } samples/s  ${formatDuration(r.seconds)}`,
+      ),
+  };
+}
+
+/** The JSON fields every tree run reports (accuracies are fractions in [0, 1]). */
+export function runSummary(r: RunResult, out: string): Record<string, unknown> {
+  return {
+    backend: r.tree.backend,
+    depth: r.tree.config.depth,
+    loaded: r.loaded,
+    val_accuracy: r.val.accuracy,
+    val_accuracy_mixture: r.val.accuracyMixture,
+    test_accuracy: r.test.accuracy,
+    test_accuracy_mixture: r.test.accuracyMixture,
+    epochs_run: r.fit?.epochsRun ?? 0,
+    best_epoch: r.fit?.bestEpoch ?? null,
+    stopped_early: r.fit?.stoppedEarly ?? false,
+    seconds: r.fit?.seconds ?? 0,
+    samples_per_second: r.fit?.samplesPerSecond ?? 0,
+    out,
+    checkpoint: r.checkpoint,
+  };
+}
+
+/** Print a run's results for people (stderr) unless quiet. */
+export function printRunResult(r: RunResult, what: string, quiet: boolean): void {
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  info(
+    `${what}: ${r.loaded ? "loaded" : "trained"} depth-${r.tree.config.depth} tree — test ${pct(r.test.accuracy)} (max-leaf), ${
+      pct(r.test.accuracyMixture)
+    } (mixture); val ${pct(r.val.accuracy)}${r.fit ? `; ${r.fit.epochsRun} epochs in ${formatDuration(r.fit.seconds)}` : ""}`,
+    quiet,
+  );
+}
+
+/** `softtree train`. */
+export function trainCommand() {
+  return withTreeOptions(new Command("train"))
+    .description("Train a soft decision tree on hard labels, evaluate it and save it in a run directory.")
+    .action(async (o) => {
+      const quiet = Boolean(o.quiet);
+      const out = o.out ?? `runs/train-d${o.depth}-s${o.seed}`;
+      const splits = await loadDataFrom(o, quiet);
+      const result = await trainOrLoad(splits, {
+        out,
+        config: treeConfigFrom(o),
+        fit: fitOptionsFrom(o, "tree"),
+        backend: o.backend,
+        seed: o.seed,
+        retrain: Boolean(o.retrain),
+        onBackend: (note) => info(note, quiet),
+        meta: { command: ["train", ...Deno.args.slice(1)].join(" "), data: o.data },
+      });
+      if (result.loaded) info(`loaded the tree in ${out} (use --retrain to train a new one)`, quiet);
+      printRunResult(result, "train", quiet);
+      info(`wrote ${out}/`, quiet || result.loaded);
+      if (o.json) printJson({ command: "train", ...runSummary(result, out) });
+      result.tree.dispose();
+    });
+}
+
+/** `softtree eval`. */
+export function evalCommand() {
+  return withDataOptions(new Command("eval"))
+    .description("Evaluate a saved tree on a split of its data set.")
+    .requiredOption("--model <path>", "run directory or checkpoint file")
+    .option("--split <name>", "train, val or test", choiceArg("--split", ["train", "val", "test"] as const), "test" as const)
+    .option("--backend <name>", "auto, cuda, native or tfjs", choiceArg("--backend", BACKEND_CHOICES), "auto" as BackendChoice)
+    .option("--json", "print one JSON summary on stdout")
+    .option("--quiet", "no progress on stderr")
+    .action(async (o, cmd) => {
+      const quiet = Boolean(o.quiet);
+      const ckpt = await loadTreeCheckpoint(o.model);
+      // The data of the checkpoint unless --data was given explicitly.
+      const spec = cmd.getOptionValueSource("data") === "default" ? ckpt.data.source : o.data;
+      const splits = await loadDataFrom({ ...o, data: spec }, quiet);
+      const tree = await SoftDecisionTree.fromCheckpoint(ckpt, { backend: o.backend });
+      info(tree.backendNote, quiet);
+      const ds = splits[o.split];
+      const r = tree.evaluate(ds);
+      info(
+        `eval: ${o.split} accuracy ${(r.accuracy * 100).toFixed(2)}% (max-leaf), ${(r.accuracyMixture * 100).toFixed(2)}% (mixture) on ${ds.n} samples`,
+        quiet,
+      );
+      if (o.json) {
+        printJson({
+          command: "eval",
+          backend: tree.backend,
+          split: o.split,
+          samples: ds.n,
+          accuracy: r.accuracy,
+          accuracy_mixture: r.accuracyMixture,
+          [`${o.split}_accuracy`]: r.accuracy,
+          [`${o.split}_accuracy_mixture`]: r.accuracyMixture,
+        });
+      }
+      tree.dispose();
+    });
+}
