@@ -11,7 +11,9 @@ const enc = new TextEncoder();
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "?";
   const s = Math.round(seconds);
-  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  if (s >= 3600) {
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  }
   if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   return `${s}s`;
 }
@@ -57,10 +59,9 @@ export class ProgressBar {
     const filled = Math.round(frac * this.#width);
     const bar = "#".repeat(filled) + ".".repeat(this.#width - filled);
     const extra = Object.entries(fields).map(([k, v]) => `${k} ${v}`).join("  ");
-    const line =
-      `${this.#label} epoch ${epoch}/${epochs} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}%  ${extra}  ETA ${
-        formatDuration(eta)
-      }`;
+    const line = `${this.#label} epoch ${epoch}/${epochs} [${bar}] ${
+      (frac * 100).toFixed(0).padStart(3)
+    }%  ${extra}  ETA ${formatDuration(eta)}`;
     Deno.stderr.writeSync(enc.encode(`\r\x1b[2K${line}`));
   }
 

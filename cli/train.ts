@@ -21,27 +21,79 @@ import { formatDuration, info, ProgressBar } from "./progress.ts";
 export function withDataOptions(cmd: Command) {
   return cmd
     .option("--data <spec>", 'data set: "mnist", "idx:DIR" (IDX files) or "csv:FILE"', "mnist")
-    .option("--label-column <col>", "CSV: the label column, by name or 0-based index (default: last)")
-    .option("--limit <n>", "use only the first N samples of each split (quick runs)", intArg("--limit", 1));
+    .option(
+      "--label-column <col>",
+      "CSV: the label column, by name or 0-based index (default: last)",
+    )
+    .option(
+      "--limit <n>",
+      "use only the first N samples of each split (quick runs)",
+      intArg("--limit", 1),
+    );
 }
 
 /** Adds the tree's hyper-parameters and training options, with the seed's defaults. */
 export function withTreeOptions(cmd: Command) {
   return withDataOptions(cmd)
     .option("--depth <n>", "tree depth D (2^D leaves)", intArg("--depth", 1, 16), 4)
-    .option("--penalty-strength <x>", "strength of the balance penalty", numArg("--penalty-strength", { min: 0 }), 10)
-    .option("--penalty-decay <x>", "penalty factor per level of depth", numArg("--penalty-decay", { min: 0 }), 0.25)
-    .option("--ema-window <n>", "penalty moving-average window in samples at the root", numArg("--ema-window", { min: 0, exclusiveMin: true }), 1000)
-    .option("--inv-temp <x>", "inverse temperature beta of the inner nodes; 0 learns it (as the seed)", numArg("--inv-temp", { min: 0 }), 0.01)
+    .option(
+      "--penalty-strength <x>",
+      "strength of the balance penalty",
+      numArg("--penalty-strength", { min: 0 }),
+      10,
+    )
+    .option(
+      "--penalty-decay <x>",
+      "penalty factor per level of depth",
+      numArg("--penalty-decay", { min: 0 }),
+      0.25,
+    )
+    .option(
+      "--ema-window <n>",
+      "penalty moving-average window in samples at the root",
+      numArg("--ema-window", { min: 0, exclusiveMin: true }),
+      1000,
+    )
+    .option(
+      "--inv-temp <x>",
+      "inverse temperature beta of the inner nodes; 0 learns it (as the seed)",
+      numArg("--inv-temp", { min: 0 }),
+      0.01,
+    )
     .option("--learn-beta", "learn beta as one scalar, starting from --inv-temp")
-    .option("--learning-rate <x>", "Adam's learning rate", numArg("--learning-rate", { min: 0, exclusiveMin: true }), 5e-3)
+    .option(
+      "--learning-rate <x>",
+      "Adam's learning rate",
+      numArg("--learning-rate", { min: 0, exclusiveMin: true }),
+      5e-3,
+    )
     .option("--batch-size <n>", "samples per optimizer step", intArg("--batch-size", 1), 4)
     .option("--epochs <n>", "epochs at most", intArg("--epochs", 1), 40)
-    .option("--patience <n>", "stop after N epochs without a better validation accuracy (0: never)", intArg("--patience", 0), 20)
-    .option("--loss <kind>", 'per-sample loss: "expected" or "mixture"', choiceArg("--loss", ["expected", "mixture"] as const), "expected" as const)
-    .option("--schedule <kind>", 'learning-rate schedule: "constant" or "cosine"', choiceArg("--schedule", ["constant", "cosine"] as const), "constant" as const)
+    .option(
+      "--patience <n>",
+      "stop after N epochs without a better validation accuracy (0: never)",
+      intArg("--patience", 0),
+      20,
+    )
+    .option(
+      "--loss <kind>",
+      'per-sample loss: "expected" or "mixture"',
+      choiceArg("--loss", ["expected", "mixture"] as const),
+      "expected" as const,
+    )
+    .option(
+      "--schedule <kind>",
+      'learning-rate schedule: "constant" or "cosine"',
+      choiceArg("--schedule", ["constant", "cosine"] as const),
+      "constant" as const,
+    )
     .option("--seed <n>", "seed of initialisation and shuffling", intArg("--seed", 0), 0)
-    .option("--backend <name>", "auto, cuda, native or tfjs", choiceArg("--backend", BACKEND_CHOICES), "auto" as BackendChoice)
+    .option(
+      "--backend <name>",
+      "auto, cuda, native or tfjs",
+      choiceArg("--backend", BACKEND_CHOICES),
+      "auto" as BackendChoice,
+    )
     .option("--out <dir>", "run directory (default: runs/<command>-d<depth>-s<seed>)")
     .option("--retrain", "train even if the run directory already holds a tree")
     .option("--json", "print one JSON summary on stdout")
@@ -105,9 +157,9 @@ export function fitOptionsFrom(o: TreeCliOptions, label: string): FitOptions {
       bar.line(
         `epoch ${r.epoch}: loss ${r.trainLoss.toFixed(4)}  penalty ${r.penalty.toFixed(4)}  train ${
           (r.trainAccuracy * 100).toFixed(2)
-        }%  val ${(r.valAccuracy * 100).toFixed(2)}% (mixture ${(r.valAccuracyMixture * 100).toFixed(2)}%)  ${
-          Math.round(r.samplesPerSecond)
-        } samples/s  ${formatDuration(r.seconds)}`,
+        }%  val ${(r.valAccuracy * 100).toFixed(2)}% (mixture ${
+          (r.valAccuracyMixture * 100).toFixed(2)
+        }%)  ${Math.round(r.samplesPerSecond)} samples/s  ${formatDuration(r.seconds)}`,
       ),
   };
 }
@@ -136,9 +188,11 @@ export function runSummary(r: RunResult, out: string): Record<string, unknown> {
 export function printRunResult(r: RunResult, what: string, quiet: boolean): void {
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   info(
-    `${what}: ${r.loaded ? "loaded" : "trained"} depth-${r.tree.config.depth} tree — test ${pct(r.test.accuracy)} (max-leaf), ${
-      pct(r.test.accuracyMixture)
-    } (mixture); val ${pct(r.val.accuracy)}${r.fit ? `; ${r.fit.epochsRun} epochs in ${formatDuration(r.fit.seconds)}` : ""}`,
+    `${what}: ${r.loaded ? "loaded" : "trained"} depth-${r.tree.config.depth} tree — test ${
+      pct(r.test.accuracy)
+    } (max-leaf), ${pct(r.test.accuracyMixture)} (mixture); val ${pct(r.val.accuracy)}${
+      r.fit ? `; ${r.fit.epochsRun} epochs in ${formatDuration(r.fit.seconds)}` : ""
+    }`,
     quiet,
   );
 }
@@ -146,7 +200,9 @@ export function printRunResult(r: RunResult, what: string, quiet: boolean): void
 /** `softtree train`. */
 export function trainCommand() {
   return withTreeOptions(new Command("train"))
-    .description("Train a soft decision tree on hard labels, evaluate it and save it in a run directory.")
+    .description(
+      "Train a soft decision tree on hard labels, evaluate it and save it in a run directory.",
+    )
     .action(async (o) => {
       const quiet = Boolean(o.quiet);
       const out = o.out ?? `runs/train-d${o.depth}-s${o.seed}`;
@@ -161,7 +217,9 @@ export function trainCommand() {
         onBackend: (note) => info(note, quiet),
         meta: { command: ["train", ...Deno.args.slice(1)].join(" "), data: o.data },
       });
-      if (result.loaded) info(`loaded the tree in ${out} (use --retrain to train a new one)`, quiet);
+      if (result.loaded) {
+        info(`loaded the tree in ${out} (use --retrain to train a new one)`, quiet);
+      }
       printRunResult(result, "train", quiet);
       info(`wrote ${out}/`, quiet || result.loaded);
       if (o.json) printJson({ command: "train", ...runSummary(result, out) });
@@ -174,8 +232,18 @@ export function evalCommand() {
   return withDataOptions(new Command("eval"))
     .description("Evaluate a saved tree on a split of its data set.")
     .requiredOption("--model <path>", "run directory or checkpoint file")
-    .option("--split <name>", "train, val or test", choiceArg("--split", ["train", "val", "test"] as const), "test" as const)
-    .option("--backend <name>", "auto, cuda, native or tfjs", choiceArg("--backend", BACKEND_CHOICES), "auto" as BackendChoice)
+    .option(
+      "--split <name>",
+      "train, val or test",
+      choiceArg("--split", ["train", "val", "test"] as const),
+      "test" as const,
+    )
+    .option(
+      "--backend <name>",
+      "auto, cuda, native or tfjs",
+      choiceArg("--backend", BACKEND_CHOICES),
+      "auto" as BackendChoice,
+    )
     .option("--json", "print one JSON summary on stdout")
     .option("--quiet", "no progress on stderr")
     .action(async (o, cmd) => {
@@ -189,7 +257,9 @@ export function evalCommand() {
       const ds = splits[o.split];
       const r = tree.evaluate(ds);
       info(
-        `eval: ${o.split} accuracy ${(r.accuracy * 100).toFixed(2)}% (max-leaf), ${(r.accuracyMixture * 100).toFixed(2)}% (mixture) on ${ds.n} samples`,
+        `eval: ${o.split} accuracy ${(r.accuracy * 100).toFixed(2)}% (max-leaf), ${
+          (r.accuracyMixture * 100).toFixed(2)
+        }% (mixture) on ${ds.n} samples`,
         quiet,
       );
       if (o.json) {

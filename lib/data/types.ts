@@ -22,6 +22,13 @@ export interface Dataset {
   featureNames: string[] | null;
   /** Where the data came from, for messages and checkpoints, e.g. `"mnist"`. */
   source: string;
+  /** Names of the `K` classes, e.g. `"0".."9"` or a CSV file's label values. */
+  classNames?: string[];
+  /**
+   * How tabular features were min-max scaled (computed on the training split):
+   * `x = (raw - min) / (max - min)`, or `0` where `max == min`. Absent for images.
+   */
+  scaling?: { min: number[]; max: number[] };
 }
 
 /** The train / validation / test splits of a data set. */

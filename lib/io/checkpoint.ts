@@ -79,7 +79,9 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): TreeCheckpoin
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const len = view.getUint32(8, true);
   if (12 + len > bytes.length) {
-    fail(`the header declares ${len} bytes but the file holds ${bytes.length - 12} after the magic`);
+    fail(
+      `the header declares ${len} bytes but the file holds ${bytes.length - 12} after the magic`,
+    );
   }
   let header: {
     format?: string;
@@ -96,7 +98,9 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): TreeCheckpoin
   }
   if (header.format !== "softtree-tree") fail(`its header names format "${header.format}"`);
   if (header.version !== CHECKPOINT_VERSION) {
-    fail(`it has format version ${header.version}, this softtree reads version ${CHECKPOINT_VERSION}`);
+    fail(
+      `it has format version ${header.version}, this softtree reads version ${CHECKPOINT_VERSION}`,
+    );
   }
   const config = header.config as TreeConfig;
   try {
@@ -109,13 +113,19 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): TreeCheckpoin
   const arrays = header.arrays ?? [];
   if (arrays.length !== 4 || arrays.some((a, i) => a.length !== want[i])) {
     fail(
-      `its arrays [${arrays.map((a) => `${a.name}:${a.length}`).join(", ")}] do not match depth ${config.depth}, ${config.features} features, ${config.classes} classes`,
+      `its arrays [${
+        arrays.map((a) => `${a.name}:${a.length}`).join(", ")
+      }] do not match depth ${config.depth}, ${config.features} features, ${config.classes} classes`,
     );
   }
   const start = Math.ceil((12 + len) / 4) * 4;
   const floats = want.reduce((a, b) => a + b, 0);
   if (bytes.length !== start + 4 * floats) {
-    fail(`it should hold ${floats} float32 weights (${start + 4 * floats} bytes) but has ${bytes.length} bytes`);
+    fail(
+      `it should hold ${floats} float32 weights (${
+        start + 4 * floats
+      } bytes) but has ${bytes.length} bytes`,
+    );
   }
   const read = (from: number, n: number) => {
     const out = new Float32Array(n);
@@ -132,7 +142,8 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): TreeCheckpoin
     const bad = arr.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) fail(`weight "${k}"[${bad}] is not finite (${arr[bad]})`);
   }
-  const data = header.data ?? { source: "unknown", imageShape: null, featureNames: null, classNames: [] };
+  const data = header.data ??
+    { source: "unknown", imageShape: null, featureNames: null, classNames: [] };
   if (!data.classNames?.length) {
     data.classNames = Array.from({ length: config.classes }, (_, i) => String(i));
   }

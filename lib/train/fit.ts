@@ -87,12 +87,19 @@ export function oneHot(labels: Int32Array, classes: number): Float32Array {
  * const result = fit(engine, splits.train, splits.val, { epochs: 5, batchSize: 64 });
  * ```
  */
-export function fit(engine: TreeEngine, train: Dataset, val: Dataset, options: FitOptions = {}): FitResult {
+export function fit(
+  engine: TreeEngine,
+  train: Dataset,
+  val: Dataset,
+  options: FitOptions = {},
+): FitResult {
   const epochs = options.epochs ?? 40;
   const batchSize = options.batchSize ?? 4;
   const patience = options.patience ?? 20;
   const cfg = engine.config;
-  if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`Epochs must be at least 1, got ${epochs}`);
+  if (!Number.isInteger(epochs) || epochs < 1) {
+    throw new RangeError(`Epochs must be at least 1, got ${epochs}`);
+  }
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`Batch size must be at least 1, got ${batchSize}`);
   }
@@ -101,13 +108,17 @@ export function fit(engine: TreeEngine, train: Dataset, val: Dataset, options: F
   }
   for (const [name, ds] of [["training", train], ["validation", val]] as const) {
     if (ds.features !== cfg.features) {
-      throw new RangeError(`The ${name} split has ${ds.features} features but the tree expects ${cfg.features}`);
+      throw new RangeError(
+        `The ${name} split has ${ds.features} features but the tree expects ${cfg.features}`,
+      );
     }
     if (ds.n < 1) throw new RangeError(`The ${name} split is empty`);
   }
   const targets = options.targets ?? oneHot(train.y, cfg.classes);
   if (targets.length !== train.n * cfg.classes) {
-    throw new RangeError(`Targets must be [${train.n}, ${cfg.classes}], got ${targets.length} values`);
+    throw new RangeError(
+      `Targets must be [${train.n}, ${cfg.classes}], got ${targets.length} values`,
+    );
   }
   engine.setTrainData(train.x, targets);
 
@@ -184,7 +195,12 @@ export function fit(engine: TreeEngine, train: Dataset, val: Dataset, options: F
       );
     }
     if (!best || record.valAccuracy > best.acc) {
-      best = { acc: record.valAccuracy, epoch, params: engine.getParams(), state: engine.getPenaltyState() };
+      best = {
+        acc: record.valAccuracy,
+        epoch,
+        params: engine.getParams(),
+        state: engine.getPenaltyState(),
+      };
       sinceBest = 0;
     } else if (patience > 0 && ++sinceBest >= patience) {
       stoppedEarly = epoch < epochs;

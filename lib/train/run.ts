@@ -80,7 +80,9 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
       throw new CheckpointError(
         `The run directory "${options.out}" holds a tree with ${
           differ.map((k) => `${k} ${JSON.stringify(ckpt.config[k])}`).join(", ")
-        }, but this run asks for ${differ.map((k) => `${k} ${JSON.stringify(want[k])}`).join(", ")}`,
+        }, but this run asks for ${
+          differ.map((k) => `${k} ${JSON.stringify(want[k])}`).join(", ")
+        }`,
       );
     }
     tree = await SoftDecisionTree.fromCheckpoint(ckpt, { backend: options.backend });
@@ -107,7 +109,12 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
     await writeMetrics(options.out, {
       ...meta,
       config: tree.config,
-      data: { source: splits.train.source, train: splits.train.n, val: splits.val.n, test: splits.test.n },
+      data: {
+        source: splits.train.source,
+        train: splits.train.n,
+        val: splits.val.n,
+        test: splits.test.n,
+      },
       fitOptions: {
         epochs: options.fit.epochs,
         batchSize: options.fit.batchSize,
@@ -136,7 +143,10 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
 
 /** Write `metrics.json` into a run directory atomically. */
 export async function writeMetrics(out: string, metrics: Record<string, unknown>): Promise<void> {
-  await writeFileAtomic(`${out.replace(/\/+$/, "")}/metrics.json`, JSON.stringify(metrics, null, 2) + "\n");
+  await writeFileAtomic(
+    `${out.replace(/\/+$/, "")}/metrics.json`,
+    JSON.stringify(metrics, null, 2) + "\n",
+  );
 }
 
 /** Accuracy of predictions against labels, in [0, 1]. */

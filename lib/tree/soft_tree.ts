@@ -5,14 +5,25 @@
  * @module
  */
 import { type BackendSelection, selectBackend } from "../backends/mod.ts";
-import type { BackendChoice, EvalResult, ForwardResult, TreeBackend, TreeEngine } from "../backends/types.ts";
+import type {
+  BackendChoice,
+  EvalResult,
+  ForwardResult,
+  TreeBackend,
+  TreeEngine,
+} from "../backends/types.ts";
 import type { Dataset } from "../data/types.ts";
 import { loadTreeCheckpoint, saveTreeCheckpoint } from "../io/checkpoint.ts";
 import type { DataInfo, TreeCheckpoint } from "../io/types.ts";
 import { fit, type FitOptions, type FitResult } from "../train/fit.ts";
 import { type Route, route } from "./inspect.ts";
 import { checkConfig, initParams } from "./params.ts";
-import { DEFAULT_TREE_CONFIG, type PenaltyState, type TreeConfig, type TreeParams } from "./types.ts";
+import {
+  DEFAULT_TREE_CONFIG,
+  type PenaltyState,
+  type TreeConfig,
+  type TreeParams,
+} from "./types.ts";
 
 /** How to create or load a tree. */
 export interface TreeOptions {
@@ -29,12 +40,18 @@ export function dataInfo(ds: Dataset): DataInfo {
     source: ds.source,
     imageShape: ds.imageShape,
     featureNames: ds.featureNames,
-    classNames: named?.length === ds.classes ? named : Array.from({ length: ds.classes }, (_, i) => String(i)),
+    classNames: named?.length === ds.classes
+      ? named
+      : Array.from({ length: ds.classes }, (_, i) => String(i)),
   };
 }
 
-async function resolve(backend: BackendChoice | TreeBackend | undefined): Promise<BackendSelection> {
-  if (backend && typeof backend === "object") return { backend, note: `backend: ${backend.description}` };
+async function resolve(
+  backend: BackendChoice | TreeBackend | undefined,
+): Promise<BackendSelection> {
+  if (backend && typeof backend === "object") {
+    return { backend, note: `backend: ${backend.description}` };
+  }
   return await selectBackend(backend ?? "auto");
 }
 
@@ -95,9 +112,16 @@ export class SoftDecisionTree {
   }
 
   /** A tree from an already loaded checkpoint. */
-  static async fromCheckpoint(ckpt: TreeCheckpoint, options: TreeOptions = {}): Promise<SoftDecisionTree> {
+  static async fromCheckpoint(
+    ckpt: TreeCheckpoint,
+    options: TreeOptions = {},
+  ): Promise<SoftDecisionTree> {
     const sel = await resolve(options.backend);
-    return new SoftDecisionTree(sel.backend.createTree(ckpt.config, ckpt.params), ckpt.data, sel.note);
+    return new SoftDecisionTree(
+      sel.backend.createTree(ckpt.config, ckpt.params),
+      ckpt.data,
+      sel.note,
+    );
   }
 
   /** The hyper-parameters and shape. */

@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { ensureTf, tfjsBackend } from "../lib/backends/mod.ts";
+import { loadData } from "../lib/data/mod.ts";
+import { fit } from "../lib/train/fit.ts";
+import { initParams } from "../lib/tree/params.ts";
+import { DEFAULT_TREE_CONFIG, type TreeConfig, type TreeParams } from "../lib/tree/types.ts";
+
+await ensureTf();
+const splits = await loadData("mnist", { limit: { train: 3000, val: 500, test: 500 } });
+
+Deno.test("a few hundred steps on an MNIST subset beat chance by a wide margin", () => {
+  const cfg: TreeConfig = {
+    ...DEFAULT_TREE_CONFIG,
+    depth: 3,
+    features: 784,
+    classes: 10,
+    invTemp: 1,
+  };
+  const tree = tfjsBackend.createTree(cfg, initParams(cfg, 1));
+  // 3000 / 16 = 188 steps per epoch, 376 in all.
+  const r = fit(tree, splits.train, splits.val, { epochs: 2, batchSize: 16, seed: 1 });
+  const test = tree.evaluate(splits.test.x, splits.test.y);
+  assert.equal(r.epochsRun, 2);
+  assert.ok(
+    test.accuracy > 0.35,
+    `test accuracy ${test.accuracy} should be far above chance (0.1)`,
+  );
+  assert.ok(r.history[1].trainLoss < r.history[0].trainLoss, "the loss falls");
+  tree.dispose();
+});
+
+Deno.test("early stopping ends the run after the patience and restores the best weights", () => {
+  const cfg: TreeConfig = {
+    ...DEFAULT_TREE_CONFIG,
+    depth: 2,
+    features: 784,
+    classes: 10,
+    invTemp: 1,
+    learningRate: 0.5, // too high on purpose: validation accuracy wanders
+  };
+  const tree = tfjsBackend.createTree(cfg, initParams(cfg, 2));
+  const snaps: TreeParams[] = [];
+  const small = {
+    ...splits.train,
+    n: 400,
+    x: splits.train.x.subarray(0, 400 * 784),
+    y: splits.train.y.subarray(0, 400),
+  };
+  const r = fit(tree, small, splits.val, {
+    epochs: 12,
+    batchSize: 50,
+    patience: 2,
+    seed: 3,
+    onSnapshot: (p) => snaps.push(p),
+  });
+  const accs = r.history.map((h) => h.valAccuracy);
+  const best = Math.max(...accs);
+  assert.equal(r.bestValAccuracy, best);
+  assert.equal(r.bestEpoch, accs.indexOf(best) + 1);
+  if (r.stoppedEarly) assert.equal(r.epochsRun, r.bestEpoch + 2);
+  assert.equal(snaps.length, r.epochsRun);
+  assert.deepEqual(
+    tree.getParams().w,
+    snaps[r.bestEpoch - 1].w,
+    "the best epoch's weights are restored",
+  );
+  const again = tree.evaluate(splits.val.x, splits.val.y).accuracy;
+  assert.equal(again, best);
+  tree.dispose();
+});
+
+Deno.test("training is reproducible from the seed", () => {
+  const cfg: TreeConfig = {
+    ...DEFAULT_TREE_CONFIG,
+    depth: 2,
+    features: 784,
+    classes: 10,
+    invTemp: 1,
+  };
+  const run = () => {
+    const tree = tfjsBackend.createTree(cfg, initParams(cfg, 5));
+    const small = {
+      ...splits.train,
+      n: 300,
+      x: splits.train.x.subarray(0, 300 * 784),
+      y: splits.train.y.subarray(0, 300),
+    };
+    fit(tree, small, splits.val, { epochs: 1, batchSize: 7, seed: 9 });
+    const p = tree.getParams();
+    tree.dispose();
+    return p;
+  };
+  assert.deepEqual(run(), run());
+});
