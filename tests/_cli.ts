@@ -1,0 +1,27 @@
+/** Run the CLI as a subprocess (the way a user does) and capture what it prints. */
+export async function runCli(
+  args: string[],
+  cwd = new URL("..", import.meta.url).pathname,
+): Promise<{ code: number; stdout: string; stderr: string; json: () => Record<string, unknown> }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../cli.ts", import.meta.url).pathname, ...args],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
+  return {
+    code: out.code,
+    stdout,
+    stderr,
+    json: () => {
+      try {
+        return JSON.parse(stdout);
+      } catch {
+        throw new Error(`stdout is not JSON:\n${stdout}\nstderr:\n${stderr}`);
+      }
+    },
+  };
+}

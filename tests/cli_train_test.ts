@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { runCli } from "./_cli.ts";
+
+const quick = ["--limit", "400", "--epochs", "2", "--batch-size", "32", "--inv-temp", "1", "--backend", "tfjs", "--quiet"];
+
+Deno.test("train --json reports accuracies as fractions, eval agrees, and a second train loads the tree", async () => {
+  const dir = await Deno.makeTempDir();
+  const out = `${dir}/run`;
+  const r = await runCli(["train", ...quick, "--out", out, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const s = r.json();
+  for (const k of ["val_accuracy", "test_accuracy", "test_accuracy_mixture"]) {
+    const v = s[k] as number;
+    assert.ok(typeof v === "number" && v >= 0 && v <= 1, `${k} = ${v}`);
+  }
+  assert.ok((s.test_accuracy as number) > 0.2, "beats chance");
+  assert.equal(s.epochs_run, 2);
+  assert.equal(s.backend, "tfjs");
+  assert.ok((s.samples_per_second as number) > 0 && (s.seconds as number) > 0);
+  const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
+  assert.equal(metrics.history.length, 2);
+
+  const e = await runCli(["eval", "--model", out, "--limit", "400", "--backend", "tfjs", "--json", "--quiet"]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(e.json().test_accuracy, s.test_accuracy);
+  assert.equal(e.json().accuracy_mixture, s.test_accuracy_mixture);
+
+  const again = await runCli(["train", ...quick, "--out", out, "--json"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.json().loaded, true);
+  assert.equal(again.json().test_accuracy, s.test_accuracy);
+
+  // A corrupted checkpoint is a runtime error: message, hint, exit 1, no stack trace.
+  const file = `${out}/tree.sdt`;
+  const bytes = await Deno.readFile(file);
+  await Deno.writeFile(file, bytes.subarray(0, bytes.length - 100));
+  const bad = await runCli(["eval", "--model", out, "--limit", "100", "--quiet"]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /error: Cannot read tree checkpoint ".*tree\.sdt": it should hold/);
+  assert.match(bad.stderr, /hint: /);
+  assert.doesNotMatch(bad.stderr, /\bat .*\.ts:\d+/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("bad option values are usage errors with exit status 2", async () => {
+  for (
+    const args of [
+      ["train", "--depth", "0"],
+      ["train", "--learning-rate", "-1"],
+      ["train", "--batch-size", "0"],
+      ["train", "--backend", "gpu"],
+      ["train", "--loss", "hinge"],
+      ["eval"],
+      ["frobnicate"],
+    ]
+  ) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /error/);
+  }
+});
+
+Deno.test("every command answers --help with exit status 0", async () => {
+  for (const cmd of [[], ["train"], ["eval"]]) {
+    const r = await runCli([...cmd, "--help"]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Usage: softtree/);
+  }
+});
+
+Deno.test("bad data is a runtime error naming the file, exit status 1", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/bad.csv`, "a,b,label\n1,2,0\n3,x,1\n");
+  const r = await runCli(["train", "--data", `csv:${dir}/bad.csv`, "--quiet"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /bad\.csv/);
+  assert.match(r.stderr, /hint: /);
+  await Deno.remove(dir, { recursive: true });
+});
