@@ -1,0 +1,186 @@
+/**
+ * `softtree draw`: a trained tree as SVG or PNG, optionally with the decision path of a test
+ * image (by index, or a random image of a class), in correlation mode, or as the two-frame
+ * GIF of that path (plain, then correlation).
+ *
+ * @module
+ */
+import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import { loadData } from "../lib/data/mod.ts";
+import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
+import { decisionPathGif } from "../lib/render/gif.ts";
+import { writePicture } from "../lib/render/write.ts";
+import { treeSvg } from "../lib/render/tree_svg.ts";
+import { route } from "../lib/tree/inspect.ts";
+import { Rng } from "../lib/util/random.ts";
+import { intArg, numArg, printJson, UsageError } from "./common.ts";
+import { info } from "./progress.ts";
+
+type OutFormat = "svg" | "png" | "gif";
+
+/** `--out`: a file name ending in .svg, .png or .gif. */
+function outArg(value: string): { path: string; format: OutFormat } {
+  const m = /\.(svg|png|gif)$/i.exec(value);
+  if (!m) {
+    throw new InvalidArgumentError(
+      `--out must name a .svg, .png or .gif file, got "${value}".`,
+    );
+  }
+  return { path: value, format: m[1].toLowerCase() as OutFormat };
+}
+
+/** The `draw` command. */
+export function drawCommand() {
+  return new Command("draw")
+    .description(
+      "Draw a trained tree as SVG or PNG; with --index or --digit, mark a test image's " +
+        "decision path; with a .gif output, animate that path plain then in correlation mode.",
+    )
+    .requiredOption("--model <path>", "run directory or tree checkpoint file")
+    .requiredOption(
+      "--out <file>",
+      "output file: .svg, .png or .gif (the extension decides)",
+      outArg,
+    )
+    .option("--index <n>", "draw the decision path of test image N (0-based)", intArg("--index", 0))
+    .option("--digit <class>", "draw the decision path of a random test image of this class")
+    .option("--seed <n>", "which image --digit picks", intArg("--seed", 0), 0)
+    .option("--correlation", "on the path, show input × filter instead of the filter")
+    .option(
+      "--depth-limit <n>",
+      "draw only the first N levels of inner nodes",
+      intArg("--depth-limit", 1),
+    )
+    .option(
+      "--gif",
+      "write the two-frame GIF of the path (plain, then correlation); needs --out *.gif",
+    )
+    .option(
+      "--scale <x>",
+      "PNG/GIF zoom factor (default 1)",
+      numArg("--scale", { min: 0, exclusiveMin: true, max: 16 }),
+    )
+    .option("--width <px>", "PNG/GIF width in pixels", intArg("--width", 16, 20000))
+    .option(
+      "--data <spec>",
+      "data set for --index/--digit (default: the one the tree was trained on)",
+    )
+    .option("--json", "print one JSON summary on stdout")
+    .option("--quiet", "no progress on stderr")
+    .action(async (o) => {
+      const { path: out, format } = o.out;
+      const wantsInput = o.index !== undefined || o.digit !== undefined;
+      if (o.index !== undefined && o.digit !== undefined) {
+        throw new UsageError("Give either --index or --digit, not both");
+      }
+      if (o.scale !== undefined && o.width !== undefined) {
+        throw new UsageError("Give either --scale or --width, not both");
+      }
+      if (o.gif && format !== "gif") {
+        throw new UsageError(`--gif writes a GIF: --out must end in .gif, got "${out}"`);
+      }
+      if (format === "gif" && !wantsInput) {
+        throw new UsageError("A GIF shows an input's decision path: give --index or --digit");
+      }
+      if (o.correlation && !wantsInput) {
+        throw new UsageError("--correlation needs an input: give --index or --digit");
+      }
+      if (format === "svg" && (o.scale !== undefined || o.width !== undefined)) {
+        throw new UsageError("--scale and --width apply to .png and .gif output, not .svg");
+      }
+
+      const tree = await loadTreeCheckpoint(o.model);
+      const { config, data } = tree;
+      const depthLimit = o.depthLimit === undefined
+        ? undefined
+        : Math.min(o.depthLimit, config.depth);
+
+      let input: Float32Array | undefined;
+      let label: number | undefined;
+      let index: number | undefined;
+      if (wantsInput) {
+        const spec = o.data ?? data.source;
+        info(`loading test images from "${spec}"`, o.quiet);
+        const { test } = await loadData(spec);
+        if (test.features !== config.features) {
+          throw new RangeError(
+            `Cannot draw a path: the test images of "${spec}" have ${test.features} features, ` +
+              `the tree expects ${config.features}`,
+          );
+        }
+        if (o.index !== undefined) {
+          if (o.index >= test.n) {
+            throw new UsageError(
+              `--index must be below ${test.n} (the size of the test split), got ${o.index}`,
+            );
+          }
+          index = o.index;
+        } else {
+          const digit = o.digit!;
+          const k = data.classNames.indexOf(digit);
+          if (k < 0) {
+            throw new UsageError(
+              `--digit "${digit}" is not a class of this tree; its classes are ` +
+                data.classNames.map((c) => `"${c}"`).join(", "),
+            );
+          }
+          const candidates: number[] = [];
+          for (let i = 0; i < test.n; i++) if (test.y[i] === k) candidates.push(i);
+          if (candidates.length === 0) {
+            throw new RangeError(
+              `Cannot pick an image: the test split holds no image of "${digit}"`,
+            );
+          }
+          index = candidates[new Rng(o.seed).int(candidates.length)];
+        }
+        input = test.x.slice(index * test.features, (index + 1) * test.features);
+        label = test.y[index];
+      }
+
+      if (format === "gif") {
+        const gif = await decisionPathGif(tree, {
+          input: input!,
+          label,
+          depthLimit,
+          scale: o.scale,
+          width: o.width,
+        });
+        await writeFileAtomic(out, gif);
+      } else {
+        const svg = treeSvg(tree, { input, label, correlation: o.correlation, depthLimit });
+        await writePicture(out, svg, { scale: o.scale, width: o.width });
+      }
+
+      const r = input ? route(tree.params, config.depth, config.classes, input) : undefined;
+      const summary = {
+        out,
+        format,
+        depth: config.depth,
+        depthDrawn: depthLimit ?? config.depth,
+        correlation: Boolean(o.correlation),
+        ...(r
+          ? {
+            index,
+            label,
+            labelName: data.classNames[label!],
+            predicted: r.predicted,
+            predictedName: data.classNames[r.predicted],
+            maxLeaf: r.maxLeaf,
+            leafProbability: r.reach[r.reach.length - 2 ** config.depth + r.maxLeaf],
+            path: r.path,
+          }
+          : {}),
+      };
+      if (o.json) printJson(summary);
+      else {
+        info(
+          `wrote ${out}` +
+            (r
+              ? ` (test image ${index}: true ${summary.labelName}, predicted ${summary.predictedName})`
+              : ""),
+          o.quiet,
+        );
+      }
+    });
+}

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { snapshotSchedule, TrainingAnimation } from "../lib/render/animation.ts";
+import { MNIST_INFO, randomTree } from "../lib/render/_fixtures.ts";
+import { decisionPathGif } from "../lib/render/gif.ts";
+import { Rng } from "../lib/util/random.ts";
+
+/** The number of images and the logical screen size of a GIF, by walking its blocks. */
+function gifFrames(gif: Uint8Array): { frames: number; width: number; height: number } {
+  const v = new DataView(gif.buffer, gif.byteOffset);
+  assert.equal(new TextDecoder().decode(gif.subarray(0, 6)), "GIF89a");
+  const width = v.getUint16(6, true);
+  const height = v.getUint16(8, true);
+  let p = 13;
+  if (gif[10] & 0x80) p += 3 * 2 ** ((gif[10] & 7) + 1);
+  const skipSubBlocks = () => {
+    while (gif[p] !== 0) p += gif[p] + 1;
+    p++;
+  };
+  let frames = 0;
+  while (p < gif.length) {
+    const b = gif[p++];
+    if (b === 0x3b) return { frames, width, height };
+    if (b === 0x21) {
+      p++; // label
+      skipSubBlocks();
+    } else if (b === 0x2c) {
+      frames++;
+      const flags = gif[p + 8];
+      p += 9;
+      if (flags & 0x80) p += 3 * 2 ** ((flags & 7) + 1);
+      p++; // LZW minimum code size
+      skipSubBlocks();
+    } else {
+      throw new Error(`Unexpected GIF block 0x${b.toString(16)} at ${p - 1}`);
+    }
+  }
+  throw new Error("GIF has no trailer");
+}
+
+Deno.test("TrainingAnimation writes one captioned frame per snapshot", async () => {
+  const tree = randomTree(5, MNIST_INFO, 1);
+  const anim = new TrainingAnimation(tree.config, MNIST_INFO, { width: 320 });
+  const params = tree.params;
+  for (const seen of [0, 2000, 4000]) {
+    anim.addFrame(params, seen);
+    params.w.fill(seen); // addFrame keeps a copy: training on does not change the snapshot
+  }
+  assert.equal(anim.frameCount, 3);
+  assert.deepEqual(anim.samplesSeen, [0, 2000, 4000]);
+  const gif = gifFrames(await anim.toGif());
+  assert.equal(gif.frames, 3);
+  assert.equal(gif.width, 320);
+});
+
+Deno.test("TrainingAnimation refuses parameters of another shape and an empty GIF", async () => {
+  const anim = new TrainingAnimation({ depth: 2, features: 784, classes: 10 }, MNIST_INFO);
+  assert.throws(() => anim.addFrame(randomTree(3).params, 0), RangeError);
+  await assert.rejects(() => anim.toGif(), RangeError);
+});
+
+Deno.test("decisionPathGif() writes two frames: plain, then correlation", async () => {
+  const rng = new Rng(3);
+  const x = Float32Array.from({ length: 784 }, () => rng.next());
+  const gif = gifFrames(await decisionPathGif(randomTree(3), { input: x, label: 1, width: 400 }));
+  assert.equal(gif.frames, 2);
+  assert.equal(gif.width, 400);
+});
+
+Deno.test("snapshotSchedule() snapshots every N samples early on and after each epoch", () => {
+  const s = snapshotSchedule({ every: 1000, until: 3000 });
+  const due = [640, 1280, 1920, 2560, 3200, 3840, 4480].filter((n) => s.atBatch(n));
+  assert.deepEqual(due, [1280, 2560, 3200]);
+  assert.equal(s.atEpoch(5000), true);
+  assert.equal(s.atEpoch(5000), false, "never twice at the same count");
+  const t = snapshotSchedule({ every: 500, until: 1000 });
+  assert.equal(t.atBatch(1000), true);
+  assert.equal(t.atEpoch(1000), false, "an epoch ending on a batch snapshot adds no frame");
+  assert.throws(() => snapshotSchedule({ every: 0 }), RangeError);
+});
