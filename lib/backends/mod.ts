@@ -7,11 +7,13 @@
 import { BackendUnavailableError } from "../errors.ts";
 import { ensureTf } from "./tf_setup.ts";
 import { tfjsBackend } from "./tfjs.ts";
+import { loadNativeBackend } from "./native.ts";
 import type { BackendChoice, TreeBackend } from "./types.ts";
 
 export type { BackendChoice, BackendName, TreeBackend, TreeEngine } from "./types.ts";
 export { BACKEND_CHOICES } from "./types.ts";
 export { tfjsBackend } from "./tfjs.ts";
+export { loadNativeBackend, type NativeBackendOptions } from "./native.ts";
 export { ensureTf } from "./tf_setup.ts";
 
 /** The backend chosen, and why the ones tried before it were passed over. */
@@ -21,9 +23,8 @@ export interface BackendSelection {
   note: string;
 }
 
-async function loadNative(kind: "native" | "cuda"): Promise<TreeBackend> {
-  const mod = await import("./native.ts");
-  return mod.loadNativeBackend(kind);
+function loadNative(kind: "native" | "cuda"): TreeBackend {
+  return loadNativeBackend(kind);
 }
 
 /**
@@ -41,13 +42,13 @@ export async function selectBackend(choice: BackendChoice = "auto"): Promise<Bac
     return { backend: tfjsBackend, note: `backend: ${tfjsBackend.description}` };
   }
   if (choice === "native" || choice === "cuda") {
-    const backend = await loadNative(choice);
+    const backend = loadNative(choice);
     return { backend, note: `backend: ${backend.description}` };
   }
   const skipped: string[] = [];
   for (const kind of ["cuda", "native"] as const) {
     try {
-      const backend = await loadNative(kind);
+      const backend = loadNative(kind);
       const why = skipped.length ? ` (${skipped.join("; ")})` : "";
       return { backend, note: `backend: ${backend.description}${why}` };
     } catch (error) {
