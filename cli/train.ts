@@ -14,7 +14,16 @@ import { trainOrLoad } from "../lib/train/run.ts";
 import { SoftDecisionTree } from "../lib/tree/soft_tree.ts";
 import type { TreeConfig } from "../lib/tree/types.ts";
 import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
+import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { choiceArg, intArg, numArg, printJson } from "./common.ts";
+import { dataInfo } from "../lib/tree/soft_tree.ts";
+import {
+  snapshotSchedule,
+  TrainingAnimation,
+  writeLearningCurves,
+  writeTreePicture,
+} from "../lib/render/mod.ts";
+import { DEFAULT_TREE_CONFIG } from "../lib/tree/types.ts";
 import { formatDuration, info, ProgressBar } from "./progress.ts";
 
 /** Data options shared by every command that reads data. */
@@ -96,6 +105,11 @@ export function withTreeOptions(cmd: Command) {
     )
     .option("--out <dir>", "run directory (default: runs/<command>-d<depth>-s<seed>)")
     .option("--retrain", "train even if the run directory already holds a tree")
+    .option("--no-pictures", "do not draw tree.png and curves.png into the run directory")
+    .option(
+      "--animate",
+      "snapshot the tree during training and write training.gif into the run directory",
+    )
     .option("--json", "print one JSON summary on stdout")
     .option("--quiet", "no progress on stderr");
 }
@@ -197,6 +211,62 @@ export function printRunResult(r: RunResult, what: string, quiet: boolean): void
   );
 }
 
+/**
+ * Attach a training animation to fit options when `--animate` is given: snapshots before
+ * training, every 2,000 samples up to 20,000, then after each epoch.
+ */
+export function withAnimation(
+  o: TreeCliOptions,
+  fit: FitOptions,
+  splits: Splits,
+): TrainingAnimation | null {
+  if (!o.animate) return null;
+  const config = {
+    ...DEFAULT_TREE_CONFIG,
+    ...treeConfigFrom(o),
+    features: splits.train.features,
+    classes: splits.train.classes,
+  };
+  const anim = new TrainingAnimation(config, dataInfo(splits.train));
+  const schedule = snapshotSchedule({ every: 2000, until: 20000 });
+  fit.snapshotAt = Array.from({ length: 11 }, (_, i) => i * 2000);
+  fit.onSnapshot = (params, seen) => {
+    if (seen === 0 || schedule.atBatch(seen) || schedule.atEpoch(seen)) anim.addFrame(params, seen);
+  };
+  return anim;
+}
+
+/** Draw a run's pictures into its directory: tree.png, curves.png, and training.gif if animated. */
+export async function writeRunPictures(
+  o: TreeCliOptions,
+  r: RunResult,
+  out: string,
+  anim: TrainingAnimation | null,
+  title: string,
+): Promise<void> {
+  const quiet = Boolean(o.quiet);
+  const dir = out.replace(/\/+$/, "");
+  if (o.pictures !== false) {
+    await writeTreePicture(`${dir}/tree.png`, {
+      config: r.tree.config,
+      params: r.tree.params(),
+      data: r.tree.data,
+    }, {
+      title: `${title}: depth ${r.tree.config.depth}, test accuracy ${
+        (r.test.accuracy * 100).toFixed(2)
+      }%`,
+    });
+    if (r.fit) await writeLearningCurves(`${dir}/curves.png`, r.fit.history, { title });
+    info(`drew ${dir}/tree.png${r.fit ? ` and ${dir}/curves.png` : ""}`, quiet);
+  }
+  if (anim && anim.frameCount > 0) {
+    info(`rendering ${anim.frameCount} animation frames...`, quiet);
+
+    await writeFileAtomic(`${dir}/training.gif`, await anim.toGif());
+    info(`wrote ${dir}/training.gif (${anim.frameCount} frames)`, quiet);
+  }
+}
+
 /** `softtree train`. */
 export function trainCommand() {
   return withTreeOptions(new Command("train"))
@@ -207,10 +277,12 @@ export function trainCommand() {
       const quiet = Boolean(o.quiet);
       const out = o.out ?? `runs/train-d${o.depth}-s${o.seed}`;
       const splits = await loadDataFrom(o, quiet);
+      const fit = fitOptionsFrom(o, "tree");
+      const anim = withAnimation(o, fit, splits);
       const result = await trainOrLoad(splits, {
         out,
         config: treeConfigFrom(o),
-        fit: fitOptionsFrom(o, "tree"),
+        fit,
         backend: o.backend,
         seed: o.seed,
         retrain: Boolean(o.retrain),
@@ -221,6 +293,7 @@ export function trainCommand() {
         info(`loaded the tree in ${out} (use --retrain to train a new one)`, quiet);
       }
       printRunResult(result, "train", quiet);
+      if (!result.loaded) await writeRunPictures(o, result, out, anim, "Trained on labels");
       info(`wrote ${out}/`, quiet || result.loaded);
       if (o.json) printJson({ command: "train", ...runSummary(result, out) });
       result.tree.dispose();

@@ -49,7 +49,7 @@ export interface FitOptions {
   onEpoch?: (record: EpochRecord) => void;
   /**
    * Samples seen at which to snapshot the tree early in training (for animations), besides
-   * after every epoch. Snapshots are taken at the first chunk boundary at or after each.
+   * after every epoch: at the first batch boundary at or after each (0: before training).
    */
   snapshotAt?: number[];
   /** Called with a copy of the parameters and the samples seen so far. */
@@ -138,6 +138,10 @@ export function fit(
   let stoppedEarly = false;
   const t0 = performance.now();
 
+  if (options.onSnapshot && snapshots.length && snapshots[0] <= 0) {
+    while (snapshots.length && snapshots[0] <= 0) snapshots.shift();
+    options.onSnapshot(engine.getParams(), 0);
+  }
   for (let epoch = 1; epoch <= epochs; epoch++) {
     const lr = options.schedule === "cosine"
       ? baseLr * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * (epoch - 1) / epochs)))
@@ -146,8 +150,16 @@ export function fit(
     const order = rng.permutation(train.n);
     const e0 = performance.now();
     let lossSum = 0, penaltySum = 0, penaltyBatches = 0, done = 0;
-    for (let start = 0; start < order.length; start += chunk) {
-      const part = order.subarray(start, Math.min(order.length, start + chunk));
+    for (let start = 0, end = 0; start < order.length; start = end) {
+      end = Math.min(order.length, start + chunk);
+      if (options.onSnapshot && snapshots.length && snapshots[0] - samplesSeen < end - start) {
+        // End this chunk at the first whole batch at or after the next snapshot point.
+        end = Math.min(
+          end,
+          start + Math.max(1, Math.ceil((snapshots[0] - samplesSeen) / batchSize)) * batchSize,
+        );
+      }
+      const part = order.subarray(start, end);
       const r: LossReport = engine.trainSamples(part, batchSize);
       lossSum += r.loss * r.samples;
       const batches = Math.ceil(part.length / batchSize);
