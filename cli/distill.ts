@@ -1,0 +1,141 @@
+/**
+ * `softtree distill`: the main job — teacher, soft labels, tree, metrics and pictures.
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import { distill } from "../lib/train/distill.ts";
+import { assetPath } from "../lib/io/assets.ts";
+import { intArg, numArg, printJson } from "./common.ts";
+import { formatDuration, info, ProgressBar } from "./progress.ts";
+import {
+  fitOptionsFrom,
+  loadDataFrom,
+  printRunResult,
+  runSummary,
+  treeConfigFrom,
+  withAnimation,
+  withTreeOptions,
+  writeRunPictures,
+} from "./train.ts";
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+
+/** `softtree distill`. */
+export function distillCommand() {
+  return withTreeOptions(new Command("distill"))
+    .description(
+      "Distill the teacher ConvNet into a soft decision tree: load (or train) the teacher, take its soft labels on the training split, train the tree on them, and report accuracy and fidelity.",
+    )
+    .option(
+      "--teacher <dir>",
+      "teacher folder (model.json + weights.bin); trained there when missing (default: the shipped assets/teacher for MNIST, <out>/teacher otherwise)",
+    )
+    .option(
+      "--temperature <t>",
+      "soft labels are softmax(logits / t)",
+      numArg("--temperature", { min: 0, exclusiveMin: true }),
+      1,
+    )
+    .option(
+      "--compare",
+      "also train the same tree on hard labels (in <out>/hard-labels) and report both",
+    )
+    .option("--cache-dir <dir>", "where teacher logits are cached", ".cache/softtree")
+    .option(
+      "--teacher-epochs <n>",
+      "epochs when a teacher must be trained",
+      intArg("--teacher-epochs", 1),
+      12,
+    )
+    .action(async (o) => {
+      const quiet = Boolean(o.quiet);
+      const out = o.out ?? `runs/distill-d${o.depth}-s${o.seed}`;
+      const splits = await loadDataFrom(o, quiet);
+      const teacherDir = o.teacher ??
+        (o.data === "mnist" ? assetPath("teacher") ?? "assets/teacher" : `${out}/teacher`);
+      const fit = fitOptionsFrom(o, "tree");
+      const anim = withAnimation(o, fit, splits);
+      const teacherBar = new ProgressBar("teacher", quiet);
+      const result = await distill(splits, {
+        out,
+        teacher: teacherDir,
+        temperature: o.temperature,
+        cacheDir: o.cacheDir,
+        compare: Boolean(o.compare),
+        config: treeConfigFrom(o),
+        fit,
+        backend: o.backend,
+        seed: o.seed,
+        retrain: Boolean(o.retrain),
+        onBackend: (note) => info(note, quiet),
+        meta: { command: ["distill", ...Deno.args.slice(1)].join(" "), data: o.data },
+        teacherTraining: {
+          epochs: o.teacherEpochs,
+          onBatch: (b) =>
+            teacherBar.update(b.epoch, o.teacherEpochs, b.done, b.total, {
+              loss: b.loss.toFixed(4),
+              "samples/s": b.samplesPerSec.toFixed(0),
+            }),
+          onEpoch: (e) =>
+            teacherBar.line(
+              `epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}  val ${
+                pct(e.valAccuracy)
+              }  ${formatDuration(e.seconds)}`,
+            ),
+        },
+        onStage: (stage) => {
+          if (stage === "teacher") info(`teacher: ${teacherDir}`, quiet);
+          if (stage === "hard") info("training the same tree on hard labels (--compare)", quiet);
+        },
+        onTeacher: (t) =>
+          info(
+            `teacher: ${t.loaded ? "loaded" : "trained and saved"} ${t.file}; test accuracy ${
+              pct(t.testAccuracy)
+            }`,
+            quiet,
+          ),
+        onCache: (e) =>
+          info(`soft labels: ${e.hit ? "cached" : "computed and cached in"} ${e.file}`, quiet),
+      });
+      const d = result.distilled;
+      if (d.loaded) info(`loaded the tree in ${out} (use --retrain to train a new one)`, quiet);
+      printRunResult(d, "distilled", quiet);
+      info(
+        `fidelity to the teacher: ${pct(result.fidelity)} (max-leaf), ${
+          pct(result.fidelityMixture)
+        } (mixture)`,
+        quiet,
+      );
+      if (result.hard) {
+        printRunResult(result.hard, "hard labels", quiet);
+        const gain = d.test.accuracy - result.hard.test.accuracy;
+        info(
+          `distillation ${gain >= 0 ? "gained" : "lost"} ${
+            (Math.abs(gain) * 100).toFixed(2)
+          } points of test accuracy`,
+          quiet,
+        );
+      }
+      if (!d.loaded) await writeRunPictures(o, d, out, anim, `Distilled (T = ${o.temperature})`);
+      if (result.hard && !result.hard.loaded && o.pictures !== false) {
+        await writeRunPictures(o, result.hard, `${out}/hard-labels`, null, "Trained on labels");
+      }
+      info(`wrote ${out}/`, quiet);
+      if (o.json) {
+        printJson({
+          command: "distill",
+          ...runSummary(d, out),
+          teacher_test_accuracy: result.teacherTestAccuracy,
+          teacher_loaded: result.teacherLoaded,
+          teacher: result.teacherFile,
+          temperature: result.temperature,
+          fidelity: result.fidelity,
+          fidelity_mixture: result.fidelityMixture,
+          hard_labels: result.hard ? runSummary(result.hard, `${out}/hard-labels`) : undefined,
+        });
+      }
+      d.tree.dispose();
+      result.hard?.tree.dispose();
+    });
+}

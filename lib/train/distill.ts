@@ -1,0 +1,151 @@
+/**
+ * Distillation, softtree's main job: a teacher (loaded, or trained when missing) labels the
+ * training split with `softmax(logits / temperature)`; a soft decision tree is trained on
+ * those soft targets, validated and early-stopped on the hard validation labels, and
+ * evaluated on the test split against the labels and against the teacher (fidelity).
+ * Optionally the same tree is also trained on hard labels for comparison. Prints nothing.
+ *
+ * @module
+ */
+import type { Splits } from "../data/types.ts";
+import {
+  type CacheEvent,
+  type LoadOrTrainOptions,
+  loadOrTrainTeacher,
+  softLabels,
+  teacherPredict,
+} from "../teacher/mod.ts";
+import { type RunOptions, type RunResult, trainOrLoad, writeMetrics } from "./run.ts";
+
+/** How to distill. */
+export interface DistillOptions extends RunOptions {
+  /** The teacher's folder (model.json + weights); trained and saved there when missing. */
+  teacher: string;
+  /** Softmax temperature of the soft labels. @default 1 (the seed) */
+  temperature?: number;
+  /** Folder of the teacher-logits cache. @default undefined (no cache) */
+  cacheDir?: string;
+  /** Also train the same tree on hard labels, in `<out>/hard-labels`. @default false */
+  compare?: boolean;
+  /** How to train the teacher when none is saved (epochs, size, progress callbacks). */
+  teacherTraining?: LoadOrTrainOptions;
+  /** Told whether the soft labels came from the cache. */
+  onCache?: (event: CacheEvent) => void;
+  /** Told when a stage starts: `"teacher"`, `"soft-labels"`, `"distilled"`, `"hard"`. */
+  onStage?: (stage: "teacher" | "soft-labels" | "distilled" | "hard") => void;
+  /** Told about the teacher once it is ready. */
+  onTeacher?: (info: { loaded: boolean; file: string; testAccuracy: number }) => void;
+}
+
+/** What distillation produced. */
+export interface DistillResult {
+  /** The tree trained on the teacher's soft labels. */
+  distilled: RunResult;
+  /** The same tree trained on hard labels (with `compare`). */
+  hard: RunResult | null;
+  /** The teacher's accuracy on the test split, in [0, 1]. */
+  teacherTestAccuracy: number;
+  /** Whether the teacher was loaded (rather than trained here). */
+  teacherLoaded: boolean;
+  /** The teacher's `model.json`. */
+  teacherFile: string;
+  /** Fraction of test inputs where the tree's max-leaf prediction equals the teacher's. */
+  fidelity: number;
+  /** The same for the tree's mixture prediction. */
+  fidelityMixture: number;
+  /** The temperature used. */
+  temperature: number;
+}
+
+function agreement(a: Int32Array, b: Int32Array): number {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return a.length ? same / a.length : 0;
+}
+
+/**
+ * Distill a teacher into a soft decision tree; see the module doc.
+ *
+ * @throws {CheckpointError} for a corrupt teacher or one that does not fit the data.
+ * @example
+ * ```ts
+ * const splits = await loadData("mnist");
+ * const r = await distill(splits, { out: "runs/d4", teacher: "assets/teacher", config: { depth: 4 }, fit: {} });
+ * r.distilled.test.accuracy; r.fidelity;
+ * ```
+ */
+export async function distill(splits: Splits, options: DistillOptions): Promise<DistillResult> {
+  const temperature = options.temperature ?? 1;
+  options.onStage?.("teacher");
+  const t = await loadOrTrainTeacher(options.teacher, splits, {
+    seed: options.seed,
+    ...options.teacherTraining,
+  });
+  try {
+    options.onTeacher?.({ loaded: t.loaded, file: t.file, testAccuracy: t.testAccuracy });
+    options.onStage?.("soft-labels");
+    const targets = await softLabels(t.teacher, splits.train.x, {
+      temperature,
+      cacheDir: options.cacheDir,
+      onCache: options.onCache,
+    });
+    const teacherTest = await teacherPredict(t.teacher, splits.test.x);
+    options.onStage?.("distilled");
+    const meta = {
+      ...options.meta,
+      distilled: true,
+      temperature,
+      teacher: t.file,
+      teacherTestAccuracy: t.testAccuracy,
+    };
+    const distilled = await trainOrLoad(splits, {
+      ...options,
+      fit: { ...options.fit, targets },
+      meta,
+    });
+    const fidelity = agreement(distilled.test.predMaxLeaf, teacherTest);
+    const fidelityMixture = agreement(distilled.test.predMixture, teacherTest);
+    let hard: RunResult | null = null;
+    if (options.compare) {
+      options.onStage?.("hard");
+      hard = await trainOrLoad(splits, {
+        ...options,
+        out: `${options.out.replace(/\/+$/, "")}/hard-labels`,
+        fit: { ...options.fit, targets: undefined },
+        meta: { ...options.meta, distilled: false },
+      });
+    }
+    const file = `${options.out.replace(/\/+$/, "")}/metrics.json`;
+    const previous = await Deno.readTextFile(file).then(JSON.parse, () => ({}));
+    await writeMetrics(options.out, {
+      ...previous,
+      temperature,
+      teacher: t.file,
+      teacherTestAccuracy: t.testAccuracy,
+      testAccuracy: distilled.test.accuracy,
+      testAccuracyMixture: distilled.test.accuracyMixture,
+      fidelity,
+      fidelityMixture,
+      hardLabels: hard
+        ? {
+          testAccuracy: hard.test.accuracy,
+          testAccuracyMixture: hard.test.accuracyMixture,
+          valAccuracy: hard.val.accuracy,
+          out: `${options.out.replace(/\/+$/, "")}/hard-labels`,
+        }
+        : undefined,
+    });
+    return {
+      distilled,
+      hard,
+      teacherTestAccuracy: t.testAccuracy,
+      teacherLoaded: t.loaded,
+      teacherFile: t.file,
+      fidelity,
+      fidelityMixture,
+      temperature,
+    };
+  } finally {
+    t.teacher.dispose();
+  }
+}
