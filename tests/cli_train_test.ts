@@ -1,7 +1,19 @@
 import assert from "node:assert/strict";
 import { runCli } from "./_cli.ts";
 
-const quick = ["--limit", "400", "--epochs", "2", "--batch-size", "32", "--inv-temp", "1", "--backend", "tfjs", "--quiet"];
+const quick = [
+  "--limit",
+  "400",
+  "--epochs",
+  "2",
+  "--batch-size",
+  "32",
+  "--inv-temp",
+  "1",
+  "--backend",
+  "tfjs",
+  "--quiet",
+];
 
 Deno.test("train --json reports accuracies as fractions, eval agrees, and a second train loads the tree", async () => {
   const dir = await Deno.makeTempDir();
@@ -20,7 +32,17 @@ Deno.test("train --json reports accuracies as fractions, eval agrees, and a seco
   const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
   assert.equal(metrics.history.length, 2);
 
-  const e = await runCli(["eval", "--model", out, "--limit", "400", "--backend", "tfjs", "--json", "--quiet"]);
+  const e = await runCli([
+    "eval",
+    "--model",
+    out,
+    "--limit",
+    "400",
+    "--backend",
+    "tfjs",
+    "--json",
+    "--quiet",
+  ]);
   assert.equal(e.code, 0, e.stderr);
   assert.equal(e.json().test_accuracy, s.test_accuracy);
   assert.equal(e.json().accuracy_mixture, s.test_accuracy_mixture);
