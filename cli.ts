@@ -9,6 +9,9 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { printError, UsageError } from "./cli/common.ts";
 import { evalCommand, trainCommand } from "./cli/train.ts";
+import { teacherCommand } from "./cli/teacher.ts";
+import { drawCommand } from "./cli/draw.ts";
+import { distillCommand } from "./cli/distill.ts";
 
 /** Build the command tree (exported for in-process tests). */
 export function buildProgram(): Command {
@@ -21,6 +24,9 @@ export function buildProgram(): Command {
     .showHelpAfterError(false);
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
+  program.addCommand(distillCommand());
+  program.addCommand(teacherCommand());
+  program.addCommand(drawCommand());
   const override = (c: Command) => {
     c.exitOverride();
     for (const sub of c.commands) override(sub as Command);

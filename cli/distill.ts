@@ -38,6 +38,12 @@ export function distillCommand() {
       1,
     )
     .option(
+      "--augment <copies>",
+      "the teacher also labels this many randomly shifted, rotated and scaled copies of each training image",
+      intArg("--augment", 0, 100),
+      0,
+    )
+    .option(
       "--compare",
       "also train the same tree on hard labels (in <out>/hard-labels) and report both",
     )
@@ -63,6 +69,7 @@ export function distillCommand() {
         temperature: o.temperature,
         cacheDir: o.cacheDir,
         compare: Boolean(o.compare),
+        augment: { copies: o.augment },
         config: treeConfigFrom(o),
         fit,
         backend: o.backend,

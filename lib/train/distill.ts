@@ -8,6 +8,7 @@
  * @module
  */
 import type { Splits } from "../data/types.ts";
+import { augmentImages, type AugmentOptions, concatDatasets } from "../data/augment.ts";
 import {
   type CacheEvent,
   type LoadOrTrainOptions,
@@ -25,6 +26,12 @@ export interface DistillOptions extends RunOptions {
   temperature?: number;
   /** Folder of the teacher-logits cache. @default undefined (no cache) */
   cacheDir?: string;
+  /**
+   * Let the teacher also label randomly moved copies of the training images, and train the
+   * tree on all of them (`copies: 0` turns it off). Image data only.
+   * @default { copies: 0 }
+   */
+  augment?: AugmentOptions;
   /** Also train the same tree on hard labels, in `<out>/hard-labels`. @default false */
   compare?: boolean;
   /** How to train the teacher when none is saved (epochs, size, progress callbacks). */
@@ -84,7 +91,14 @@ export async function distill(splits: Splits, options: DistillOptions): Promise<
   try {
     options.onTeacher?.({ loaded: t.loaded, file: t.file, testAccuracy: t.testAccuracy });
     options.onStage?.("soft-labels");
-    const targets = await softLabels(t.teacher, splits.train.x, {
+    const copies = options.augment?.copies ?? 0;
+    const train = copies > 0
+      ? concatDatasets(
+        splits.train,
+        augmentImages(splits.train, { seed: options.seed, ...options.augment }),
+      )
+      : splits.train;
+    const targets = await softLabels(t.teacher, train.x, {
       temperature,
       cacheDir: options.cacheDir,
       onCache: options.onCache,
@@ -95,10 +109,11 @@ export async function distill(splits: Splits, options: DistillOptions): Promise<
       ...options.meta,
       distilled: true,
       temperature,
+      augmentCopies: copies,
       teacher: t.file,
       teacherTestAccuracy: t.testAccuracy,
     };
-    const distilled = await trainOrLoad(splits, {
+    const distilled = await trainOrLoad({ ...splits, train }, {
       ...options,
       fit: { ...options.fit, targets },
       meta,
