@@ -63,6 +63,7 @@ export function distillCommand() {
       const fit = fitOptionsFrom(o, "tree");
       const anim = withAnimation(o, fit, splits);
       const teacherBar = new ProgressBar("teacher", quiet);
+      const labelBar = new ProgressBar("soft labels", quiet);
       const result = await distill(splits, {
         out,
         teacher: teacherDir,
@@ -102,6 +103,10 @@ export function distillCommand() {
             }`,
             quiet,
           ),
+        onLabelProgress: (done, total, what) =>
+          labelBar.update(1, 1, done, total, {
+            labelling: what === "train" ? "training inputs" : "test inputs",
+          }),
         onCache: (e) =>
           info(`soft labels: ${e.hit ? "cached" : "computed and cached in"} ${e.file}`, quiet),
       });

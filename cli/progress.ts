@@ -59,7 +59,7 @@ export class ProgressBar {
     const filled = Math.round(frac * this.#width);
     const bar = "#".repeat(filled) + ".".repeat(this.#width - filled);
     const extra = Object.entries(fields).map(([k, v]) => `${k} ${v}`).join("  ");
-    const line = `${this.#label} epoch ${epoch}/${epochs} [${bar}] ${
+    const line = `${this.#label}${epochs > 1 ? ` epoch ${epoch}/${epochs}` : ""} [${bar}] ${
       (frac * 100).toFixed(0).padStart(3)
     }%  ${extra}  ETA ${formatDuration(eta)}`;
     Deno.stderr.writeSync(enc.encode(`\r\x1b[2K${line}`));

@@ -76,6 +76,11 @@ export function withTreeOptions(cmd: Command) {
       numArg("--learning-rate", { min: 0, exclusiveMin: true }),
       5e-3,
     )
+    .option(
+      "--beta-to <x>",
+      "anneal the fixed beta geometrically from --inv-temp to this value over the epochs",
+      numArg("--beta-to", { min: 0, exclusiveMin: true }),
+    )
     .option("--batch-size <n>", "samples per optimizer step", intArg("--batch-size", 1), 4)
     .option("--epochs <n>", "epochs at most", intArg("--epochs", 1), 40)
     .option(
@@ -161,6 +166,7 @@ export function fitOptionsFrom(o: TreeCliOptions, label: string): FitOptions {
     batchSize: o.batchSize,
     patience: o.patience,
     schedule: o.schedule,
+    betaTo: o.betaTo,
     seed: o.seed,
     onBatch: (p) =>
       bar.update(p.epoch, p.epochs, p.samplesDone, p.samplesTotal, {

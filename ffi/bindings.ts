@@ -11,7 +11,7 @@
 import { NativeError } from "../lib/errors.ts";
 
 /** The `SDT_ABI_VERSION` these bindings were written for. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** Status codes of `sdt.h`. */
 export const Status = {
@@ -72,6 +72,8 @@ export const SYMBOLS = {
   sdt_get_penalty: { parameters: ["buffer", "buffer", "buffer", "pointer"], result: "i32" },
   // int32_t sdt_set_learning_rate(sdt_ctx* ctx, double learning_rate);
   sdt_set_learning_rate: { parameters: ["pointer", "f64"], result: "i32" },
+  // int32_t sdt_set_beta(sdt_ctx* ctx, float beta);
+  sdt_set_beta: { parameters: ["pointer", "f32"], result: "i32" },
   // int32_t sdt_set_train_data(sdt_ctx* ctx, const float* x, const float* targets, int32_t n);
   sdt_set_train_data: { parameters: ["pointer", "buffer", "buffer", "i32"], result: "i32" },
   // int32_t sdt_train_samples(double* loss_sum, double* penalty_sum, int32_t* batches,

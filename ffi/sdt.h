@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a prototype or a meaning below changes; bindings check it on load. */
-#define SDT_ABI_VERSION 1
+#define SDT_ABI_VERSION 2
 
 typedef enum {
   SDT_OK = 0,
@@ -93,6 +93,8 @@ int32_t sdt_set_penalty(sdt_ctx* ctx, const float* num, const float* den, int64_
 int32_t sdt_get_penalty(float* num, float* den, int64_t* steps, const sdt_ctx* ctx);
 /* Adam's learning rate from the next step on. */
 int32_t sdt_set_learning_rate(sdt_ctx* ctx, double learning_rate);
+/* Set beta (for schedules of a fixed beta); Adam's state is kept. */
+int32_t sdt_set_beta(sdt_ctx* ctx, float beta);
 
 /* Upload a training set, kept resident (replacing any earlier one): x [N, F],
  * targets [N, K]. */

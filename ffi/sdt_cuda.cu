@@ -348,6 +348,13 @@ extern "C" int32_t sdt_get_penalty(float* num, float* den, int64_t* steps, const
   return SDT_OK;
 }
 
+extern "C" int32_t sdt_set_beta(sdt_ctx* c, float beta) {
+  if (!c) return fail(SDT_ERR_ARGUMENT, "sdt_set_beta: null context");
+  if (!isfinite(beta)) return fail(SDT_ERR_ARGUMENT, "Beta must be finite, got %g", (double)beta);
+  CK(cudaMemcpy(c->beta, &beta, 4, cudaMemcpyHostToDevice));
+  return SDT_OK;
+}
+
 extern "C" int32_t sdt_set_learning_rate(sdt_ctx* c, double lr) {
   if (!c) return fail(SDT_ERR_ARGUMENT, "sdt_set_learning_rate: null context");
   if (!(lr >= 0)) return fail(SDT_ERR_ARGUMENT, "The learning rate must be >= 0, got %g", lr);

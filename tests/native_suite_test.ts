@@ -245,6 +245,31 @@ export function defineParitySuite(
   });
 
   Deno.test({
+    name: `${name}: setBeta() between steps keeps Adam's state, as tfjs does`,
+    ignore,
+    fn: async () => {
+      const be = await backend();
+      const cfg = suiteConfig(4, "expected", false);
+      const params = initParams(cfg, 77);
+      const data = randomBatch(new Rng(78), 40, F, K, true);
+      const order = new Rng(79).permutation(40);
+      both(be, cfg, params, (native, ref) => {
+        for (const tree of [native, ref]) {
+          tree.setTrainData(data.x, data.t);
+          tree.trainSamples(order, 8);
+          tree.setBeta(params.beta * 3);
+          tree.trainSamples(order, 8);
+        }
+        const pa = native.getParams(), pb = ref.getParams();
+        assert.equal(pa.beta, Math.fround(params.beta * 3));
+        assert.equal(pb.beta, Math.fround(params.beta * 3));
+        assertClose(`${name} w after setBeta`, pa.w, pb.w, TOL.params);
+        assertClose(`${name} phi after setBeta`, pa.phi, pb.phi, TOL.params);
+      });
+    },
+  });
+
+  Deno.test({
     name: `${name}: trainSamples() on the resident set equals trainStep() on the same batches`,
     ignore,
     fn: async () => {

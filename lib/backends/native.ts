@@ -218,6 +218,10 @@ class NativeEngine implements TreeEngine {
     );
   }
 
+  setBeta(beta: number): void {
+    unwrap(this.#lib, this.#lib.symbols.sdt_set_beta(this.#ctx(), beta), "Setting beta");
+  }
+
   setLearningRate(lr: number): void {
     unwrap(
       this.#lib,

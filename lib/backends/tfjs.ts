@@ -133,6 +133,11 @@ class TfjsTree implements TreeEngine {
     this.#steps = state.steps;
   }
 
+  setBeta(beta: number): void {
+    if (!Number.isFinite(beta)) throw new RangeError(`Beta must be finite, got ${beta}`);
+    tf.tidy(() => this.#beta.assign(tf.scalar(beta)));
+  }
+
   setLearningRate(lr: number): void {
     this.#lr = lr;
     // tfjs reads the field on every step.

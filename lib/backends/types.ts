@@ -101,6 +101,8 @@ export interface TreeEngine {
   getPenaltyState(): PenaltyState;
   /** Replace the penalty's moving averages. */
   setPenaltyState(state: PenaltyState): void;
+  /** Set `beta` without touching Adam's state (for schedules of a fixed beta). */
+  setBeta(beta: number): void;
   /** Change Adam's learning rate from the next step on (for schedules). */
   setLearningRate(lr: number): void;
 

@@ -36,6 +36,8 @@ export interface DistillOptions extends RunOptions {
   compare?: boolean;
   /** How to train the teacher when none is saved (epochs, size, progress callbacks). */
   teacherTraining?: LoadOrTrainOptions;
+  /** Progress of the teacher labelling inputs (soft labels, then the test split). */
+  onLabelProgress?: (done: number, total: number, what: "train" | "test") => void;
   /** Told whether the soft labels came from the cache. */
   onCache?: (event: CacheEvent) => void;
   /** Told when a stage starts: `"teacher"`, `"soft-labels"`, `"distilled"`, `"hard"`. */
@@ -102,8 +104,11 @@ export async function distill(splits: Splits, options: DistillOptions): Promise<
       temperature,
       cacheDir: options.cacheDir,
       onCache: options.onCache,
+      onProgress: (done, total) => options.onLabelProgress?.(done, total, "train"),
     });
-    const teacherTest = await teacherPredict(t.teacher, splits.test.x);
+    const teacherTest = await teacherPredict(t.teacher, splits.test.x, {
+      onProgress: (done, total) => options.onLabelProgress?.(done, total, "test"),
+    });
     options.onStage?.("distilled");
     const meta = {
       ...options.meta,

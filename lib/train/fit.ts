@@ -37,6 +37,12 @@ export interface FitOptions {
   seed?: number;
   /** Learning-rate schedule over epochs: constant, or cosine decay to 5% of the rate. @default "constant" */
   schedule?: "constant" | "cosine";
+  /**
+   * Anneal a fixed beta geometrically from the tree's `invTemp` (first epoch) to this value
+   * (last epoch), sharpening the routing as training goes. Ignored when beta is learned.
+   * @default undefined (beta stays fixed)
+   */
+  betaTo?: number;
   /** Targets `[N, K]` for the training split (soft labels); one-hot of `train.y` when omitted. */
   targets?: Float32Array;
   /** Training samples on which the per-epoch training accuracy is measured. @default 10000 */
@@ -103,6 +109,9 @@ export function fit(
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`Batch size must be at least 1, got ${batchSize}`);
   }
+  if (options.betaTo !== undefined && !(options.betaTo > 0 && Number.isFinite(options.betaTo))) {
+    throw new RangeError(`The final beta must be a positive number, got ${options.betaTo}`);
+  }
   if (!Number.isInteger(patience) || patience < 0) {
     throw new RangeError(`Patience must be zero or more, got ${patience}`);
   }
@@ -147,6 +156,10 @@ export function fit(
       ? baseLr * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * (epoch - 1) / epochs)))
       : baseLr;
     engine.setLearningRate(lr);
+    if (options.betaTo !== undefined && !cfg.learnBeta) {
+      const frac = epochs > 1 ? (epoch - 1) / (epochs - 1) : 1;
+      engine.setBeta(cfg.invTemp * (options.betaTo / cfg.invTemp) ** frac);
+    }
     const order = rng.permutation(train.n);
     const e0 = performance.now();
     let lossSum = 0, penaltySum = 0, penaltyBatches = 0, done = 0;

@@ -120,6 +120,7 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
         batchSize: options.fit.batchSize,
         patience: options.fit.patience,
         schedule: options.fit.schedule ?? "constant",
+        betaTo: options.fit.betaTo,
       },
       backend: tree.backend,
       valAccuracyMixture: val.accuracyMixture,
