@@ -32,7 +32,13 @@ export type {
 export { initParams } from "./lib/tree/params.ts";
 export { leafClasses, leafDistributions, type Route, route } from "./lib/tree/inspect.ts";
 export * from "./lib/data/mod.ts";
-export { type BackendSelection, selectBackend } from "./lib/backends/mod.ts";
+export {
+  type BackendSelection,
+  ensureTf,
+  loadNativeBackend,
+  selectBackend,
+  tfjsBackend,
+} from "./lib/backends/mod.ts";
 export type {
   BackendChoice,
   BackendName,
@@ -44,6 +50,10 @@ export type {
 export { fit, type FitOptions, type FitResult, oneHot } from "./lib/train/fit.ts";
 export type { EpochRecord } from "./lib/train/types.ts";
 export { type RunOptions, type RunResult, trainOrLoad } from "./lib/train/run.ts";
+export { distill, type DistillOptions, type DistillResult } from "./lib/train/distill.ts";
+export { augmentImages, type AugmentOptions, concatDatasets } from "./lib/data/augment.ts";
+export * from "./lib/teacher/mod.ts";
+export * from "./lib/render/mod.ts";
 export { loadTreeCheckpoint, saveTreeCheckpoint } from "./lib/io/checkpoint.ts";
 export type { DataInfo, TreeCheckpoint } from "./lib/io/types.ts";
 export {

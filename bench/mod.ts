@@ -1,10 +1,20 @@
 /**
- * `deno task bench`: every benchmark of softtree in one run — the tree backends (native
- * and cuda against tfjs, with ratios and the seed's full 40-epoch recipe) and the teacher
- * (wasm against plain CPU). Never part of `deno task test`.
+ * `deno task bench`: every benchmark of softtree in one run — the tree backends (native, and
+ * cuda where it loads, against tfjs, with ratios and the seed's full 40-epoch recipe) and the
+ * teacher's training step (wasm with softtree's kernels against plain CPU). Never part of
+ * `deno task test`.
  *
  * @module
  */
 import { runTreeBench } from "./tree_bench.ts";
 
+console.log("== tree: training and evaluation samples/s, native against tfjs");
 await runTreeBench({ backend: "native", seconds: 2, full: true });
+
+console.log("\n== teacher: training samples/s, wasm against plain CPU");
+const teacher = await new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", new URL("./teacher_bench.ts", import.meta.url).pathname],
+  stdout: "inherit",
+  stderr: "inherit",
+}).output();
+if (!teacher.success) Deno.exit(teacher.code);

@@ -174,10 +174,11 @@ if (import.meta.main) {
   const force = Deno.args.includes("--force");
   const cuda = !Deno.args.includes("--no-cuda");
   const outcomes = await buildFfi({ force, cuda });
+  // On stderr: `deno task distill --json` runs this first and keeps stdout for the JSON.
   for (const o of outcomes) {
     const why = o.detail ? `: ${o.detail}` : "";
-    console.log(`${o.variant}: ${o.status} ${o.path}${o.status === "built" ? "" : why}`);
-    if (o.status === "built") console.log(`  ${o.detail}`);
+    console.error(`${o.variant}: ${o.status} ${o.path}${o.status === "built" ? "" : why}`);
+    if (o.status === "built") console.error(`  ${o.detail}`);
   }
   if (outcomes.some((o) => o.variant === "cpu" && o.status === "failed")) Deno.exit(1);
 }

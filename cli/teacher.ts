@@ -1,0 +1,188 @@
+/**
+ * `softtree teacher train` and `softtree teacher eval`: the ConvNet teacher that `distill`
+ * takes its soft labels from.
+ *
+ * @module
+ */
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { loadTeacher, saveTeacher, teacherPaths } from "../lib/teacher/io.ts";
+import { checkFits, SEED_TEACHER, teacherAccuracy, trainTeacher } from "../lib/teacher/model.ts";
+import { choiceArg, intArg, numArg, printJson } from "./common.ts";
+import { formatDuration, info, ProgressBar } from "./progress.ts";
+import { loadDataFrom, withDataOptions } from "./train.ts";
+
+/** Where `teacher train` writes when `--out` is absent (the shipped teacher is elsewhere). */
+export const DEFAULT_TEACHER_OUT = "runs/teacher";
+/** The shipped, pretrained teacher. */
+export const SHIPPED_TEACHER = "assets/teacher";
+
+/** Parses `--filters "32,64"`: two positive integers. */
+function filtersArg(value: string): [number, number] {
+  const parts = value.split(",").map((s) => s.trim());
+  const one = intArg("--filters", 1, 4096);
+  if (parts.length !== 2) {
+    throw new InvalidArgumentError(
+      `--filters must be two whole numbers separated by a comma, like "32,64", got "${value}".`,
+    );
+  }
+  return [one(parts[0]), one(parts[1])];
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+
+/** `softtree teacher train`. */
+function teacherTrainCommand() {
+  return withDataOptions(new Command("train"))
+    .description(
+      "Train the ConvNet teacher (the seed's: conv 32, conv 64, pool, dense 128), evaluate it on the test split and save it.",
+    )
+    .option("--epochs <n>", "passes over the training split", intArg("--epochs", 1), 12)
+    .option("--batch-size <n>", "samples per Adam step", intArg("--batch-size", 1), 16)
+    .addOption(
+      new Option("--filters <f1,f2>", "filters of the two convolutions")
+        .argParser(filtersArg)
+        .default([...SEED_TEACHER.filters] as [number, number], "32,64"),
+    )
+    .option("--dense <n>", "units of the hidden dense layer", intArg("--dense", 1), 128)
+    .option(
+      "--learning-rate <x>",
+      "Adam's learning rate",
+      numArg("--learning-rate", { min: 0, exclusiveMin: true }),
+      1e-3,
+    )
+    .option(
+      "--schedule <kind>",
+      'learning-rate schedule: "constant" (the seed) or "cosine" (to 0 over the run)',
+      choiceArg("--schedule", ["constant", "cosine"] as const),
+      "constant" as const,
+    )
+    .option("--seed <n>", "seed of initialisation, shuffling and dropout", intArg("--seed", 0), 0)
+    .option("--out <dir>", `folder to write model.json and weights.bin to`, DEFAULT_TEACHER_OUT)
+    .option("--json", "print one JSON summary on stdout")
+    .option("--quiet", "no progress on stderr")
+    .action(async (o) => {
+      const quiet = Boolean(o.quiet);
+      const command = ["teacher", "train", ...Deno.args.slice(2)].join(" ");
+      const splits = await loadDataFrom(o, quiet);
+      const bar = new ProgressBar("teacher", quiet);
+      const logEvery = Deno.stderr.isTerminal() ? Infinity : 60_000;
+      let lastLog = performance.now();
+      const { teacher, history, backend, seconds } = await trainTeacher(splits.train, {
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        filters: o.filters,
+        dense: o.dense,
+        learningRate: o.learningRate,
+        schedule: o.schedule,
+        seed: o.seed,
+        val: splits.val,
+        onBatch: (b) => {
+          const fields = {
+            loss: b.loss.toFixed(4),
+            "samples/s": b.samplesPerSec.toFixed(0),
+          };
+          bar.update(b.epoch, o.epochs, b.done, b.total, fields);
+          // Logs (not a terminal) get a line a minute, so a long run shows it is alive.
+          if (performance.now() - lastLog > logEvery) {
+            lastLog = performance.now();
+            const left = (b.total - b.done + (o.epochs - b.epoch) * b.total) / b.samplesPerSec;
+            bar.line(
+              `epoch ${b.epoch}/${o.epochs}: ${b.done}/${b.total}  loss ${fields.loss}  ${
+                fields["samples/s"]
+              } samples/s  ETA ${formatDuration(left)}`,
+            );
+          }
+        },
+        onEpoch: (e) =>
+          bar.line(
+            `epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}  val ${pct(e.valAccuracy)}  ${
+              e.samplesPerSec.toFixed(0)
+            } samples/s  ${formatDuration(e.seconds)}`,
+          ),
+      });
+      const testAccuracy = await teacherAccuracy(teacher, splits.test);
+      teacher.meta = { ...teacher.meta, testAccuracy, command, date: new Date().toISOString() };
+      const file = await saveTeacher(teacher, o.out);
+      info(
+        `teacher: test ${pct(testAccuracy)}, val ${
+          pct(history.at(-1)!.valAccuracy)
+        }; ${history.length} epochs in ${formatDuration(seconds)} on ${backend}; wrote ${file}`,
+        quiet,
+      );
+      if (o.json) {
+        printJson({
+          command: "teacher train",
+          backend,
+          test_accuracy: testAccuracy,
+          val_accuracy: history.at(-1)!.valAccuracy,
+          epochs: history.length,
+          seconds,
+          samples_per_second: splits.train.n * history.length / seconds,
+          history: history.map((h) => ({
+            epoch: h.epoch,
+            loss: h.loss,
+            val_accuracy: h.valAccuracy,
+            samples_per_second: h.samplesPerSec,
+          })),
+          seed: o.seed,
+          out: o.out,
+          model: file,
+        });
+      }
+      teacher.dispose();
+    });
+}
+
+/** `softtree teacher eval`. */
+function teacherEvalCommand() {
+  return withDataOptions(new Command("eval"))
+    .description("Evaluate a saved teacher on the test split (or another) of its data set.")
+    .option("--model <path>", "teacher folder or its model.json", SHIPPED_TEACHER)
+    .option(
+      "--split <name>",
+      "train, val or test",
+      choiceArg("--split", ["train", "val", "test"] as const),
+      "test" as const,
+    )
+    .option("--json", "print one JSON summary on stdout")
+    .option("--quiet", "no progress on stderr")
+    .action(async (o, cmd) => {
+      const quiet = Boolean(o.quiet);
+      const paths = teacherPaths(o.model);
+      // Load (and check) the teacher before the slower data load, so a bad path fails fast.
+      const teacher = await loadTeacher(o.model);
+      try {
+        const spec = cmd.getOptionValueSource("data") === "default"
+          ? String(teacher.meta.source ?? o.data)
+          : o.data;
+        const splits = await loadDataFrom({ ...o, data: spec }, quiet);
+        const ds = splits[o.split];
+        checkFits(teacher, ds, `The teacher in "${paths.model}"`);
+        const t0 = performance.now();
+        const accuracy = await teacherAccuracy(teacher, ds);
+        const seconds = (performance.now() - t0) / 1000;
+        info(`teacher: ${o.split} accuracy ${pct(accuracy)} on ${ds.n} samples`, quiet);
+        if (o.json) {
+          printJson({
+            command: "teacher eval",
+            model: paths.model,
+            split: o.split,
+            samples: ds.n,
+            accuracy,
+            [`${o.split}_accuracy`]: accuracy,
+            seconds,
+          });
+        }
+      } finally {
+        teacher.dispose();
+      }
+    });
+}
+
+/** `softtree teacher` with its subcommands. */
+export function teacherCommand() {
+  return new Command("teacher")
+    .description("Train or evaluate the ConvNet teacher that distill takes soft labels from.")
+    .addCommand(teacherTrainCommand())
+    .addCommand(teacherEvalCommand());
+}

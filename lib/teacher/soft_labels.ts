@@ -1,0 +1,200 @@
+/**
+ * Soft labels: the teacher's `softmax(logits / temperature)`, with the logits cached on
+ * disk so that a second `distill` does not run the teacher again.
+ *
+ * The cache holds logits, not probabilities, so one entry serves every temperature. Its key
+ * is a SHA-256 of the teacher's weights (their bytes, as they are in memory) and of the
+ * inputs' bytes: a retrained or edited teacher, or other data, gets a new entry.
+ *
+ * Cache file `<cacheDir>/teacher-logits-<key>.bin`: the 8 ASCII bytes `STLOGIT1`, `N` and
+ * `K` as little-endian uint32, then `N*K` little-endian float32 logits.
+ *
+ * @module
+ */
+import { ensureTf } from "../backends/tf_setup.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { type PredictOptions, type Teacher, teacherLogits } from "./model.ts";
+
+const MAGIC = "STLOGIT1";
+const HEADER = 16;
+
+/**
+ * `softmax(logits / temperature)` of each row of `logits [N, K]`, computed stably in
+ * float64 and returned as float32 `[N, K]`; every row sums to 1.
+ *
+ * @param logits `[N, K]`.
+ * @param classes `K`.
+ * @param temperature `tau > 0`; 1 is the plain softmax, larger is softer.
+ * @returns Probabilities `[N, K]`.
+ * @throws {RangeError} When `temperature` is not positive or `logits` is not `[N, K]`.
+ * @example
+ * ```ts
+ * softmaxT(new Float32Array([0, Math.log(3)]), 2, 1); // [0.25, 0.75]
+ * ```
+ */
+export function softmaxT(logits: Float32Array, classes: number, temperature = 1): Float32Array {
+  if (!(temperature > 0 && Number.isFinite(temperature))) {
+    throw new RangeError(`Invalid temperature "${temperature}": expected a positive number`);
+  }
+  if (!Number.isInteger(classes) || classes < 1 || logits.length % classes !== 0) {
+    throw new RangeError(
+      `Invalid logits: ${logits.length} values do not form rows of ${classes} classes`,
+    );
+  }
+  const out = new Float32Array(logits.length);
+  const row = new Float64Array(classes);
+  for (let r = 0; r < logits.length; r += classes) {
+    let max = -Infinity;
+    for (let k = 0; k < classes; k++) max = Math.max(max, logits[r + k]);
+    let sum = 0;
+    for (let k = 0; k < classes; k++) {
+      row[k] = Math.exp((logits[r + k] - max) / temperature);
+      sum += row[k];
+    }
+    for (let k = 0; k < classes; k++) out[r + k] = row[k] / sum;
+  }
+  return out;
+}
+
+/** Hex SHA-256 of some byte arrays, in order. */
+async function sha256(parts: ArrayBufferView[]): Promise<string> {
+  let total = 0;
+  for (const p of parts) total += p.byteLength;
+  const all = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    all.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), off);
+    off += p.byteLength;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * A hex SHA-256 of the teacher's weights (names, shapes and values) as they are now.
+ *
+ * @param teacher The teacher.
+ * @returns 64 hex digits; it changes whenever any weight does.
+ * @example
+ * ```ts
+ * const before = await teacherFingerprint(teacher);
+ * ```
+ */
+export async function teacherFingerprint(teacher: Teacher): Promise<string> {
+  await ensureTf();
+  const enc = new TextEncoder();
+  const parts: ArrayBufferView[] = [];
+  for (const w of teacher.model.weights) {
+    parts.push(enc.encode(`${w.originalName}:${w.shape.join("x")};`));
+    parts.push(await w.read().data() as Float32Array);
+  }
+  return await sha256(parts);
+}
+
+/** What happened with the cache, for {@linkcode SoftLabelOptions.onCache}. */
+export interface CacheEvent {
+  /** `true` when the logits came from the file. */
+  hit: boolean;
+  /** The cache file read or written. */
+  file: string;
+}
+
+/** Options of {@linkcode softLabels} and {@linkcode cachedTeacherLogits}. */
+export interface SoftLabelOptions extends PredictOptions {
+  /** `tau`: soft labels are `softmax(logits / tau)`. @default 1 (the seed) */
+  temperature?: number;
+  /**
+   * Folder of the logits cache; without it nothing is cached.
+   * @default undefined
+   */
+  cacheDir?: string;
+  /** Told whether the cache was hit, and which file. */
+  onCache?: (event: CacheEvent) => void;
+}
+
+function readCache(bytes: Uint8Array, n: number, k: number): Float32Array | null {
+  if (bytes.length !== HEADER + n * k * 4) return null;
+  if (new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(8, true) !== n || view.getUint32(12, true) !== k) return null;
+  const out = new Float32Array(n * k);
+  for (let i = 0; i < n * k; i++) out[i] = view.getFloat32(HEADER + 4 * i, true);
+  return out;
+}
+
+function encodeCache(logits: Float32Array, n: number, k: number): Uint8Array {
+  const bytes = new Uint8Array(HEADER + n * k * 4);
+  bytes.set(new TextEncoder().encode(MAGIC), 0);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(8, n, true);
+  view.setUint32(12, k, true);
+  for (let i = 0; i < n * k; i++) view.setFloat32(HEADER + 4 * i, logits[i], true);
+  return bytes;
+}
+
+/**
+ * The teacher's logits for `x [N, F]`, `[N, K]`, read from the cache in `options.cacheDir`
+ * when an entry for these weights and inputs exists, else computed (and stored there).
+ * A missing, unreadable or corrupt cache file is recomputed, never an error.
+ *
+ * @param teacher The teacher.
+ * @param x Inputs `[N, F]`.
+ * @param options Cache folder, batch size, progress.
+ * @returns Logits `[N, K]`.
+ * @example
+ * ```ts
+ * const logits = await cachedTeacherLogits(teacher, train.x, { cacheDir: ".cache" });
+ * ```
+ */
+export async function cachedTeacherLogits(
+  teacher: Teacher,
+  x: Float32Array,
+  options: SoftLabelOptions = {},
+): Promise<Float32Array> {
+  const k = teacher.config.classes;
+  if (!options.cacheDir) return await teacherLogits(teacher, x, options);
+  const n = Math.floor(x.length / teacher.features);
+  const key = await sha256([
+    new TextEncoder().encode(`${await teacherFingerprint(teacher)};${n}x${teacher.features};`),
+    x,
+  ]);
+  const file = `${options.cacheDir.replace(/\/+$/, "")}/teacher-logits-${key.slice(0, 32)}.bin`;
+  try {
+    const cached = readCache(await Deno.readFile(file), n, k);
+    if (cached) {
+      options.onCache?.({ hit: true, file });
+      return cached;
+    }
+  } catch {
+    // no usable cache entry: compute below
+  }
+  const logits = await teacherLogits(teacher, x, options);
+  await writeFileAtomic(file, encodeCache(logits, n, k));
+  options.onCache?.({ hit: false, file });
+  return logits;
+}
+
+/**
+ * Soft labels `softmax(logits / temperature)` of the teacher for `x [N, F]`, `[N, K]`; rows
+ * sum to 1. With `cacheDir`, the teacher's logits are cached on disk (see the module doc).
+ *
+ * @param teacher The teacher.
+ * @param x Inputs `[N, F]`.
+ * @param options Temperature (default 1), cache folder, batch size, progress.
+ * @returns Soft labels `[N, K]`.
+ * @throws {RangeError} When the temperature is not positive or `x` does not fit the teacher.
+ * @example
+ * ```ts
+ * const targets = await softLabels(teacher, splits.train.x, { temperature: 2, cacheDir: ".cache" });
+ * ```
+ */
+export async function softLabels(
+  teacher: Teacher,
+  x: Float32Array,
+  options: SoftLabelOptions = {},
+): Promise<Float32Array> {
+  const temperature = options.temperature ?? 1;
+  softmaxT(new Float32Array(0), 1, temperature); // checks the temperature before any work
+  const logits = await cachedTeacherLogits(teacher, x, options);
+  return softmaxT(logits, teacher.config.classes, temperature);
+}
