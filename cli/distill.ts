@@ -50,9 +50,9 @@ export function distillCommand() {
     .option("--cache-dir <dir>", "where teacher logits are cached", ".cache/softtree")
     .option(
       "--teacher-epochs <n>",
-      "epochs when a teacher must be trained",
+      "epochs when a teacher must be trained (batch 32, cosine schedule: the shipped teacher's recipe)",
       intArg("--teacher-epochs", 1),
-      12,
+      6,
     )
     .action(async (o) => {
       const quiet = Boolean(o.quiet);
@@ -103,10 +103,7 @@ export function distillCommand() {
             }`,
             quiet,
           ),
-        onLabelProgress: (done, total, what) =>
-          labelBar.update(1, 1, done, total, {
-            labelling: what === "train" ? "training inputs" : "test inputs",
-          }),
+        onLabelProgress: (done, total) => labelBar.update(1, 1, done, total, {}),
         onCache: (e) =>
           info(`soft labels: ${e.hit ? "cached" : "computed and cached in"} ${e.file}`, quiet),
       });

@@ -14,7 +14,6 @@ import {
   type LoadOrTrainOptions,
   loadOrTrainTeacher,
   softLabels,
-  teacherPredict,
 } from "../teacher/mod.ts";
 import { type RunOptions, type RunResult, trainOrLoad, writeMetrics } from "./run.ts";
 
@@ -36,8 +35,8 @@ export interface DistillOptions extends RunOptions {
   compare?: boolean;
   /** How to train the teacher when none is saved (epochs, size, progress callbacks). */
   teacherTraining?: LoadOrTrainOptions;
-  /** Progress of the teacher labelling inputs (soft labels, then the test split). */
-  onLabelProgress?: (done: number, total: number, what: "train" | "test") => void;
+  /** Progress of the teacher labelling the training inputs (soft labels). */
+  onLabelProgress?: (done: number, total: number) => void;
   /** Told whether the soft labels came from the cache. */
   onCache?: (event: CacheEvent) => void;
   /** Told when a stage starts: `"teacher"`, `"soft-labels"`, `"distilled"`, `"hard"`. */
@@ -86,8 +85,12 @@ function agreement(a: Int32Array, b: Int32Array): number {
 export async function distill(splits: Splits, options: DistillOptions): Promise<DistillResult> {
   const temperature = options.temperature ?? 1;
   options.onStage?.("teacher");
+  // A missing teacher is trained with the shipped one's recipe (assets/teacher/README.md).
   const t = await loadOrTrainTeacher(options.teacher, splits, {
     seed: options.seed,
+    epochs: 6,
+    batchSize: 32,
+    schedule: "cosine",
     ...options.teacherTraining,
   });
   try {
@@ -104,11 +107,9 @@ export async function distill(splits: Splits, options: DistillOptions): Promise<
       temperature,
       cacheDir: options.cacheDir,
       onCache: options.onCache,
-      onProgress: (done, total) => options.onLabelProgress?.(done, total, "train"),
+      onProgress: (done, total) => options.onLabelProgress?.(done, total),
     });
-    const teacherTest = await teacherPredict(t.teacher, splits.test.x, {
-      onProgress: (done, total) => options.onLabelProgress?.(done, total, "test"),
-    });
+    const teacherTest = t.testPredictions;
     options.onStage?.("distilled");
     const meta = {
       ...options.meta,
