@@ -12,8 +12,8 @@ import {
   fitOptionsFrom,
   loadDataFrom,
   printRunResult,
+  runOptionsFrom,
   runSummary,
-  treeConfigFrom,
   withAnimation,
   withTreeOptions,
   writeRunPictures,
@@ -65,19 +65,12 @@ export function distillCommand() {
       const teacherBar = new ProgressBar("teacher", quiet);
       const labelBar = new ProgressBar("soft labels", quiet);
       const result = await distill(splits, {
-        out,
         teacher: teacherDir,
         temperature: o.temperature,
         cacheDir: o.cacheDir,
         compare: Boolean(o.compare),
         augment: { copies: o.augment },
-        config: treeConfigFrom(o),
-        fit,
-        backend: o.backend,
-        seed: o.seed,
-        retrain: Boolean(o.retrain),
-        onBackend: (note) => info(note, quiet),
-        meta: { command: ["distill", ...Deno.args.slice(1)].join(" "), data: o.data },
+        ...runOptionsFrom(o, "distill", out, fit),
         teacherTraining: {
           epochs: o.teacherEpochs,
           onBatch: (b) =>

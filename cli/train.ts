@@ -9,7 +9,7 @@ import { BACKEND_CHOICES, type BackendChoice } from "../lib/backends/types.ts";
 import { loadData } from "../lib/data/mod.ts";
 import type { Splits } from "../lib/data/types.ts";
 import type { FitOptions } from "../lib/train/fit.ts";
-import type { RunResult } from "../lib/train/run.ts";
+import type { RunOptions, RunResult } from "../lib/train/run.ts";
 import { trainOrLoad } from "../lib/train/run.ts";
 import { SoftDecisionTree } from "../lib/tree/soft_tree.ts";
 import type { TreeConfig } from "../lib/tree/types.ts";
@@ -184,6 +184,25 @@ export function fitOptionsFrom(o: TreeCliOptions, label: string): FitOptions {
   };
 }
 
+/** What `trainOrLoad` needs from the tree options, shared by `train` and `distill`. */
+export function runOptionsFrom(
+  o: TreeCliOptions,
+  command: string,
+  out: string,
+  fit: FitOptions,
+): RunOptions {
+  return {
+    out,
+    config: treeConfigFrom(o),
+    fit,
+    backend: o.backend,
+    seed: o.seed,
+    retrain: Boolean(o.retrain),
+    onBackend: (note) => info(note, Boolean(o.quiet)),
+    meta: { command: [command, ...Deno.args.slice(1)].join(" "), data: o.data },
+  };
+}
+
 /** The JSON fields every tree run reports (accuracies are fractions in [0, 1]). */
 export function runSummary(r: RunResult, out: string): Record<string, unknown> {
   return {
@@ -285,16 +304,7 @@ export function trainCommand() {
       const splits = await loadDataFrom(o, quiet);
       const fit = fitOptionsFrom(o, "tree");
       const anim = withAnimation(o, fit, splits);
-      const result = await trainOrLoad(splits, {
-        out,
-        config: treeConfigFrom(o),
-        fit,
-        backend: o.backend,
-        seed: o.seed,
-        retrain: Boolean(o.retrain),
-        onBackend: (note) => info(note, quiet),
-        meta: { command: ["train", ...Deno.args.slice(1)].join(" "), data: o.data },
-      });
+      const result = await trainOrLoad(splits, runOptionsFrom(o, "train", out, fit));
       if (result.loaded) {
         info(`loaded the tree in ${out} (use --retrain to train a new one)`, quiet);
       }
