@@ -38,6 +38,12 @@ export function distillCommand() {
       1,
     )
     .option(
+      "--hard-weight <a>",
+      "train on a * hard labels + (1 - a) * soft labels",
+      numArg("--hard-weight", { min: 0, max: 1 }),
+      0,
+    )
+    .option(
       "--augment <copies>",
       "the teacher also labels this many randomly shifted, rotated and scaled copies of each training image",
       intArg("--augment", 0, 100),
@@ -70,6 +76,7 @@ export function distillCommand() {
         cacheDir: o.cacheDir,
         compare: Boolean(o.compare),
         augment: { copies: o.augment },
+        hardWeight: o.hardWeight,
         ...runOptionsFrom(o, "distill", out, fit),
         teacherTraining: {
           epochs: o.teacherEpochs,

@@ -89,3 +89,26 @@ Deno.test("distill --compare trains on a teacher's soft labels and reports accur
   assert.match(bad.stderr, /hint: /);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("distill --hard-weight 1 trains exactly the hard-label tree of --compare", async () => {
+  const dir = await Deno.makeTempDir();
+  const limit = ["--limit", "200"];
+  const teacher = await runCli([
+    ...["teacher", "train", ...limit, "--epochs", "1", "--filters", "2,4", "--dense", "8"],
+    ...["--out", `${dir}/teacher`, "--quiet"],
+  ]);
+  assert.equal(teacher.code, 0, teacher.stderr);
+  const r = await runCli([
+    ...["distill", ...limit, "--teacher", `${dir}/teacher`, "--epochs", "2", "--batch-size", "8"],
+    ...["--inv-temp", "1", "--hard-weight", "1", "--out", `${dir}/run`, "--cache-dir", `${dir}/c`],
+    ...["--compare", "--json", "--quiet", "--no-pictures"],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const s = r.json();
+  const hard = s.hard_labels as Record<string, number>;
+  assert.equal(s.test_accuracy, hard.test_accuracy);
+  assert.equal(s.val_accuracy, hard.val_accuracy);
+  const bad = await runCli(["distill", "--hard-weight", "1.5"]);
+  assert.equal(bad.code, 2);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -23,6 +23,11 @@ export interface DistillOptions extends RunOptions {
   teacher: string;
   /** Softmax temperature of the soft labels. @default 1 (the seed) */
   temperature?: number;
+  /**
+   * Weight of the hard labels in the targets: `hardWeight * onehot + (1 - hardWeight) * soft`.
+   * @default 0 (soft labels only, as the seed)
+   */
+  hardWeight?: number;
   /** Folder of the teacher-logits cache. @default undefined (no cache) */
   cacheDir?: string;
   /**
@@ -109,12 +114,24 @@ export async function distill(splits: Splits, options: DistillOptions): Promise<
       onCache: options.onCache,
       onProgress: (done, total) => options.onLabelProgress?.(done, total),
     });
+    const alpha = options.hardWeight ?? 0;
+    if (!(alpha >= 0 && alpha <= 1)) {
+      throw new RangeError(`The hard-label weight must be from 0 to 1, got ${alpha}`);
+    }
+    if (alpha > 0) {
+      const k = train.classes;
+      for (let i = 0; i < train.n; i++) {
+        for (let c = 0; c < k; c++) targets[i * k + c] *= 1 - alpha;
+        targets[i * k + train.y[i]] += alpha;
+      }
+    }
     const teacherTest = t.testPredictions;
     options.onStage?.("distilled");
     const meta = {
       ...options.meta,
       distilled: true,
       temperature,
+      hardWeight: alpha,
       augmentCopies: copies,
       teacher: t.file,
       teacherTestAccuracy: t.testAccuracy,
