@@ -28,6 +28,7 @@ import type { TreeBackend } from "../lib/backends/types.ts";
 import { loadMnist } from "../lib/data/mnist.ts";
 import type { Dataset } from "../lib/data/types.ts";
 import { initParams } from "../lib/tree/params.ts";
+import { oneHot } from "../lib/train/fit.ts";
 import { DEFAULT_TREE_CONFIG, type TreeConfig } from "../lib/tree/types.ts";
 import { Rng } from "../lib/util/random.ts";
 
@@ -48,12 +49,6 @@ export interface TreeBenchOptions {
   full?: boolean;
   /** Receives each line of the report. @default console.log */
   log?: (line: string) => void;
-}
-
-function oneHot(y: Int32Array, k: number): Float32Array {
-  const t = new Float32Array(y.length * k);
-  y.forEach((c, i) => t[i * k + c] = 1);
-  return t;
 }
 
 function maxRelDiff(a: Float32Array, b: Float32Array): number {

@@ -7,7 +7,7 @@ import { Command } from "@commander-js/extra-typings";
 import { distill } from "../lib/train/distill.ts";
 import { assetPath } from "../lib/io/assets.ts";
 import { intArg, numArg, printJson } from "./common.ts";
-import { formatDuration, info, ProgressBar } from "./progress.ts";
+import { formatDuration, info, percent, ProgressBar } from "./progress.ts";
 import {
   fitOptionsFrom,
   loadDataFrom,
@@ -18,8 +18,6 @@ import {
   withTreeOptions,
   writeRunPictures,
 } from "./train.ts";
-
-const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 /** `softtree distill`. */
 export function distillCommand() {
@@ -88,7 +86,7 @@ export function distillCommand() {
           onEpoch: (e) =>
             teacherBar.line(
               `epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}  val ${
-                pct(e.valAccuracy)
+                percent(e.valAccuracy)
               }  ${formatDuration(e.seconds)}`,
             ),
         },
@@ -99,7 +97,7 @@ export function distillCommand() {
         onTeacher: (t) =>
           info(
             `teacher: ${t.loaded ? "loaded" : "trained and saved"} ${t.file}; test accuracy ${
-              pct(t.testAccuracy)
+              percent(t.testAccuracy)
             }`,
             quiet,
           ),
@@ -111,8 +109,8 @@ export function distillCommand() {
       if (d.loaded) info(`loaded the tree in ${out} (use --retrain to train a new one)`, quiet);
       printRunResult(d, "distilled", quiet);
       info(
-        `fidelity to the teacher: ${pct(result.fidelity)} (max-leaf), ${
-          pct(result.fidelityMixture)
+        `fidelity to the teacher: ${percent(result.fidelity)} (max-leaf), ${
+          percent(result.fidelityMixture)
         } (mixture)`,
         quiet,
       );

@@ -18,6 +18,11 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
+/** A fraction as a percentage with two decimals: `0.9922` -> `"99.22%"`. */
+export function percent(x: number): string {
+  return `${(x * 100).toFixed(2)}%`;
+}
+
 /** A progress bar for work measured in units (samples) over epochs. */
 export class ProgressBar {
   #label: string;

@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typin
 import { loadTeacher, saveTeacher, teacherPaths } from "../lib/teacher/io.ts";
 import { checkFits, SEED_TEACHER, teacherAccuracy, trainTeacher } from "../lib/teacher/model.ts";
 import { choiceArg, intArg, numArg, printJson } from "./common.ts";
-import { formatDuration, info, ProgressBar } from "./progress.ts";
+import { formatDuration, info, percent, ProgressBar } from "./progress.ts";
 import { loadDataFrom, withDataOptions } from "./train.ts";
 
 /** Where `teacher train` writes when `--out` is absent (the shipped teacher is elsewhere). */
@@ -27,8 +27,6 @@ function filtersArg(value: string): [number, number] {
   }
   return [one(parts[0]), one(parts[1])];
 }
-
-const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 /** `softtree teacher train`. */
 function teacherTrainCommand() {
@@ -95,17 +93,17 @@ function teacherTrainCommand() {
         },
         onEpoch: (e) =>
           bar.line(
-            `epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}  val ${pct(e.valAccuracy)}  ${
-              e.samplesPerSec.toFixed(0)
-            } samples/s  ${formatDuration(e.seconds)}`,
+            `epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}  val ${
+              percent(e.valAccuracy)
+            }  ${e.samplesPerSec.toFixed(0)} samples/s  ${formatDuration(e.seconds)}`,
           ),
       });
       const testAccuracy = await teacherAccuracy(teacher, splits.test);
       teacher.meta = { ...teacher.meta, testAccuracy, command, date: new Date().toISOString() };
       const file = await saveTeacher(teacher, o.out);
       info(
-        `teacher: test ${pct(testAccuracy)}, val ${
-          pct(history.at(-1)!.valAccuracy)
+        `teacher: test ${percent(testAccuracy)}, val ${
+          percent(history.at(-1)!.valAccuracy)
         }; ${history.length} epochs in ${formatDuration(seconds)} on ${backend}; wrote ${file}`,
         quiet,
       );
@@ -161,7 +159,7 @@ function teacherEvalCommand() {
         const t0 = performance.now();
         const accuracy = await teacherAccuracy(teacher, ds);
         const seconds = (performance.now() - t0) / 1000;
-        info(`teacher: ${o.split} accuracy ${pct(accuracy)} on ${ds.n} samples`, quiet);
+        info(`teacher: ${o.split} accuracy ${percent(accuracy)} on ${ds.n} samples`, quiet);
         if (o.json) {
           printJson({
             command: "teacher eval",

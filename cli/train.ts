@@ -14,7 +14,7 @@ import { trainOrLoad } from "../lib/train/run.ts";
 import { SoftDecisionTree } from "../lib/tree/soft_tree.ts";
 import type { TreeConfig } from "../lib/tree/types.ts";
 import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
-import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { inDir, writeFileAtomic } from "../lib/io/atomic.ts";
 import { choiceArg, intArg, numArg, printJson } from "./common.ts";
 import { dataInfo } from "../lib/tree/soft_tree.ts";
 import {
@@ -24,7 +24,7 @@ import {
   writeTreePicture,
 } from "../lib/render/mod.ts";
 import { DEFAULT_TREE_CONFIG } from "../lib/tree/types.ts";
-import { formatDuration, info, ProgressBar } from "./progress.ts";
+import { formatDuration, info, percent, ProgressBar } from "./progress.ts";
 
 /** Data options shared by every command that reads data. */
 export function withDataOptions(cmd: Command) {
@@ -225,11 +225,10 @@ export function runSummary(r: RunResult, out: string): Record<string, unknown> {
 
 /** Print a run's results for people (stderr) unless quiet. */
 export function printRunResult(r: RunResult, what: string, quiet: boolean): void {
-  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   info(
     `${what}: ${r.loaded ? "loaded" : "trained"} depth-${r.tree.config.depth} tree — test ${
-      pct(r.test.accuracy)
-    } (max-leaf), ${pct(r.test.accuracyMixture)} (mixture); val ${pct(r.val.accuracy)}${
+      percent(r.test.accuracy)
+    } (max-leaf), ${percent(r.test.accuracyMixture)} (mixture); val ${percent(r.val.accuracy)}${
       r.fit ? `; ${r.fit.epochsRun} epochs in ${formatDuration(r.fit.seconds)}` : ""
     }`,
     quiet,
@@ -270,9 +269,9 @@ export async function writeRunPictures(
   title: string,
 ): Promise<void> {
   const quiet = Boolean(o.quiet);
-  const dir = out.replace(/\/+$/, "");
+  const file = (name: string) => inDir(out, name);
   if (o.pictures !== false) {
-    await writeTreePicture(`${dir}/tree.png`, {
+    await writeTreePicture(file("tree.png"), {
       config: r.tree.config,
       params: r.tree.params(),
       data: r.tree.data,
@@ -281,14 +280,14 @@ export async function writeRunPictures(
         (r.test.accuracy * 100).toFixed(2)
       }%`,
     });
-    if (r.fit) await writeLearningCurves(`${dir}/curves.png`, r.fit.history, { title });
-    info(`drew ${dir}/tree.png${r.fit ? ` and ${dir}/curves.png` : ""}`, quiet);
+    if (r.fit) await writeLearningCurves(file("curves.png"), r.fit.history, { title });
+    info(`drew ${file("tree.png")}${r.fit ? ` and ${file("curves.png")}` : ""}`, quiet);
   }
   if (anim && anim.frameCount > 0) {
     info(`rendering ${anim.frameCount} animation frames...`, quiet);
 
-    await writeFileAtomic(`${dir}/training.gif`, await anim.toGif());
-    info(`wrote ${dir}/training.gif (${anim.frameCount} frames)`, quiet);
+    await writeFileAtomic(file("training.gif"), await anim.toGif());
+    info(`wrote ${file("training.gif")} (${anim.frameCount} frames)`, quiet);
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ensureTf, tfjsBackend } from "../lib/backends/mod.ts";
-import { loadData } from "../lib/data/mod.ts";
+import { limitSplits, loadData } from "../lib/data/mod.ts";
 import { fit } from "../lib/train/fit.ts";
 import { initParams } from "../lib/tree/params.ts";
 import { DEFAULT_TREE_CONFIG, type TreeConfig, type TreeParams } from "../lib/tree/types.ts";
@@ -40,12 +40,7 @@ Deno.test("early stopping ends the run after the patience and restores the best 
   };
   const tree = tfjsBackend.createTree(cfg, initParams(cfg, 2));
   const snaps: TreeParams[] = [];
-  const small = {
-    ...splits.train,
-    n: 400,
-    x: splits.train.x.subarray(0, 400 * 784),
-    y: splits.train.y.subarray(0, 400),
-  };
+  const small = limitSplits(splits, { train: 400 }).train;
   const r = fit(tree, small, splits.val, {
     epochs: 12,
     batchSize: 50,
@@ -79,16 +74,26 @@ Deno.test("training is reproducible from the seed", () => {
   };
   const run = () => {
     const tree = tfjsBackend.createTree(cfg, initParams(cfg, 5));
-    const small = {
-      ...splits.train,
-      n: 300,
-      x: splits.train.x.subarray(0, 300 * 784),
-      y: splits.train.y.subarray(0, 300),
-    };
+    const small = limitSplits(splits, { train: 300 }).train;
     fit(tree, small, splits.val, { epochs: 1, batchSize: 7, seed: 9 });
     const p = tree.getParams();
     tree.dispose();
     return p;
   };
   assert.deepEqual(run(), run());
+});
+
+Deno.test("snapshots are taken before training, at each requested point, and after every epoch", () => {
+  const cfg: TreeConfig = { ...DEFAULT_TREE_CONFIG, depth: 2, features: 784, classes: 10 };
+  const tree = tfjsBackend.createTree(cfg, initParams(cfg, 1));
+  const seen: number[] = [];
+  fit(tree, limitSplits(splits, { train: 400 }).train, splits.val, {
+    epochs: 2,
+    batchSize: 50,
+    snapshotAt: [230, 0, 100],
+    onSnapshot: (_, n) => seen.push(n),
+  });
+  // 230 is not a batch boundary: the snapshot comes at the first boundary after it.
+  assert.deepEqual(seen, [0, 100, 250, 400, 800]);
+  tree.dispose();
 });

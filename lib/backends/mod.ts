@@ -23,10 +23,6 @@ export interface BackendSelection {
   note: string;
 }
 
-function loadNative(kind: "native" | "cuda"): TreeBackend {
-  return loadNativeBackend(kind);
-}
-
 /**
  * Load a backend by name, or the best one that loads for `"auto"`.
  *
@@ -42,13 +38,13 @@ export async function selectBackend(choice: BackendChoice = "auto"): Promise<Bac
     return { backend: tfjsBackend, note: `backend: ${tfjsBackend.description}` };
   }
   if (choice === "native" || choice === "cuda") {
-    const backend = loadNative(choice);
+    const backend = loadNativeBackend(choice);
     return { backend, note: `backend: ${backend.description}` };
   }
   const skipped: string[] = [];
   for (const kind of ["cuda", "native"] as const) {
     try {
-      const backend = loadNative(kind);
+      const backend = loadNativeBackend(kind);
       const why = skipped.length ? ` (${skipped.join("; ")})` : "";
       return { backend, note: `backend: ${backend.description}${why}` };
     } catch (error) {

@@ -160,7 +160,7 @@ class TfjsTree implements TreeEngine {
 
   /** Routing of a batch `x [B, F]`. */
   #route(x: Tensor2D): Graph {
-    const { inner, depth } = { inner: this.#inner, depth: this.config.depth };
+    const depth = this.config.depth;
     const z = tf.mul(this.#beta, tf.add(tf.matMul(x, this.#w, false, true), this.#b)); // [B, I]
     const p = tf.sigmoid(z) as Tensor2D;
     const batch = x.shape[0];
@@ -176,7 +176,6 @@ class TfjsTree implements TreeEngine {
       reach = tf.reshape(tf.stack([left, right], 2), [batch, 2 ** (d + 1)]);
     }
     const reachInner = (depth === 1 ? reachLevels[0] : tf.concat(reachLevels, 1)) as Tensor2D;
-    if (reachInner.shape[1] !== inner) throw new Error("internal: inner reach has a wrong shape");
     return { p, reachInner, leaf: reach };
   }
 

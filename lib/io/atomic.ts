@@ -5,6 +5,11 @@
  * @module
  */
 
+/** `dir/name`, without doubling a trailing slash of `dir`. */
+export function inDir(dir: string, name: string): string {
+  return `${dir.replace(/\/+$/, "")}/${name}`;
+}
+
 /**
  * Write `data` to `path` atomically, creating parent folders.
  *

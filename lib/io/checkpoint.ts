@@ -9,7 +9,7 @@
 import { CheckpointError } from "../errors.ts";
 import { checkConfig, checkParams } from "../tree/params.ts";
 import { type TreeConfig, type TreeParams, treeSizes } from "../tree/types.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { inDir, writeFileAtomic } from "./atomic.ts";
 import type { DataInfo, TreeCheckpoint } from "./types.ts";
 
 /** The version this code writes; it reads this version only. */
@@ -22,7 +22,7 @@ const MAGIC = "SOFTTREE";
 export async function resolveCheckpointPath(path: string): Promise<string> {
   try {
     const info = await Deno.stat(path);
-    return info.isDirectory ? `${path.replace(/\/+$/, "")}/${CHECKPOINT_FILE}` : path;
+    return info.isDirectory ? inDir(path, CHECKPOINT_FILE) : path;
   } catch {
     return path;
   }

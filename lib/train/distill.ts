@@ -15,6 +15,7 @@ import {
   loadOrTrainTeacher,
   softLabels,
 } from "../teacher/mod.ts";
+import { inDir } from "../io/atomic.ts";
 import { type RunOptions, type RunResult, trainOrLoad, writeMetrics } from "./run.ts";
 
 /** How to distill. */
@@ -143,17 +144,18 @@ export async function distill(splits: Splits, options: DistillOptions): Promise<
     });
     const fidelity = agreement(distilled.test.predMaxLeaf, teacherTest);
     const fidelityMixture = agreement(distilled.test.predMixture, teacherTest);
+    const hardOut = inDir(options.out, "hard-labels");
     let hard: RunResult | null = null;
     if (options.compare) {
       options.onStage?.("hard");
       hard = await trainOrLoad(splits, {
         ...options,
-        out: `${options.out.replace(/\/+$/, "")}/hard-labels`,
+        out: hardOut,
         fit: { ...options.fit, targets: undefined },
         meta: { ...options.meta, distilled: false },
       });
     }
-    const file = `${options.out.replace(/\/+$/, "")}/metrics.json`;
+    const file = inDir(options.out, "metrics.json");
     const previous = await Deno.readTextFile(file).then(JSON.parse, () => ({}));
     await writeMetrics(options.out, {
       ...previous,
@@ -169,7 +171,7 @@ export async function distill(splits: Splits, options: DistillOptions): Promise<
           testAccuracy: hard.test.accuracy,
           testAccuracyMixture: hard.test.accuracyMixture,
           valAccuracy: hard.val.accuracy,
-          out: `${options.out.replace(/\/+$/, "")}/hard-labels`,
+          out: hardOut,
         }
         : undefined,
     });

@@ -136,7 +136,17 @@ export function fit(
   const evalX = train.x.subarray(0, evalN * train.features);
   const evalY = train.y.subarray(0, evalN);
   const chunk = Math.max(1, Math.ceil((options.progressEvery ?? 5000) / batchSize)) * batchSize;
-  const snapshots = [...(options.snapshotAt ?? [])].sort((a, b) => a - b);
+  // Pending snapshot points, ascending; none without a snapshot callback.
+  const snapshots = options.onSnapshot ? [...(options.snapshotAt ?? [])].sort((a, b) => a - b) : [];
+  /** Drop the points at or before `seen`; true when there were any. */
+  const passSnapshots = (seen: number): boolean => {
+    let passed = false;
+    while (snapshots.length && snapshots[0] <= seen) {
+      snapshots.shift();
+      passed = true;
+    }
+    return passed;
+  };
   const baseLr = cfg.learningRate;
 
   const history: EpochRecord[] = [];
@@ -147,10 +157,7 @@ export function fit(
   let stoppedEarly = false;
   const t0 = performance.now();
 
-  if (options.onSnapshot && snapshots.length && snapshots[0] <= 0) {
-    while (snapshots.length && snapshots[0] <= 0) snapshots.shift();
-    options.onSnapshot(engine.getParams(), 0);
-  }
+  if (passSnapshots(0)) options.onSnapshot?.(engine.getParams(), 0);
   for (let epoch = 1; epoch <= epochs; epoch++) {
     const lr = options.schedule === "cosine"
       ? baseLr * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * (epoch - 1) / epochs)))
@@ -165,7 +172,7 @@ export function fit(
     let lossSum = 0, penaltySum = 0, penaltyBatches = 0, done = 0;
     for (let start = 0, end = 0; start < order.length; start = end) {
       end = Math.min(order.length, start + chunk);
-      if (options.onSnapshot && snapshots.length && snapshots[0] - samplesSeen < end - start) {
+      if (snapshots.length && snapshots[0] - samplesSeen < end - start) {
         // End this chunk at the first whole batch at or after the next snapshot point.
         end = Math.min(
           end,
@@ -189,14 +196,13 @@ export function fit(
         loss: lossSum / done,
         samplesPerSecond: done / Math.max(elapsed, 1e-9),
       });
-      if (options.onSnapshot && snapshots.length && samplesSeen >= snapshots[0] && done < train.n) {
-        while (snapshots.length && samplesSeen >= snapshots[0]) snapshots.shift();
-        options.onSnapshot(engine.getParams(), samplesSeen);
+      if (done < train.n && passSnapshots(samplesSeen)) {
+        options.onSnapshot?.(engine.getParams(), samplesSeen);
       }
     }
     const seconds = (performance.now() - e0) / 1000;
     trainSeconds += seconds;
-    while (snapshots.length && samplesSeen >= snapshots[0]) snapshots.shift();
+    passSnapshots(samplesSeen);
     options.onSnapshot?.(engine.getParams(), samplesSeen);
 
     const trainEval = engine.evaluate(evalX, evalY);

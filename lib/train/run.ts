@@ -6,9 +6,9 @@
  * @module
  */
 import type { BackendChoice, EvalResult } from "../backends/types.ts";
-import type { Dataset, Splits } from "../data/types.ts";
+import type { Splits } from "../data/types.ts";
 import { CheckpointError } from "../errors.ts";
-import { writeFileAtomic } from "../io/atomic.ts";
+import { inDir, writeFileAtomic } from "../io/atomic.ts";
 import { CHECKPOINT_FILE, loadTreeCheckpoint } from "../io/checkpoint.ts";
 import { SoftDecisionTree } from "../tree/soft_tree.ts";
 import { DEFAULT_TREE_CONFIG, type TreeConfig } from "../tree/types.ts";
@@ -62,7 +62,7 @@ const SHAPE_KEYS = ["depth", "features", "classes", "loss", "learnBeta"] as cons
 export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<RunResult> {
   const t0 = performance.now();
   const seed = options.seed ?? 0;
-  const file = `${options.out.replace(/\/+$/, "")}/${CHECKPOINT_FILE}`;
+  const file = inDir(options.out, CHECKPOINT_FILE);
   const want: TreeConfig = {
     ...DEFAULT_TREE_CONFIG,
     ...options.config,
@@ -145,14 +145,7 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
 /** Write `metrics.json` into a run directory atomically. */
 export async function writeMetrics(out: string, metrics: Record<string, unknown>): Promise<void> {
   await writeFileAtomic(
-    `${out.replace(/\/+$/, "")}/metrics.json`,
+    inDir(out, "metrics.json"),
     JSON.stringify(metrics, null, 2) + "\n",
   );
-}
-
-/** Accuracy of predictions against labels, in [0, 1]. */
-export function accuracyOf(pred: Int32Array, ds: Dataset): number {
-  let right = 0;
-  for (let i = 0; i < ds.n; i++) if (pred[i] === ds.y[i]) right++;
-  return ds.n ? right / ds.n : 0;
 }

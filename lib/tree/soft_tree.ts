@@ -35,7 +35,7 @@ export interface TreeOptions {
 
 /** The facts about a data set that a checkpoint keeps (for rendering and validation). */
 export function dataInfo(ds: Dataset): DataInfo {
-  const named = (ds as Dataset & { classNames?: string[] }).classNames;
+  const named = ds.classNames;
   return {
     source: ds.source,
     imageShape: ds.imageShape,
