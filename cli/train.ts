@@ -101,6 +101,18 @@ export function withTreeOptions(cmd: Command) {
       choiceArg("--schedule", ["constant", "cosine"] as const),
       "constant" as const,
     )
+    .option(
+      "--restarts <n>",
+      "train N candidate trees from different starts for --restart-epochs, then go on with the one best on validation",
+      intArg("--restarts", 1),
+      4,
+    )
+    .option(
+      "--restart-epochs <n>",
+      "epochs each candidate trains before the best is chosen",
+      intArg("--restart-epochs", 1),
+      10,
+    )
     .option("--seed <n>", "seed of initialisation and shuffling", intArg("--seed", 0), 0)
     .option(
       "--backend <name>",
@@ -168,6 +180,14 @@ export function fitOptionsFrom(o: TreeCliOptions, label: string): FitOptions {
     schedule: o.schedule,
     betaTo: o.betaTo,
     seed: o.seed,
+    restarts: o.restarts,
+    restartEpochs: o.restartEpochs,
+    onCandidate: (e) =>
+      bar.line(
+        e.valAccuracy === undefined
+          ? `candidate ${e.index + 1} of ${e.count} (seed ${o.seed + e.index})`
+          : `candidate ${e.index + 1} of ${e.count}: best val ${percent(e.valAccuracy)}`,
+      ),
     onBatch: (p) =>
       bar.update(p.epoch, p.epochs, p.samplesDone, p.samplesTotal, {
         loss: p.loss.toFixed(4),
@@ -216,6 +236,8 @@ export function runSummary(r: RunResult, out: string): Record<string, unknown> {
     epochs_run: r.fit?.epochsRun ?? 0,
     best_epoch: r.fit?.bestEpoch ?? null,
     stopped_early: r.fit?.stoppedEarly ?? false,
+    candidates_val_accuracy: r.fit?.candidates ?? [],
+    chosen_candidate: r.fit?.chosenCandidate ?? 0,
     seconds: r.fit?.seconds ?? 0,
     samples_per_second: r.fit?.samplesPerSecond ?? 0,
     out,
@@ -230,6 +252,10 @@ export function printRunResult(r: RunResult, what: string, quiet: boolean): void
       percent(r.test.accuracy)
     } (max-leaf), ${percent(r.test.accuracyMixture)} (mixture); val ${percent(r.val.accuracy)}${
       r.fit ? `; ${r.fit.epochsRun} epochs in ${formatDuration(r.fit.seconds)}` : ""
+    }${
+      r.fit && r.fit.candidates.length > 1
+        ? ` (kept candidate ${r.fit.chosenCandidate + 1} of ${r.fit.candidates.length})`
+        : ""
     }`,
     quiet,
   );

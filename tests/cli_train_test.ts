@@ -18,9 +18,12 @@ const quick = [
 Deno.test("train --json reports accuracies as fractions, eval agrees, and a second train loads the tree", async () => {
   const dir = await Deno.makeTempDir();
   const out = `${dir}/run`;
-  const r = await runCli(["train", ...quick, "--out", out, "--json"]);
+  const r = await runCli(["train", ...quick, "--restarts", "3", "--out", out, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const s = r.json();
+  const candidates = s.candidates_val_accuracy as number[];
+  assert.equal(candidates.length, 3);
+  assert.equal(s.val_accuracy, Math.max(...candidates), "the best candidate is kept");
   for (const k of ["val_accuracy", "test_accuracy", "test_accuracy_mixture"]) {
     const v = s[k] as number;
     assert.ok(typeof v === "number" && v >= 0 && v <= 1, `${k} = ${v}`);
@@ -70,6 +73,7 @@ Deno.test("bad option values are usage errors with exit status 2", async () => {
       ["train", "--depth", "0"],
       ["train", "--learning-rate", "-1"],
       ["train", "--batch-size", "0"],
+      ["train", "--restarts", "0"],
       ["train", "--backend", "gpu"],
       ["train", "--loss", "hinge"],
       ["eval"],

@@ -97,3 +97,59 @@ Deno.test("snapshots are taken before training, at each requested point, and aft
   assert.deepEqual(seen, [0, 100, 250, 400, 800]);
   tree.dispose();
 });
+
+Deno.test("restarts train every candidate, then go on with the best one", () => {
+  const cfg: TreeConfig = {
+    ...DEFAULT_TREE_CONFIG,
+    depth: 2,
+    features: 784,
+    classes: 10,
+    invTemp: 1,
+  };
+  const small = limitSplits(splits, { train: 400 }).train;
+  const opts = { batchSize: 50, seed: 4, patience: 0 };
+  // Each candidate alone: candidate 0 from the tree's own start, k from initParams(seed + k).
+  const alone = [0, 1, 2].map((k) => {
+    const tree = tfjsBackend.createTree(cfg, initParams(cfg, k === 0 ? 7 : opts.seed + k));
+    const shots: TreeParams[] = [];
+    const r = fit(tree, small, splits.val, {
+      ...opts,
+      epochs: 2,
+      seed: opts.seed + k,
+      onSnapshot: (p) => shots.push(p),
+    });
+    tree.dispose();
+    return { r, shots };
+  });
+  const tree = tfjsBackend.createTree(cfg, initParams(cfg, 7));
+  const events: string[] = [];
+  const shots: TreeParams[] = [];
+  const r = fit(tree, small, splits.val, {
+    ...opts,
+    epochs: 4,
+    restarts: 3,
+    restartEpochs: 2,
+    onCandidate: (e) =>
+      events.push(`${e.index}/${e.count}${e.valAccuracy === undefined ? "" : "done"}`),
+    onSnapshot: (p) => shots.push(p),
+  });
+  assert.deepEqual(events, ["0/3", "0/3done", "1/3", "1/3done", "2/3", "2/3done"]);
+  assert.deepEqual(r.candidates, alone.map((a) => a.r.bestValAccuracy));
+  assert.ok(new Set(r.candidates).size > 1, `the candidates differ: ${r.candidates}`);
+  const chosen = r.candidates.indexOf(Math.max(...r.candidates));
+  assert.equal(r.chosenCandidate, chosen);
+  assert.equal(r.epochsRun, 4);
+  assert.deepEqual(
+    r.history.slice(0, 2).map((h) => h.valAccuracy),
+    alone[chosen].r.history.map((h) => h.valAccuracy),
+    "the run's history starts with the chosen candidate's",
+  );
+  assert.equal(shots.length, 4, "one snapshot per epoch of the chosen candidate and after");
+  assert.deepEqual(shots[1].w, alone[chosen].shots[1].w);
+  assert.equal(r.bestValAccuracy, Math.max(...r.history.map((h) => h.valAccuracy)));
+  assert.equal(tree.evaluate(splits.val.x, splits.val.y).accuracy, r.bestValAccuracy);
+  for (const bad of [0, 1.5]) {
+    assert.throws(() => fit(tree, small, splits.val, { restarts: bad }), RangeError);
+  }
+  tree.dispose();
+});

@@ -8,6 +8,7 @@
 import type { LossReport, TreeEngine } from "../backends/types.ts";
 import type { Dataset } from "../data/types.ts";
 import type { PenaltyState, TreeParams } from "../tree/types.ts";
+import { initParams } from "../tree/params.ts";
 import { Rng } from "../util/random.ts";
 import type { EpochRecord } from "./types.ts";
 
@@ -60,6 +61,30 @@ export interface FitOptions {
   snapshotAt?: number[];
   /** Called with a copy of the parameters and the samples seen so far. */
   onSnapshot?: (params: TreeParams, samplesSeen: number) => void;
+  /**
+   * Candidate starts: each candidate trains for `restartEpochs` epochs from its own initial
+   * parameters, and only the one with the best validation accuracy trains on (its history,
+   * snapshots and weights are the run's). Candidate 0 starts from the tree's current
+   * parameters and shuffles with `seed`; candidate `k` starts from
+   * `initParams(config, seed + k)` and shuffles with `seed + k`. Small trees land in very
+   * different places from different starts, and the validation accuracy after a few epochs
+   * tells the good starts from the bad ones.
+   * @default 1 (no restarts)
+   */
+  restarts?: number;
+  /** Epochs each candidate trains before the best is chosen. @default 10 */
+  restartEpochs?: number;
+  /** Told when a candidate starts and how it ended (`valAccuracy`, after its epochs). */
+  onCandidate?: (event: CandidateEvent) => void;
+}
+
+/** A candidate start of {@link FitOptions.restarts}. */
+export interface CandidateEvent {
+  /** 0-based. */
+  index: number;
+  count: number;
+  /** Its best validation accuracy; absent when it starts. */
+  valAccuracy?: number;
 }
 
 /** What training did. */
@@ -75,6 +100,10 @@ export interface FitResult {
   samplesPerSecond: number;
   /** Whether early stopping ended the run. */
   stoppedEarly: boolean;
+  /** With restarts: each candidate's best validation accuracy after its epochs. */
+  candidates: number[];
+  /** With restarts: the index of the candidate that trained on (0 without restarts). */
+  chosenCandidate: number;
 }
 
 /** One-hot targets `[N, K]` for labels. */
@@ -102,6 +131,9 @@ export function fit(
   const epochs = options.epochs ?? 40;
   const batchSize = options.batchSize ?? 4;
   const patience = options.patience ?? 20;
+  const restarts = options.restarts ?? 1;
+  const restartEpochs = options.restartEpochs ?? 10;
+  const seed = options.seed ?? 0;
   const cfg = engine.config;
   if (!Number.isInteger(epochs) || epochs < 1) {
     throw new RangeError(`Epochs must be at least 1, got ${epochs}`);
@@ -114,6 +146,12 @@ export function fit(
   }
   if (!Number.isInteger(patience) || patience < 0) {
     throw new RangeError(`Patience must be zero or more, got ${patience}`);
+  }
+  if (!Number.isInteger(restarts) || restarts < 1) {
+    throw new RangeError(`Restarts must be a whole number of at least 1, got ${restarts}`);
+  }
+  if (!Number.isInteger(restartEpochs) || restartEpochs < 1) {
+    throw new RangeError(`Restart epochs must be at least 1, got ${restartEpochs}`);
   }
   for (const [name, ds] of [["training", train], ["validation", val]] as const) {
     if (ds.features !== cfg.features) {
@@ -131,34 +169,135 @@ export function fit(
   }
   engine.setTrainData(train.x, targets);
 
-  const rng = new Rng(options.seed ?? 0);
+  const t0 = performance.now();
   const evalN = Math.min(train.n, options.trainEvalSamples ?? 10000);
-  const evalX = train.x.subarray(0, evalN * train.features);
-  const evalY = train.y.subarray(0, evalN);
-  const chunk = Math.max(1, Math.ceil((options.progressEvery ?? 5000) / batchSize)) * batchSize;
-  // Pending snapshot points, ascending; none without a snapshot callback.
-  const snapshots = options.onSnapshot ? [...(options.snapshotAt ?? [])].sort((a, b) => a - b) : [];
+  const run: Stretch = {
+    engine,
+    train,
+    val,
+    options,
+    epochs,
+    batchSize,
+    evalX: train.x.subarray(0, evalN * train.features),
+    evalY: train.y.subarray(0, evalN),
+    chunk: Math.max(1, Math.ceil((options.progressEvery ?? 5000) / batchSize)) * batchSize,
+    // Pending snapshot points, ascending; none without a snapshot callback.
+    snapshots: options.onSnapshot ? [...(options.snapshotAt ?? [])].sort((a, b) => a - b) : [],
+    onSnapshot: options.onSnapshot,
+    rng: new Rng(seed),
+    history: [],
+    best: null,
+    trainSeconds: 0,
+    samplesSeen: 0,
+  };
+
+  const candidates: number[] = [];
+  let chosen = 0;
+  const trial = Math.min(restartEpochs, epochs);
+  if (restarts > 1) {
+    // Each candidate trains `trial` epochs from its own start; its snapshots wait in a buffer
+    // until it is known whether it is the one that goes on.
+    const first: TreeParams = engine.getParams();
+    const fresh: PenaltyState = engine.getPenaltyState();
+    let winner: Stretch | null = null;
+    let winnerShots: [TreeParams, number][] = [];
+    for (let k = 0; k < restarts; k++) {
+      options.onCandidate?.({ index: k, count: restarts });
+      engine.setParams(k === 0 ? first : initParams(cfg, seed + k));
+      engine.setPenaltyState(fresh);
+      const shots: [TreeParams, number][] = [];
+      const cand: Stretch = {
+        ...run,
+        snapshots: [...run.snapshots],
+        onSnapshot: options.onSnapshot ? (p, seen) => shots.push([p, seen]) : undefined,
+        rng: new Rng(seed + k),
+        history: [],
+        best: null,
+        trainSeconds: 0,
+        samplesSeen: 0,
+      };
+      trainEpochs(cand, 1, trial, 0);
+      candidates.push(cand.best!.acc);
+      options.onCandidate?.({ index: k, count: restarts, valAccuracy: cand.best!.acc });
+      if (!winner || cand.best!.acc > winner.best!.acc) {
+        winner = cand;
+        winnerShots = shots;
+        chosen = k;
+        // Where the candidate ended, to go on from (its best weights are kept in `best`).
+        winner.last = { params: engine.getParams(), state: engine.getPenaltyState() };
+      }
+    }
+    for (const [p, seen] of winnerShots) options.onSnapshot?.(p, seen);
+    Object.assign(run, winner, { onSnapshot: options.onSnapshot });
+    engine.setParams(run.last!.params);
+    engine.setPenaltyState(run.last!.state);
+  }
+  const stoppedEarly = restarts > 1 && trial >= epochs
+    ? false
+    : trainEpochs(run, restarts > 1 ? trial + 1 : 1, epochs, patience);
+  const best = run.best!;
+  if (best.epoch !== run.history.length || restarts > 1) {
+    engine.setParams(best.params);
+    engine.setPenaltyState(best.state);
+  }
+  engine.setLearningRate(cfg.learningRate);
+  return {
+    history: run.history,
+    bestEpoch: best.epoch,
+    bestValAccuracy: best.acc,
+    epochsRun: run.history.length,
+    seconds: (performance.now() - t0) / 1000,
+    samplesPerSecond: (run.history.length * train.n) / Math.max(run.trainSeconds, 1e-9),
+    stoppedEarly,
+    candidates,
+    chosenCandidate: chosen,
+  };
+}
+
+/** The state of a stretch of epochs on one engine. */
+interface Stretch {
+  engine: TreeEngine;
+  train: Dataset;
+  val: Dataset;
+  options: FitOptions;
+  /** All epochs of the run (for schedules). */
+  epochs: number;
+  batchSize: number;
+  evalX: Float32Array;
+  evalY: Int32Array;
+  chunk: number;
+  snapshots: number[];
+  onSnapshot: ((params: TreeParams, samplesSeen: number) => void) | undefined;
+  rng: Rng;
+  history: EpochRecord[];
+  best: { acc: number; epoch: number; params: TreeParams; state: PenaltyState } | null;
+  trainSeconds: number;
+  samplesSeen: number;
+  /** The parameters at the end of the stretch (kept for candidates). */
+  last?: { params: TreeParams; state: PenaltyState };
+}
+
+/**
+ * Train epochs `from..to` of a run, validating after each and keeping the best weights in
+ * `s.best`; with `patience > 0` stop after that many epochs without a better validation
+ * accuracy. Returns whether it stopped early.
+ */
+function trainEpochs(s: Stretch, from: number, to: number, patience: number): boolean {
+  const { engine, train, val, options, epochs, batchSize } = s;
+  const cfg = engine.config;
+  const baseLr = cfg.learningRate;
   /** Drop the points at or before `seen`; true when there were any. */
   const passSnapshots = (seen: number): boolean => {
     let passed = false;
-    while (snapshots.length && snapshots[0] <= seen) {
-      snapshots.shift();
+    while (s.snapshots.length && s.snapshots[0] <= seen) {
+      s.snapshots.shift();
       passed = true;
     }
     return passed;
   };
-  const baseLr = cfg.learningRate;
-
-  const history: EpochRecord[] = [];
-  let best: { acc: number; epoch: number; params: TreeParams; state: PenaltyState } | null = null;
   let sinceBest = 0;
-  let trainSeconds = 0;
-  let samplesSeen = 0;
-  let stoppedEarly = false;
-  const t0 = performance.now();
-
-  if (passSnapshots(0)) options.onSnapshot?.(engine.getParams(), 0);
-  for (let epoch = 1; epoch <= epochs; epoch++) {
+  if (from === 1 && passSnapshots(0)) s.onSnapshot?.(engine.getParams(), 0);
+  for (let epoch = from; epoch <= to; epoch++) {
     const lr = options.schedule === "cosine"
       ? baseLr * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * (epoch - 1) / epochs)))
       : baseLr;
@@ -167,16 +306,16 @@ export function fit(
       const frac = epochs > 1 ? (epoch - 1) / (epochs - 1) : 1;
       engine.setBeta(cfg.invTemp * (options.betaTo / cfg.invTemp) ** frac);
     }
-    const order = rng.permutation(train.n);
+    const order = s.rng.permutation(train.n);
     const e0 = performance.now();
     let lossSum = 0, penaltySum = 0, penaltyBatches = 0, done = 0;
     for (let start = 0, end = 0; start < order.length; start = end) {
-      end = Math.min(order.length, start + chunk);
-      if (snapshots.length && snapshots[0] - samplesSeen < end - start) {
+      end = Math.min(order.length, start + s.chunk);
+      if (s.snapshots.length && s.snapshots[0] - s.samplesSeen < end - start) {
         // End this chunk at the first whole batch at or after the next snapshot point.
         end = Math.min(
           end,
-          start + Math.max(1, Math.ceil((snapshots[0] - samplesSeen) / batchSize)) * batchSize,
+          start + Math.max(1, Math.ceil((s.snapshots[0] - s.samplesSeen) / batchSize)) * batchSize,
         );
       }
       const part = order.subarray(start, end);
@@ -186,7 +325,7 @@ export function fit(
       penaltySum += r.penalty * batches;
       penaltyBatches += batches;
       done += part.length;
-      samplesSeen += part.length;
+      s.samplesSeen += part.length;
       const elapsed = (performance.now() - e0) / 1000;
       options.onBatch?.({
         epoch,
@@ -196,16 +335,16 @@ export function fit(
         loss: lossSum / done,
         samplesPerSecond: done / Math.max(elapsed, 1e-9),
       });
-      if (done < train.n && passSnapshots(samplesSeen)) {
-        options.onSnapshot?.(engine.getParams(), samplesSeen);
+      if (done < train.n && passSnapshots(s.samplesSeen)) {
+        s.onSnapshot?.(engine.getParams(), s.samplesSeen);
       }
     }
     const seconds = (performance.now() - e0) / 1000;
-    trainSeconds += seconds;
-    passSnapshots(samplesSeen);
-    options.onSnapshot?.(engine.getParams(), samplesSeen);
+    s.trainSeconds += seconds;
+    passSnapshots(s.samplesSeen);
+    s.onSnapshot?.(engine.getParams(), s.samplesSeen);
 
-    const trainEval = engine.evaluate(evalX, evalY);
+    const trainEval = engine.evaluate(s.evalX, s.evalY);
     const valEval = engine.evaluate(val.x, val.y);
     const record: EpochRecord = {
       epoch,
@@ -218,15 +357,15 @@ export function fit(
       seconds,
       samplesPerSecond: train.n / Math.max(seconds, 1e-9),
     };
-    history.push(record);
+    s.history.push(record);
     options.onEpoch?.(record);
     if (!Number.isFinite(record.trainLoss)) {
       throw new RangeError(
         `Training diverged in epoch ${epoch}: the loss is ${record.trainLoss}; try a lower learning rate`,
       );
     }
-    if (!best || record.valAccuracy > best.acc) {
-      best = {
+    if (!s.best || record.valAccuracy > s.best.acc) {
+      s.best = {
         acc: record.valAccuracy,
         epoch,
         params: engine.getParams(),
@@ -234,22 +373,8 @@ export function fit(
       };
       sinceBest = 0;
     } else if (patience > 0 && ++sinceBest >= patience) {
-      stoppedEarly = epoch < epochs;
-      break;
+      return epoch < to;
     }
   }
-  if (best && best.epoch !== history.length) {
-    engine.setParams(best.params);
-    engine.setPenaltyState(best.state);
-  }
-  engine.setLearningRate(baseLr);
-  return {
-    history,
-    bestEpoch: best!.epoch,
-    bestValAccuracy: best!.acc,
-    epochsRun: history.length,
-    seconds: (performance.now() - t0) / 1000,
-    samplesPerSecond: (history.length * train.n) / Math.max(trainSeconds, 1e-9),
-    stoppedEarly,
-  };
+  return false;
 }
