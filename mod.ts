@@ -47,7 +47,14 @@ export type {
   TreeBackend,
   TreeEngine,
 } from "./lib/backends/types.ts";
-export { fit, type FitOptions, type FitResult, oneHot } from "./lib/train/fit.ts";
+export {
+  type BatchProgress,
+  type CandidateEvent,
+  fit,
+  type FitOptions,
+  type FitResult,
+  oneHot,
+} from "./lib/train/fit.ts";
 export type { EpochRecord } from "./lib/train/types.ts";
 export { type RunOptions, type RunResult, trainOrLoad } from "./lib/train/run.ts";
 export { distill, type DistillOptions, type DistillResult } from "./lib/train/distill.ts";
