@@ -6,16 +6,18 @@ import { initParams } from "../lib/tree/params.ts";
 import { DEFAULT_TREE_CONFIG, type TreeConfig, type TreeParams } from "../lib/tree/types.ts";
 
 await ensureTf();
+
+/** The seed's configuration for MNIST-shaped data, with some values changed. */
+function mnistConfig(change: Partial<TreeConfig>): TreeConfig {
+  return { ...DEFAULT_TREE_CONFIG, features: 784, classes: 10, ...change };
+}
 const splits = await loadData("mnist", { limit: { train: 3000, val: 500, test: 500 } });
 
 Deno.test("a few hundred steps on an MNIST subset beat chance by a wide margin", () => {
-  const cfg: TreeConfig = {
-    ...DEFAULT_TREE_CONFIG,
+  const cfg = mnistConfig({
     depth: 3,
-    features: 784,
-    classes: 10,
     invTemp: 1,
-  };
+  });
   const tree = tfjsBackend.createTree(cfg, initParams(cfg, 1));
   // 3000 / 16 = 188 steps per epoch, 376 in all.
   const r = fit(tree, splits.train, splits.val, { epochs: 2, batchSize: 16, seed: 1 });
@@ -30,14 +32,11 @@ Deno.test("a few hundred steps on an MNIST subset beat chance by a wide margin",
 });
 
 Deno.test("early stopping ends the run after the patience and restores the best weights", () => {
-  const cfg: TreeConfig = {
-    ...DEFAULT_TREE_CONFIG,
+  const cfg = mnistConfig({
     depth: 2,
-    features: 784,
-    classes: 10,
     invTemp: 1,
     learningRate: 0.5, // too high on purpose: validation accuracy wanders
-  };
+  });
   const tree = tfjsBackend.createTree(cfg, initParams(cfg, 2));
   const snaps: TreeParams[] = [];
   const small = limitSplits(splits, { train: 400 }).train;
@@ -65,13 +64,10 @@ Deno.test("early stopping ends the run after the patience and restores the best 
 });
 
 Deno.test("training is reproducible from the seed", () => {
-  const cfg: TreeConfig = {
-    ...DEFAULT_TREE_CONFIG,
+  const cfg = mnistConfig({
     depth: 2,
-    features: 784,
-    classes: 10,
     invTemp: 1,
-  };
+  });
   const run = () => {
     const tree = tfjsBackend.createTree(cfg, initParams(cfg, 5));
     const small = limitSplits(splits, { train: 300 }).train;
@@ -84,7 +80,7 @@ Deno.test("training is reproducible from the seed", () => {
 });
 
 Deno.test("snapshots are taken before training, at each requested point, and after every epoch", () => {
-  const cfg: TreeConfig = { ...DEFAULT_TREE_CONFIG, depth: 2, features: 784, classes: 10 };
+  const cfg = mnistConfig({ depth: 2 });
   const tree = tfjsBackend.createTree(cfg, initParams(cfg, 1));
   const seen: number[] = [];
   fit(tree, limitSplits(splits, { train: 400 }).train, splits.val, {
@@ -99,13 +95,10 @@ Deno.test("snapshots are taken before training, at each requested point, and aft
 });
 
 Deno.test("restarts train every candidate, then go on with the best one", () => {
-  const cfg: TreeConfig = {
-    ...DEFAULT_TREE_CONFIG,
+  const cfg = mnistConfig({
     depth: 2,
-    features: 784,
-    classes: 10,
     invTemp: 1,
-  };
+  });
   const small = limitSplits(splits, { train: 400 }).train;
   const opts = { batchSize: 50, seed: 4, patience: 0 };
   // Each candidate alone: candidate 0 from the tree's own start, k from initParams(seed + k).
