@@ -99,7 +99,7 @@ async function compile(
 
 async function buildCpu(force: boolean): Promise<BuildOutcome> {
   const path = `${BUILD_DIR}libsdt_cpu.so`;
-  const sources = [`${SRC_DIR}sdt.h`, `${SRC_DIR}sdt_cpu.c`];
+  const sources = [`${SRC_DIR}sdt.h`, `${SRC_DIR}sdt_common.h`, `${SRC_DIR}sdt_cpu.c`];
   if (!force && upToDate(path, sources)) {
     return { variant: "cpu", status: "up to date", path, detail: "" };
   }
@@ -130,7 +130,7 @@ async function buildCpu(force: boolean): Promise<BuildOutcome> {
 
 async function buildCuda(force: boolean): Promise<BuildOutcome> {
   const path = `${BUILD_DIR}libsdt_cuda.so`;
-  const sources = [`${SRC_DIR}sdt.h`, `${SRC_DIR}sdt_cuda.cu`];
+  const sources = [`${SRC_DIR}sdt.h`, `${SRC_DIR}sdt_common.h`, `${SRC_DIR}sdt_cuda.cu`];
   if (!force && upToDate(path, sources)) {
     return { variant: "cuda", status: "up to date", path, detail: "" };
   }

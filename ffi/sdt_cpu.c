@@ -20,10 +20,9 @@
  *   sum: every number is summed in the same order whatever the thread count, so results
  *   are deterministic (and identical across thread counts).
  */
-#include "sdt.h"
+#include "sdt_common.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +31,6 @@
 #include <omp.h>
 #endif
 
-#define ADAM_B1 0.9f
-#define ADAM_B2 0.999f
-#define ADAM_EPS 1e-8f
-#define ALPHA_EPS 1e-5
-#define MIX_EPS 1e-12f
-#define DEN_EPS 1e-30
 /* Rows per chunk when forwarding or evaluating a large split. */
 #define CHUNK 1024
 /* Below this many multiply-adds a parallel region costs more than it saves. */
@@ -54,15 +47,6 @@ static inline void st8(float* p, v8f v) { memcpy(p, &v, sizeof v); }
 
 /* ---------------------------------------------------------------- errors */
 
-static _Thread_local char g_error[512];
-
-static int32_t fail(int32_t status, const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(g_error, sizeof g_error, fmt, ap);
-  va_end(ap);
-  return status;
-}
 
 int32_t sdt_abi_version(void) { return SDT_ABI_VERSION; }
 const char* sdt_last_error(void) { return g_error; }
@@ -208,16 +192,9 @@ int32_t sdt_create(sdt_ctx** out, int32_t depth, int32_t features, int32_t class
                    int32_t loss_kind, int32_t learn_beta, double inv_temp,
                    double penalty_strength, double penalty_decay, double ema_window,
                    double learning_rate, int32_t threads) {
-  if (!out) return fail(SDT_ERR_ARGUMENT, "sdt_create: the output pointer is null");
-  *out = NULL;
-  if (depth < 1 || depth > 20)
-    return fail(SDT_ERR_ARGUMENT, "Tree depth must be in [1, 20], got %d", depth);
-  if (features < 1) return fail(SDT_ERR_ARGUMENT, "Features must be >= 1, got %d", features);
-  if (classes < 1) return fail(SDT_ERR_ARGUMENT, "Classes must be >= 1, got %d", classes);
-  if (loss_kind != SDT_LOSS_EXPECTED && loss_kind != SDT_LOSS_MIXTURE)
-    return fail(SDT_ERR_ARGUMENT, "Unknown loss kind %d (0 expected, 1 mixture)", loss_kind);
-  if (!(ema_window > 0))
-    return fail(SDT_ERR_ARGUMENT, "The penalty's window must be > 0, got %g", ema_window);
+  if (out) *out = NULL;
+  int32_t checked = check_create(out, depth, features, classes, loss_kind, ema_window);
+  if (checked != SDT_OK) return checked;
   sdt_ctx* c = calloc(1, sizeof *c);
   if (!c) return fail(SDT_ERR_MEMORY, "Cannot allocate a tree context");
   c->D = depth, c->F = features, c->K = classes, c->L = 1 << depth, c->I = c->L - 1;
@@ -736,14 +713,8 @@ int32_t sdt_train_samples(double* loss_sum, double* penalty_sum, int32_t* batche
                           const int32_t* order, int32_t n, int32_t batch_size) {
   if (!loss_sum || !penalty_sum || !batches || !c || !order)
     return fail(SDT_ERR_ARGUMENT, "sdt_train_samples: null argument");
-  if (!c->n) return fail(SDT_ERR_STATE, "No training set is resident: call sdt_set_train_data");
-  if (batch_size < 1)
-    return fail(SDT_ERR_ARGUMENT, "The batch size must be >= 1, got %d", batch_size);
-  if (n < 0) return fail(SDT_ERR_ARGUMENT, "The order length must be >= 0, got %d", n);
-  for (int32_t i = 0; i < n; i++)
-    if (order[i] < 0 || order[i] >= c->n)
-      return fail(SDT_ERR_ARGUMENT, "Row index %d at position %d is outside the %d resident rows",
-                  order[i], i, c->n);
+  int32_t checked = check_order(order, n, batch_size, c->n);
+  if (checked != SDT_OK) return checked;
   int32_t st = ensure_cap(c, batch_size < n ? batch_size : (n > 0 ? n : 1));
   if (st) return st;
   double ls = 0, ps = 0;
@@ -818,29 +789,43 @@ static void predict_row(const sdt_ctx* c, int s, int32_t* pml, int32_t* pmx, int
   *ml = best, *pml = c->leaf_arg[best], *pmx = bk;
 }
 
+/* Forward B <= CHUNK dense rows of x; every output (row-major, B rows) may be NULL. */
+static int32_t forward_chunk(sdt_ctx* c, const float* x, int B, float* inner, float* leaf,
+                             float* mixture, int32_t* pred_max_leaf, int32_t* pred_mixture,
+                             int32_t* max_leaf) {
+  int32_t st = view_dense(c, x, NULL, B);
+  if (st) return st;
+  forward_rows(c, B);
+  int I = c->I, L = c->L, K = c->K;
+  for (int s = 0; s < B; s++) {
+    if (inner) memcpy(inner + (size_t)s * I, c->p + (size_t)s * c->Ip, (size_t)I * 4);
+    if (leaf) memcpy(leaf + (size_t)s * L, c->P + (size_t)s * (I + L) + I, (size_t)L * 4);
+    if (mixture) memcpy(mixture + (size_t)s * K, c->mix + (size_t)s * K, (size_t)K * 4);
+    int32_t a, b, m;
+    predict_row(c, s, &a, &b, &m);
+    if (pred_max_leaf) pred_max_leaf[s] = a;
+    if (pred_mixture) pred_mixture[s] = b;
+    if (max_leaf) max_leaf[s] = m;
+  }
+  return SDT_OK;
+}
+
 int32_t sdt_forward(float* inner, float* leaf, float* mixture, int32_t* pred_max_leaf,
                     int32_t* pred_mixture, int32_t* max_leaf, sdt_ctx* c, const float* x,
                     int32_t n) {
   if (!c || !x) return fail(SDT_ERR_ARGUMENT, "sdt_forward: null argument");
   if (n < 0) return fail(SDT_ERR_ARGUMENT, "Row count must be >= 0, got %d", n);
   leaf_tables(c);
-  int I = c->I, L = c->L, K = c->K;
   for (int r0 = 0; r0 < n; r0 += CHUNK) {
     int B = n - r0 < CHUNK ? n - r0 : CHUNK;
-    int32_t st = view_dense(c, x + (size_t)r0 * c->F, NULL, B);
+    size_t r = (size_t)r0;
+    int32_t st = forward_chunk(c, x + r * c->F, B, inner ? inner + r * c->I : NULL,
+                               leaf ? leaf + r * c->L : NULL,
+                               mixture ? mixture + r * c->K : NULL,
+                               pred_max_leaf ? pred_max_leaf + r : NULL,
+                               pred_mixture ? pred_mixture + r : NULL,
+                               max_leaf ? max_leaf + r : NULL);
     if (st) return st;
-    forward_rows(c, B);
-    for (int s = 0; s < B; s++) {
-      size_t r = (size_t)r0 + s;
-      if (inner) memcpy(inner + r * I, c->p + (size_t)s * c->Ip, (size_t)I * 4);
-      if (leaf) memcpy(leaf + r * L, c->P + (size_t)s * (I + L) + I, (size_t)L * 4);
-      if (mixture) memcpy(mixture + r * K, c->mix + (size_t)s * K, (size_t)K * 4);
-      int32_t a, b, m;
-      predict_row(c, s, &a, &b, &m);
-      if (pred_max_leaf) pred_max_leaf[r] = a;
-      if (pred_mixture) pred_mixture[r] = b;
-      if (max_leaf) max_leaf[r] = m;
-    }
   }
   return SDT_OK;
 }
@@ -853,17 +838,15 @@ int32_t sdt_evaluate(double* accuracy_max_leaf, double* accuracy_mixture,
   if (n < 1) return fail(SDT_ERR_ARGUMENT, "A split needs >= 1 row, got %d", n);
   leaf_tables(c);
   int64_t ok1 = 0, ok2 = 0;
+  int32_t p1[CHUNK], p2[CHUNK];
   for (int r0 = 0; r0 < n; r0 += CHUNK) {
     int B = n - r0 < CHUNK ? n - r0 : CHUNK;
-    int32_t st = view_dense(c, x + (size_t)r0 * c->F, NULL, B);
+    int32_t st = forward_chunk(c, x + (size_t)r0 * c->F, B, NULL, NULL, NULL, p1, p2, NULL);
     if (st) return st;
-    forward_rows(c, B);
     for (int s = 0; s < B; s++) {
-      int32_t a, b, m;
-      predict_row(c, s, &a, &b, &m);
-      ok1 += a == labels[r0 + s], ok2 += b == labels[r0 + s];
-      if (pred_max_leaf) pred_max_leaf[r0 + s] = a;
-      if (pred_mixture) pred_mixture[r0 + s] = b;
+      ok1 += p1[s] == labels[r0 + s], ok2 += p2[s] == labels[r0 + s];
+      if (pred_max_leaf) pred_max_leaf[r0 + s] = p1[s];
+      if (pred_mixture) pred_mixture[r0 + s] = p2[s];
     }
   }
   *accuracy_max_leaf = (double)ok1 / n, *accuracy_mixture = (double)ok2 / n;

@@ -20,36 +20,20 @@
  * loss, penalty, the backward pass through the tree, reductions and Adam. Every sum is done
  * in a fixed order (no atomics), so a run is deterministic on a given GPU and library.
  */
-#include "sdt.h"
+#include "sdt_common.h"
 
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ADAM_B1 0.9f
-#define ADAM_B2 0.999f
-#define ADAM_EPS 1e-8f
-#define ALPHA_EPS 1e-5
-#define MIX_EPS 1e-12f
-#define DEN_EPS 1e-30
 #define CHUNK 4096
 #define THREADS 256
 
 /* ---------------------------------------------------------------- errors */
 
-static thread_local char g_error[512];
-
-static int32_t fail(int32_t status, const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(g_error, sizeof g_error, fmt, ap);
-  va_end(ap);
-  return status;
-}
 
 #define CK(call)                                                                           \
   do {                                                                                     \
@@ -210,16 +194,9 @@ extern "C" int32_t sdt_create(sdt_ctx** out, int32_t depth, int32_t features, in
                               double penalty_strength, double penalty_decay, double ema_window,
                               double learning_rate, int32_t threads) {
   (void)threads;
-  if (!out) return fail(SDT_ERR_ARGUMENT, "sdt_create: the output pointer is null");
-  *out = NULL;
-  if (depth < 1 || depth > 20)
-    return fail(SDT_ERR_ARGUMENT, "Tree depth must be in [1, 20], got %d", depth);
-  if (features < 1) return fail(SDT_ERR_ARGUMENT, "Features must be >= 1, got %d", features);
-  if (classes < 1) return fail(SDT_ERR_ARGUMENT, "Classes must be >= 1, got %d", classes);
-  if (loss_kind != SDT_LOSS_EXPECTED && loss_kind != SDT_LOSS_MIXTURE)
-    return fail(SDT_ERR_ARGUMENT, "Unknown loss kind %d (0 expected, 1 mixture)", loss_kind);
-  if (!(ema_window > 0))
-    return fail(SDT_ERR_ARGUMENT, "The penalty's window must be > 0, got %g", ema_window);
+  if (out) *out = NULL;
+  int32_t checked = check_create(out, depth, features, classes, loss_kind, ema_window);
+  if (checked != SDT_OK) return checked;
   CKST(check_device());
   sdt_ctx* c = (sdt_ctx*)calloc(1, sizeof *c);
   if (!c) return fail(SDT_ERR_MEMORY, "Cannot allocate a tree context");
@@ -733,14 +710,8 @@ extern "C" int32_t sdt_train_samples(double* loss_sum, double* penalty_sum, int3
                                      int32_t batch_size) {
   if (!loss_sum || !penalty_sum || !batches || !c || !order)
     return fail(SDT_ERR_ARGUMENT, "sdt_train_samples: null argument");
-  if (!c->n) return fail(SDT_ERR_STATE, "No training set is resident: call sdt_set_train_data");
-  if (batch_size < 1)
-    return fail(SDT_ERR_ARGUMENT, "The batch size must be >= 1, got %d", batch_size);
-  if (n < 0) return fail(SDT_ERR_ARGUMENT, "The order length must be >= 0, got %d", n);
-  for (int32_t i = 0; i < n; i++)
-    if (order[i] < 0 || order[i] >= c->n)
-      return fail(SDT_ERR_ARGUMENT, "Row index %d at position %d is outside the %d resident rows",
-                  order[i], i, c->n);
+  int32_t checked = check_order(order, n, batch_size, c->n);
+  if (checked != SDT_OK) return checked;
   CKST(ensure_cap(c, batch_size < n ? batch_size : (n > 0 ? n : 1)));
   if (n > c->order_cap) {
     dfree(c->order);

@@ -19,6 +19,8 @@ import {
   type TreeParams,
   treeSizes,
 } from "../lib/tree/types.ts";
+import { Status } from "../ffi/bindings.ts";
+import { NativeError } from "../lib/errors.ts";
 import { Rng } from "../lib/util/random.ts";
 import {
   assertClose,
@@ -339,6 +341,25 @@ export function defineParitySuite(
         return { r, p };
       };
       assert.deepEqual(run(), run());
+    },
+  });
+
+  Deno.test({
+    name: `${name}: a tree the library cannot make is refused with a message naming the problem`,
+    ignore,
+    fn: async () => {
+      const be = await backend();
+      const cfg = suiteConfig(2, "expected", false);
+      const params = initParams(cfg, 1);
+      const refused = (make: () => unknown, message: RegExp) =>
+        assert.throws(make, (e: unknown) => {
+          assert.ok(e instanceof NativeError, `expected a NativeError, got ${e}`);
+          assert.equal(e.status, Status.ARGUMENT);
+          assert.match(e.message, message);
+          return true;
+        });
+      refused(() => be.createTree({ ...cfg, depth: 21 }, params), /Tree depth .* got 21/);
+      refused(() => be.createTree({ ...cfg, emaWindow: 0 }, params), /window must be > 0/);
     },
   });
 }
