@@ -232,11 +232,10 @@ export function fit(
     engine.setParams(run.last!.params);
     engine.setPenaltyState(run.last!.state);
   }
-  const stoppedEarly = restarts > 1 && trial >= epochs
-    ? false
-    : trainEpochs(run, restarts > 1 ? trial + 1 : 1, epochs, patience);
+  // With restarts the chosen candidate goes on after its `trial` epochs (if any are left).
+  const stoppedEarly = trainEpochs(run, restarts > 1 ? trial + 1 : 1, epochs, patience);
   const best = run.best!;
-  if (best.epoch !== run.history.length || restarts > 1) {
+  if (best.epoch !== run.history.length) {
     engine.setParams(best.params);
     engine.setPenaltyState(best.state);
   }
