@@ -1,18 +1,7 @@
 import assert from "node:assert/strict";
+import { rejectsWith } from "./_assert.ts";
 import { join } from "node:path";
-import { DatasetError } from "../lib/errors.ts";
 import { loadCsv, loadData, parseCsvDataset } from "../lib/data/mod.ts";
-
-/** Asserts that `fn` throws a DatasetError whose message holds every one of `parts`. */
-async function rejectsWith(fn: () => unknown, ...parts: string[]): Promise<void> {
-  await assert.rejects(async () => await fn(), (error: unknown) => {
-    assert.ok(error instanceof DatasetError, `expected a DatasetError, got ${error}`);
-    for (const part of parts) {
-      assert.ok(error.message.includes(part), `"${error.message}" lacks "${part}"`);
-    }
-    return true;
-  });
-}
 
 const SPECIES = ["setosa", "versicolor", "virginica"];
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
+import { rejectsWith } from "./_assert.ts";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
-import { DatasetError } from "../lib/errors.ts";
 import { idxFileRole, loadData, loadIdxDir, parseIdx, readIdx } from "../lib/data/mod.ts";
 
 const CODES = { uint8: 0x08, int8: 0x09, int16: 0x0b, int32: 0x0c, float32: 0x0d, float64: 0x0e };
@@ -29,17 +29,6 @@ function idx(type: keyof typeof CODES, shape: number[], values: ArrayLike<number
 
 function range(n: number, f: (i: number) => number = (i) => i): number[] {
   return Array.from({ length: n }, (_, i) => f(i));
-}
-
-/** Asserts that `fn` throws a DatasetError whose message holds every one of `parts`. */
-async function rejectsWith(fn: () => unknown, ...parts: string[]): Promise<void> {
-  await assert.rejects(async () => await fn(), (error: unknown) => {
-    assert.ok(error instanceof DatasetError, `expected a DatasetError, got ${error}`);
-    for (const part of parts) {
-      assert.ok(error.message.includes(part), `"${error.message}" lacks "${part}"`);
-    }
-    return true;
-  });
 }
 
 Deno.test("parseIdx() reads uint8 data with its shape", () => {
