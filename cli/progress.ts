@@ -81,3 +81,34 @@ export class ProgressBar {
 export function info(text: string, quiet = false): void {
   if (!quiet) Deno.stderr.writeSync(enc.encode(`${text}\n`));
 }
+
+/** What {@link buildProgress} is told (a native library's build; see `ffi/build.ts`). */
+interface BuildNotice {
+  library: string;
+  phase: "start" | "done" | "failed";
+  compiler: string;
+  target: string;
+  path: string;
+  seconds?: number;
+}
+
+/**
+ * One progress line while a native library builds, e.g.
+ * `building the native library (sdt_cpu, x86-64-v4) with gcc 12.2 … 3.2 s`: completed in
+ * place on a terminal, written as two lines otherwise. Failures are left to the backend note.
+ */
+export function buildProgress(quiet = false): (event: BuildNotice) => void {
+  const tty = Deno.stderr.isTerminal();
+  return (e) => {
+    if (quiet) return;
+    const what = `the native library (${e.library}, ${e.target}) with ${e.compiler}`;
+    if (e.phase === "start") {
+      const line = `building ${what} …`;
+      Deno.stderr.writeSync(enc.encode(tty ? line : `${line}\n`));
+    } else {
+      const took = `${(e.seconds ?? 0).toFixed(1)} s`;
+      const text = e.phase === "done" ? `${took}, cached in ${e.path}` : `failed after ${took}`;
+      Deno.stderr.writeSync(enc.encode(tty ? ` ${text}\n` : `built ${what}: ${text}\n`));
+    }
+  };
+}

@@ -24,7 +24,7 @@ import {
   writeTreePicture,
 } from "../lib/render/mod.ts";
 import { DEFAULT_TREE_CONFIG } from "../lib/tree/types.ts";
-import { formatDuration, info, percent, ProgressBar } from "./progress.ts";
+import { buildProgress, formatDuration, info, percent, ProgressBar } from "./progress.ts";
 
 /** Data options shared by every command that reads data. */
 export function withDataOptions(cmd: Command) {
@@ -219,6 +219,7 @@ export function runOptionsFrom(
     seed: o.seed,
     retrain: Boolean(o.retrain),
     onBackend: (note) => info(note, Boolean(o.quiet)),
+    onBuild: buildProgress(Boolean(o.quiet)),
     meta: { command: [command, ...Deno.args.slice(1)].join(" "), data: o.data },
   };
 }
@@ -366,7 +367,10 @@ export function evalCommand() {
       // The data of the checkpoint unless --data was given explicitly.
       const spec = cmd.getOptionValueSource("data") === "default" ? ckpt.data.source : o.data;
       const splits = await loadDataFrom({ ...o, data: spec }, quiet);
-      const tree = await SoftDecisionTree.fromCheckpoint(ckpt, { backend: o.backend });
+      const tree = await SoftDecisionTree.fromCheckpoint(ckpt, {
+        backend: o.backend,
+        onBuild: buildProgress(quiet),
+      });
       info(tree.backendNote, quiet);
       const ds = splits[o.split];
       const r = tree.evaluate(ds);

@@ -2,16 +2,18 @@
  * Deno bindings of the native tree library (`ffi/sdt.h`): one symbol table, one loader,
  * one `unwrap`. The CPU and CUDA builds export the same symbols.
  *
- * The loader looks for the library at the path in `SOFTTREE_NATIVE_LIB` (CPU) or
- * `SOFTTREE_CUDA_LIB` (CUDA) first, then in `ffi/build/` next to this file when it is
- * loaded from disk (`deno task build:ffi` puts it there).
+ * {@link loadLibrary} opens a library at a given path, or where it is found without
+ * building: the path in `SOFTTREE_NATIVE_LIB` (CPU) or `SOFTTREE_CUDA_LIB` (CUDA), else
+ * `ffi/build/` next to this file when it is on disk and up to date. `ffi/build.ts` finds
+ * or builds a library in the per-user cache first (`findLibrary`); the backends use both.
  *
  * @module
  */
 import { NativeError } from "../lib/errors.ts";
+import { checkoutLibrary, LIBRARIES, type LibraryName } from "./build.ts";
 
 /** The `SDT_ABI_VERSION` these bindings were written for. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** Status codes of `sdt.h`. */
 export const Status = {
@@ -74,6 +76,10 @@ export const SYMBOLS = {
   sdt_set_learning_rate: { parameters: ["pointer", "f64"], result: "i32" },
   // int32_t sdt_set_beta(sdt_ctx* ctx, float beta);
   sdt_set_beta: { parameters: ["pointer", "f32"], result: "i32" },
+  // int32_t sdt_get_adam(float* m, float* v, int64_t* t, const sdt_ctx* ctx);
+  sdt_get_adam: { parameters: ["buffer", "buffer", "buffer", "pointer"], result: "i32" },
+  // int32_t sdt_set_adam(sdt_ctx* ctx, const float* m, const float* v, int64_t t);
+  sdt_set_adam: { parameters: ["pointer", "buffer", "buffer", "i64"], result: "i32" },
   // int32_t sdt_set_train_data(sdt_ctx* ctx, const float* x, const float* targets, int32_t n);
   sdt_set_train_data: { parameters: ["pointer", "buffer", "buffer", "i32"], result: "i32" },
   // int32_t sdt_train_samples(double* loss_sum, double* penalty_sum, int32_t* batches,
@@ -168,26 +174,24 @@ export class NativeLoadError extends Error {
   }
 }
 
-const ENV_VAR: Record<NativeVariant, string> = {
-  cpu: "SOFTTREE_NATIVE_LIB",
-  cuda: "SOFTTREE_CUDA_LIB",
-};
-const FILE_NAME: Record<NativeVariant, string> = {
-  cpu: "libsdt_cpu.so",
-  cuda: "libsdt_cuda.so",
-};
+/** The library of each variant. */
+export const LIBRARY_OF: Record<NativeVariant, LibraryName> = { cpu: "sdt_cpu", cuda: "sdt_cuda" };
 
 const loaded = new Map<string, NativeLibrary>();
 
 /**
- * Where the library of a variant is looked for: the environment variable, else the local
- * build (only when this module was loaded from disk), else `null`.
+ * Where the library of a variant is found without building: the environment variable, else
+ * the checkout's `ffi/build/` when it is up to date, else `null`.
  */
 export function libraryPath(variant: NativeVariant): string | null {
-  const fromEnv = Deno.env.get(ENV_VAR[variant]);
-  if (fromEnv) return fromEnv;
-  const url = new URL(`./build/${FILE_NAME[variant]}`, import.meta.url);
-  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : null;
+  const name = LIBRARY_OF[variant];
+  let fromEnv: string | undefined;
+  try {
+    fromEnv = Deno.env.get(LIBRARIES[name].envVar) || undefined;
+  } catch {
+    fromEnv = undefined;
+  }
+  return fromEnv ?? checkoutLibrary(name);
 }
 
 /** Read a C string the library owns. */
@@ -198,6 +202,7 @@ export function cString(ptr: Deno.PointerValue): string {
 /**
  * Load (once per path) and check the library of a variant.
  * @param variant `"cpu"` or `"cuda"`.
+ * @param at Its path. @default {@link libraryPath}(variant)
  * @returns The loaded library.
  * @throws {NativeLoadError} When it is missing, will not load, or has another ABI version.
  * @example
@@ -206,11 +211,13 @@ export function cString(ptr: Deno.PointerValue): string {
  * console.log(lib.buildInfo);
  * ```
  */
-export function loadLibrary(variant: NativeVariant): NativeLibrary {
-  const path = libraryPath(variant);
+export function loadLibrary(variant: NativeVariant, at?: string): NativeLibrary {
+  const path = at ?? libraryPath(variant);
   if (path === null) {
     throw new NativeLoadError(
-      `No ${variant} library path: set ${ENV_VAR[variant]} when softtree is imported by URL`,
+      `No built ${variant} library (set ${
+        LIBRARIES[LIBRARY_OF[variant]].envVar
+      }, or let softtree build it)`,
       "missing",
       "",
     );

@@ -3,8 +3,8 @@
  * (Frosst & Hinton 2017) trained with Adam, in one small library with two builds:
  * ffi/sdt_cpu.c (gcc, OpenMP) and ffi/sdt_cuda.cu (nvcc, cuBLAS loaded at run time).
  *
- * What it computes must match the reference maths in lib/backends/types.ts (and
- * /work/shared/DESIGN.md), and the tfjs backend lib/backends/tfjs.ts; the parity suites
+ * What it computes must match the reference maths in lib/backends/types.ts (restated
+ * below) and the tfjs backend lib/backends/tfjs.ts; the parity suites
  * tests/native_parity_test.ts and tests/cuda_parity_test.ts check it.
  *
  * Shape glossary (the same as the TypeScript one):

@@ -73,7 +73,8 @@ const char* sdt_build_info(void) {
 }
 
 int32_t sdt_probe(char* info, int32_t cap) {
-  if (info && cap > 0) snprintf(info, (size_t)cap, "%s", sdt_build_info());
+  SDT_TRY(check_probe(info, cap));
+  if (cap > 0) snprintf(info, (size_t)cap, "%s", sdt_build_info());
   g_error[0] = 0;
   return SDT_OK;
 }
@@ -143,7 +144,8 @@ static int depth_of(int n) {
 
 static int32_t ensure_cap(sdt_ctx* c, int rows) {
   if (rows <= c->cap) return SDT_OK;
-  int cap = rows > 2 * c->cap ? rows : 2 * c->cap;
+  int64_t grown = 2 * (int64_t)c->cap; /* doubling, in 64-bit: never past INT32_MAX rows */
+  int cap = rows > grown ? rows : (int)(grown > INT32_MAX ? INT32_MAX : grown);
   if (cap < 64) cap = 64;
   size_t Ip = (size_t)c->Ip, IL = (size_t)(c->I + c->L), K = (size_t)c->K, L = (size_t)c->L;
   free(c->a), free(c->p), free(c->P), free(c->da), free(c->mix), free(c->v);
@@ -193,8 +195,8 @@ int32_t sdt_create(sdt_ctx** out, int32_t depth, int32_t features, int32_t class
                    double penalty_strength, double penalty_decay, double ema_window,
                    double learning_rate, int32_t threads) {
   if (out) *out = NULL;
-  int32_t checked = check_create(out, depth, features, classes, loss_kind, ema_window);
-  if (checked != SDT_OK) return checked;
+  SDT_TRY(check_create(out, depth, features, classes, loss_kind, learn_beta, inv_temp,
+                       penalty_strength, penalty_decay, ema_window, learning_rate, threads));
   sdt_ctx* c = calloc(1, sizeof *c);
   if (!c) return fail(SDT_ERR_MEMORY, "Cannot allocate a tree context");
   c->D = depth, c->F = features, c->K = classes, c->L = 1 << depth, c->I = c->L - 1;
@@ -232,7 +234,7 @@ int32_t sdt_create(sdt_ctx** out, int32_t depth, int32_t features, int32_t class
 
 int32_t sdt_set_params(sdt_ctx* c, const float* w, const float* b, const float* phi,
                        float beta) {
-  if (!c || !w || !b || !phi) return fail(SDT_ERR_ARGUMENT, "sdt_set_params: null argument");
+  SDT_TRY(check_set_params(c, w, b, phi, beta));
   size_t F = c->F, Ip = c->Ip, I = c->I, LK = (size_t)c->L * c->K;
   for (size_t n = 0; n < I; n++)
     for (size_t j = 0; j < F; j++) c->wT[j * Ip + n] = w[n * F + j];
@@ -247,8 +249,7 @@ int32_t sdt_set_params(sdt_ctx* c, const float* w, const float* b, const float* 
 }
 
 int32_t sdt_get_params(float* w, float* b, float* phi, float* beta, const sdt_ctx* c) {
-  if (!c || !w || !b || !phi || !beta)
-    return fail(SDT_ERR_ARGUMENT, "sdt_get_params: null argument");
+  SDT_TRY(check_get_params(w, b, phi, beta, c));
   size_t F = c->F, Ip = c->Ip, I = c->I;
   for (size_t n = 0; n < I; n++)
     for (size_t j = 0; j < F; j++) w[n * F + j] = c->wT[j * Ip + n];
@@ -259,9 +260,7 @@ int32_t sdt_get_params(float* w, float* b, float* phi, float* beta, const sdt_ct
 }
 
 int32_t sdt_set_penalty(sdt_ctx* c, const float* num, const float* den, int64_t steps) {
-  if (!c || !num || !den) return fail(SDT_ERR_ARGUMENT, "sdt_set_penalty: null argument");
-  if (steps < 0) return fail(SDT_ERR_ARGUMENT, "Penalty steps must be >= 0, got %lld",
-                             (long long)steps);
+  SDT_TRY(check_set_penalty(c, num, den, steps));
   memcpy(c->num, num, (size_t)c->I * 4);
   memcpy(c->den, den, (size_t)c->I * 4);
   c->steps = steps;
@@ -269,8 +268,7 @@ int32_t sdt_set_penalty(sdt_ctx* c, const float* num, const float* den, int64_t 
 }
 
 int32_t sdt_get_penalty(float* num, float* den, int64_t* steps, const sdt_ctx* c) {
-  if (!c || !num || !den || !steps)
-    return fail(SDT_ERR_ARGUMENT, "sdt_get_penalty: null argument");
+  SDT_TRY(check_get_penalty(num, den, steps, c));
   memcpy(num, c->num, (size_t)c->I * 4);
   memcpy(den, c->den, (size_t)c->I * 4);
   *steps = c->steps;
@@ -278,22 +276,56 @@ int32_t sdt_get_penalty(float* num, float* den, int64_t* steps, const sdt_ctx* c
 }
 
 int32_t sdt_set_beta(sdt_ctx* c, float beta) {
-  if (!c) return fail(SDT_ERR_ARGUMENT, "sdt_set_beta: null context");
-  if (!isfinite(beta)) return fail(SDT_ERR_ARGUMENT, "Beta must be finite, got %g", (double)beta);
+  SDT_TRY(check_set_beta(c, beta));
   c->beta = beta;
   return SDT_OK;
 }
 
+/* Adam's moments in the parameters' layout: w [I, F] (stored transposed as wT [F, Ip]), b [I],
+ * phi [L, K], beta. `out` copies the context's moments into m and v, else the other way. */
+static void adam_copy(sdt_ctx* c, float* m, float* v, int out) {
+  size_t F = c->F, Ip = c->Ip, I = c->I, LK = (size_t)c->L * c->K;
+  float* mb = m + I * F;
+  float* vb = v + I * F;
+  for (size_t n = 0; n < I; n++)
+    for (size_t j = 0; j < F; j++) {
+      if (out) m[n * F + j] = c->mw[j * Ip + n], v[n * F + j] = c->vw[j * Ip + n];
+      else c->mw[j * Ip + n] = m[n * F + j], c->vw[j * Ip + n] = v[n * F + j];
+    }
+  if (out) {
+    memcpy(mb, c->mb, I * 4), memcpy(vb, c->vb, I * 4);
+    memcpy(mb + I, c->mphi, LK * 4), memcpy(vb + I, c->vphi, LK * 4);
+    mb[I + LK] = c->mbeta, vb[I + LK] = c->vbeta;
+  } else {
+    memcpy(c->mb, mb, I * 4), memcpy(c->vb, vb, I * 4);
+    memcpy(c->mphi, mb + I, LK * 4), memcpy(c->vphi, vb + I, LK * 4);
+    c->mbeta = mb[I + LK], c->vbeta = vb[I + LK];
+  }
+}
+
+int32_t sdt_get_adam(float* m, float* v, int64_t* t, const sdt_ctx* c) {
+  if (!c || !m || !v || !t) return fail(SDT_ERR_ARGUMENT, "sdt_get_adam: null argument");
+  adam_copy((sdt_ctx*)c, m, v, 1);
+  *t = c->t;
+  return SDT_OK;
+}
+
+int32_t sdt_set_adam(sdt_ctx* c, const float* m, const float* v, int64_t t) {
+  if (!c || !m || !v) return fail(SDT_ERR_ARGUMENT, "sdt_set_adam: null argument");
+  if (t < 0) return fail(SDT_ERR_ARGUMENT, "sdt_set_adam: t must be >= 0, got %lld", (long long)t);
+  adam_copy(c, (float*)m, (float*)v, 0);
+  c->t = t;
+  return SDT_OK;
+}
+
 int32_t sdt_set_learning_rate(sdt_ctx* c, double lr) {
-  if (!c) return fail(SDT_ERR_ARGUMENT, "sdt_set_learning_rate: null context");
-  if (!(lr >= 0)) return fail(SDT_ERR_ARGUMENT, "The learning rate must be >= 0, got %g", lr);
+  SDT_TRY(check_set_learning_rate(c, lr));
   c->lr = lr;
   return SDT_OK;
 }
 
 int32_t sdt_set_train_data(sdt_ctx* c, const float* x, const float* targets, int32_t n) {
-  if (!c || !x || !targets) return fail(SDT_ERR_ARGUMENT, "sdt_set_train_data: null argument");
-  if (n < 1) return fail(SDT_ERR_ARGUMENT, "A training set needs >= 1 row, got %d", n);
+  SDT_TRY(check_set_train_data(c, x, targets, n, c ? c->F : 0, c ? c->K : 0));
   size_t F = c->F, K = c->K;
   int64_t nnz = 0;
   for (size_t i = 0; i < (size_t)n * F; i++) nnz += x[i] != 0.0f;
@@ -711,10 +743,8 @@ static int32_t view_dense(sdt_ctx* c, const float* x, const float* targets, int 
 
 int32_t sdt_train_samples(double* loss_sum, double* penalty_sum, int32_t* batches, sdt_ctx* c,
                           const int32_t* order, int32_t n, int32_t batch_size) {
-  if (!loss_sum || !penalty_sum || !batches || !c || !order)
-    return fail(SDT_ERR_ARGUMENT, "sdt_train_samples: null argument");
-  int32_t checked = check_order(order, n, batch_size, c->n);
-  if (checked != SDT_OK) return checked;
+  SDT_TRY(check_train_samples(loss_sum, penalty_sum, batches, c, order, n, batch_size,
+                              c ? c->n : 0));
   int32_t st = ensure_cap(c, batch_size < n ? batch_size : (n > 0 ? n : 1));
   if (st) return st;
   double ls = 0, ps = 0;
@@ -739,9 +769,8 @@ int32_t sdt_train_samples(double* loss_sum, double* penalty_sum, int32_t* batche
 
 int32_t sdt_train_step(double* loss, double* penalty, sdt_ctx* c, const float* x,
                        const float* targets, int32_t batch) {
-  if (!loss || !penalty || !c || !x || !targets)
-    return fail(SDT_ERR_ARGUMENT, "sdt_train_step: null argument");
-  if (batch < 1) return fail(SDT_ERR_ARGUMENT, "A batch needs >= 1 row, got %d", batch);
+  SDT_TRY(check_train_step(loss, penalty, c));
+  SDT_TRY(check_batch("sdt_train_step", x, targets, batch, c->F, c->K));
   int32_t st = view_dense(c, x, targets, batch);
   if (st) return st;
   batch_objective(c, batch, 1, loss, penalty);
@@ -753,9 +782,8 @@ int32_t sdt_train_step(double* loss, double* penalty, sdt_ctx* c, const float* x
 int32_t sdt_gradients(float* dw, float* db, float* dphi, double* dbeta, double* loss,
                       double* penalty, sdt_ctx* c, const float* x, const float* targets,
                       int32_t batch) {
-  if (!dw || !db || !dphi || !dbeta || !loss || !penalty || !c || !x || !targets)
-    return fail(SDT_ERR_ARGUMENT, "sdt_gradients: null argument");
-  if (batch < 1) return fail(SDT_ERR_ARGUMENT, "A batch needs >= 1 row, got %d", batch);
+  SDT_TRY(check_gradients(dw, db, dphi, dbeta, loss, penalty, c));
+  SDT_TRY(check_batch("sdt_gradients", x, targets, batch, c->F, c->K));
   int32_t st = view_dense(c, x, targets, batch);
   if (st) return st;
   batch_objective(c, batch, 1, loss, penalty);
@@ -813,8 +841,7 @@ static int32_t forward_chunk(sdt_ctx* c, const float* x, int B, float* inner, fl
 int32_t sdt_forward(float* inner, float* leaf, float* mixture, int32_t* pred_max_leaf,
                     int32_t* pred_mixture, int32_t* max_leaf, sdt_ctx* c, const float* x,
                     int32_t n) {
-  if (!c || !x) return fail(SDT_ERR_ARGUMENT, "sdt_forward: null argument");
-  if (n < 0) return fail(SDT_ERR_ARGUMENT, "Row count must be >= 0, got %d", n);
+  SDT_TRY(check_forward(c, x, n, c ? c->F : 0));
   leaf_tables(c);
   for (int r0 = 0; r0 < n; r0 += CHUNK) {
     int B = n - r0 < CHUNK ? n - r0 : CHUNK;
@@ -833,9 +860,8 @@ int32_t sdt_forward(float* inner, float* leaf, float* mixture, int32_t* pred_max
 int32_t sdt_evaluate(double* accuracy_max_leaf, double* accuracy_mixture,
                      int32_t* pred_max_leaf, int32_t* pred_mixture, sdt_ctx* c, const float* x,
                      const int32_t* labels, int32_t n) {
-  if (!accuracy_max_leaf || !accuracy_mixture || !c || !x || !labels)
-    return fail(SDT_ERR_ARGUMENT, "sdt_evaluate: null argument");
-  if (n < 1) return fail(SDT_ERR_ARGUMENT, "A split needs >= 1 row, got %d", n);
+  SDT_TRY(check_evaluate(accuracy_max_leaf, accuracy_mixture, c, x, labels, n,
+                         c ? c->F : 0));
   leaf_tables(c);
   int64_t ok1 = 0, ok2 = 0;
   int32_t p1[CHUNK], p2[CHUNK];

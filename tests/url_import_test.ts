@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 
 const root = new URL("..", import.meta.url).pathname;
 
-Deno.test("mod.ts imported by http URL from a scratch folder trains a tree", async () => {
+Deno.test("mod.ts imported by http URL from a scratch folder trains a tree on native", async () => {
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
     const path = decodeURIComponent(new URL(req.url).pathname);
     if (path.includes("..")) return new Response("bad path", { status: 400 });
@@ -15,6 +15,7 @@ Deno.test("mod.ts imported by http URL from a scratch folder trains a tree", asy
     }
   });
   const scratch = await Deno.makeTempDir();
+  const cache = await Deno.makeTempDir();
   try {
     const url = `http://127.0.0.1:${server.addr.port}/mod.ts`;
     await Deno.writeTextFile(
@@ -29,9 +30,9 @@ for (let i = 0; i < n; i++) {
   y[i] = x[i * f] > 0.5 ? 1 : 0;
 }
 const ds: Dataset = { x, y, n, features: f, classes: 2, imageShape: null, featureNames: null, source: "synthetic" };
-const tree = await SoftDecisionTree.create({ depth: 2, invTemp: 1, learningRate: 0.05 }, ds, { backend: "tfjs", seed: 1 });
+const tree = await SoftDecisionTree.create({ depth: 2, invTemp: 1, learningRate: 0.05 }, ds, { seed: 1 });
 tree.fit(ds, ds, { epochs: 8, batchSize: 16 });
-console.log(JSON.stringify({ accuracy: tree.evaluate(ds).accuracy, backend: tree.backend }));
+console.log(JSON.stringify({ accuracy: tree.evaluate(ds).accuracy, backend: tree.backend, note: tree.backendNote }));
 tree.dispose();
 `,
     );
@@ -40,15 +41,19 @@ tree.dispose();
       cwd: scratch,
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      // An empty cache: the C library is fetched over http and built there.
+      env: { NO_COLOR: "1", SOFTTREE_CACHE: cache },
     }).output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, stderr);
     const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
-    assert.equal(result.backend, "tfjs");
+    assert.equal(result.backend, "native", result.note);
+    const built = [...Deno.readDirSync(`${cache}/native`)].map((e) => e.name);
+    assert.ok(built.some((n) => n.startsWith("libsdt_cpu-")), `cache holds ${built}`);
     assert.ok(result.accuracy > 0.8, `accuracy ${result.accuracy}`);
   } finally {
     await server.shutdown();
     await Deno.remove(scratch, { recursive: true });
+    await Deno.remove(cache, { recursive: true });
   }
 });

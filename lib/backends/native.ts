@@ -9,15 +9,20 @@
 import { BackendUnavailableError } from "../errors.ts";
 import type { PenaltyState, TreeConfig, TreeParams } from "../tree/types.ts";
 import { treeSizes } from "../tree/types.ts";
-import type {
-  EvalResult,
-  ForwardResult,
-  LossReport,
-  TreeBackend,
-  TreeEngine,
-  TreeGradients,
-} from "./types.ts";
 import {
+  adamSize,
+  type AdamState,
+  type EvalResult,
+  type ForwardResult,
+  type LossReport,
+  type TreeBackend,
+  type TreeEngine,
+  type TreeGradients,
+} from "./types.ts";
+import { BuildError, type BuildEvent, findLibrary, LIBRARIES } from "../../ffi/build.ts";
+import {
+  LIBRARY_OF,
+  libraryPath,
   loadLibrary,
   LossCode,
   type NativeLibrary,
@@ -34,14 +39,104 @@ export interface NativeBackendOptions {
    * @default 0
    */
   threads?: number;
+  /**
+   * The library file to load.
+   * @default `SOFTTREE_NATIVE_LIB` / `SOFTTREE_CUDA_LIB`, else the checkout's `ffi/build/`
+   */
+  path?: string;
+}
+
+/** Options of {@link prepareNativeBackend}. */
+export interface PrepareNativeOptions extends NativeBackendOptions {
+  /** Told when the library is compiled (the CLI shows a progress line). */
+  onBuild?: (event: BuildEvent) => void;
+  /** The CPU level of a C build (e.g. `"x86-64"` for the baseline). @default this CPU's best */
+  march?: string;
+  /** The cache folder of built libraries. @default `cacheDir()` of `ffi/build.ts` */
+  cache?: string;
 }
 
 const BUILD_HINT = "build it with `deno task build:ffi`";
 
+/** How to get a C compiler, for messages. */
+export const NO_COMPILER_HINT =
+  "install a C compiler (apt-get install gcc), or point CC at one (CC=clang)";
+
 /**
- * Load a native backend.
+ * Whether an NVIDIA driver looks installed (Linux, or WSL's GPU device). Without one a CUDA
+ * library cannot run, so none is built.
+ */
+export function hasNvidiaDriver(): boolean {
+  for (const path of ["/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/dxg"]) {
+    try {
+      Deno.statSync(path);
+      return true;
+    } catch {
+      // look further
+    }
+  }
+  return false;
+}
+
+/**
+ * Find the library of a native backend (building it into the per-user cache when it is
+ * missing: see `ffi/build.ts`), then load it.
+ *
  * @param kind `"native"` (the CPU library) or `"cuda"` (the GPU library).
- * @param options Thread count.
+ * @param options Threads, build progress, CPU level, cache folder; `path` skips the search.
+ * @returns The backend, ready to create trees.
+ * @throws {BackendUnavailableError} When the library cannot be found or built (no compiler,
+ *   a failed build, no NVIDIA driver for `cuda`), will not load, or cannot run here.
+ * @example
+ * ```ts
+ * const backend = await prepareNativeBackend("native", {
+ *   onBuild: (e) => e.phase === "start" && console.error(`building with ${e.compiler}`),
+ * });
+ * ```
+ */
+export async function prepareNativeBackend(
+  kind: "native" | "cuda",
+  options: PrepareNativeOptions = {},
+): Promise<TreeBackend> {
+  if (options.path) return loadNativeBackend(kind, options);
+  const name = LIBRARY_OF[kind === "native" ? "cpu" : "cuda"];
+  if (kind === "cuda" && !hasNvidiaDriver() && libraryPath("cuda") === null) {
+    throw new BackendUnavailableError(
+      "The cuda backend cannot run here: no NVIDIA driver",
+      "use a machine with an NVIDIA GPU and driver, or choose --backend native",
+    );
+  }
+  let found;
+  try {
+    found = await findLibrary(name, {
+      onBuild: options.onBuild,
+      march: options.march,
+      cache: options.cache,
+      cacheOnly: options.march !== undefined || options.cache !== undefined,
+    });
+  } catch (cause) {
+    if (!(cause instanceof BuildError)) throw cause;
+    const hint = cause.kind === "no-compiler"
+      ? kind === "native"
+        ? NO_COMPILER_HINT
+        : "install the CUDA toolkit (nvcc), or choose --backend native"
+      : cause.kind === "cache"
+      ? "set SOFTTREE_CACHE to a writable folder"
+      : `fix the build, or set ${LIBRARIES[name].envVar} to a built library`;
+    throw new BackendUnavailableError(
+      `The ${kind} backend cannot load: ${cause.message}`,
+      hint,
+      { cause },
+    );
+  }
+  return loadNativeBackend(kind, { ...options, path: found.path });
+}
+
+/**
+ * Load a native backend from a library that is already built (see
+ * {@link prepareNativeBackend} to build it on demand).
+ * @param kind `"native"` (the CPU library) or `"cuda"` (the GPU library).
+ * @param options Thread count, library path.
  * @returns The backend, ready to create trees.
  * @throws {BackendUnavailableError} When the library is missing or will not load, or (cuda)
  * when there is no GPU or driver; its `hint` says how to fix it.
@@ -56,10 +151,10 @@ export function loadNativeBackend(
   options: NativeBackendOptions = {},
 ): TreeBackend {
   const variant = kind === "native" ? "cpu" : "cuda";
-  const envVar = kind === "native" ? "SOFTTREE_NATIVE_LIB" : "SOFTTREE_CUDA_LIB";
+  const envVar = LIBRARIES[LIBRARY_OF[variant]].envVar;
   let lib: NativeLibrary;
   try {
-    lib = loadLibrary(variant);
+    lib = loadLibrary(variant, options.path);
   } catch (cause) {
     const missing = cause instanceof NativeLoadError && cause.kind === "missing";
     const hint = kind === "cuda" && missing
@@ -215,6 +310,33 @@ class NativeEngine implements TreeEngine {
       this.#lib,
       this.#lib.symbols.sdt_set_penalty(this.#ctx(), state.num, state.den, BigInt(state.steps)),
       "Setting the penalty state",
+    );
+  }
+
+  getAdamState(): AdamState {
+    const size = adamSize(this.config);
+    const m = new Float32Array(size);
+    const v = new Float32Array(size);
+    const step = new BigInt64Array(1);
+    unwrap(
+      this.#lib,
+      this.#lib.symbols.sdt_get_adam(m, v, step, this.#ctx()),
+      "Reading Adam's state",
+    );
+    return { m, v, step: Number(step[0]) };
+  }
+
+  setAdamState(state: AdamState): void {
+    const size = adamSize(this.config);
+    checkLength("m", state.m.length, size);
+    checkLength("v", state.v.length, size);
+    if (!Number.isSafeInteger(state.step) || state.step < 0) {
+      throw new RangeError(`Adam's step count must be a whole number >= 0, got ${state.step}`);
+    }
+    unwrap(
+      this.#lib,
+      this.#lib.symbols.sdt_set_adam(this.#ctx(), state.m, state.v, BigInt(state.step)),
+      "Setting Adam's state",
     );
   }
 

@@ -1,6 +1,6 @@
 /**
  * The interface of the tree's hot path. Every backend (`tfjs`, `native`, `cuda`)
- * implements it and must agree with the reference maths below (and DESIGN.md).
+ * implements it and must agree with the reference maths below.
  *
  * Shapes: `N` samples, `B` batch, `F` features, `K` classes, `D` depth,
  * `I = 2^D - 1` inner nodes, `L = 2^D` leaves; heap order (children of `n` are

@@ -6,6 +6,7 @@
  * @module
  */
 import type { BackendChoice, EvalResult } from "../backends/types.ts";
+import type { BuildEvent } from "../backends/mod.ts";
 import type { Splits } from "../data/types.ts";
 import { CheckpointError } from "../errors.ts";
 import { inDir, writeFileAtomic } from "../io/atomic.ts";
@@ -30,6 +31,8 @@ export interface RunOptions {
   retrain?: boolean;
   /** Called once the backend is chosen, with a line saying which. */
   onBackend?: (note: string) => void;
+  /** Told when a native library is compiled (its first use on a machine). */
+  onBuild?: (event: BuildEvent) => void;
   /** Facts stored in the checkpoint and `metrics.json` (command line, teacher, ...). */
   meta?: Record<string, unknown>;
 }
@@ -85,11 +88,18 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
         }`,
       );
     }
-    tree = await SoftDecisionTree.fromCheckpoint(ckpt, { backend: options.backend });
+    tree = await SoftDecisionTree.fromCheckpoint(ckpt, {
+      backend: options.backend,
+      onBuild: options.onBuild,
+    });
     options.onBackend?.(tree.backendNote);
     loaded = true;
   } else {
-    tree = await SoftDecisionTree.create(want, splits.train, { backend: options.backend, seed });
+    tree = await SoftDecisionTree.create(want, splits.train, {
+      backend: options.backend,
+      seed,
+      onBuild: options.onBuild,
+    });
     options.onBackend?.(tree.backendNote);
     fitResult = tree.fit(splits.train, splits.val, { seed, ...options.fit });
   }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type BackendSelection, selectBackend } from "../backends/mod.ts";
+import { type BackendSelection, type BuildEvent, selectBackend } from "../backends/mod.ts";
 import type {
   BackendChoice,
   EvalResult,
@@ -31,6 +31,8 @@ export interface TreeOptions {
   backend?: BackendChoice | TreeBackend;
   /** Seed of the initial parameters. @default 0 */
   seed?: number;
+  /** Told when a native library is compiled (its first use on a machine). */
+  onBuild?: (event: BuildEvent) => void;
 }
 
 /** The facts about a data set that a checkpoint keeps (for rendering and validation). */
@@ -46,13 +48,12 @@ export function dataInfo(ds: Dataset): DataInfo {
   };
 }
 
-async function resolve(
-  backend: BackendChoice | TreeBackend | undefined,
-): Promise<BackendSelection> {
+async function resolve(options: TreeOptions): Promise<BackendSelection> {
+  const backend = options.backend;
   if (backend && typeof backend === "object") {
     return { backend, note: `backend: ${backend.description}` };
   }
-  return await selectBackend(backend ?? "auto");
+  return await selectBackend(backend ?? "auto", { onBuild: options.onBuild });
 }
 
 /**
@@ -97,7 +98,7 @@ export class SoftDecisionTree {
       classes: data.classes,
     };
     checkConfig(full);
-    const sel = await resolve(options.backend);
+    const sel = await resolve(options);
     const engine = sel.backend.createTree(full, initParams(full, options.seed ?? 0));
     return new SoftDecisionTree(engine, dataInfo(data), sel.note);
   }
@@ -116,7 +117,7 @@ export class SoftDecisionTree {
     ckpt: TreeCheckpoint,
     options: TreeOptions = {},
   ): Promise<SoftDecisionTree> {
-    const sel = await resolve(options.backend);
+    const sel = await resolve(options);
     return new SoftDecisionTree(
       sel.backend.createTree(ckpt.config, ckpt.params),
       ckpt.data,

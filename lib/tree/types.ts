@@ -8,7 +8,7 @@
  * @module
  */
 
-/** The per-sample loss: see DESIGN.md. */
+/** The per-sample loss: see the reference maths in `lib/backends/types.ts`. */
 export type LossKind = "expected" | "mixture";
 /** How a class is predicted: from the most probable leaf, or from the mixture of leaves. */
 export type PredictKind = "max-leaf" | "mixture";
