@@ -285,14 +285,15 @@ export function parseCsvDataset(text: string, name: string, options: CsvOptions 
 /** A decimal number: `12`, `-3.5`, `.5`, `1e-3`. */
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-interface Row {
+/** One CSV row. */
+export interface Row {
   cells: string[];
   /** 1-based line where the row starts. */
   line: number;
 }
 
 /** Splits CSV text into rows of cells (RFC 4180 quoting), skipping blank lines. */
-function parseCsv(text: string, delimiter: string, fail: (problem: string) => never): Row[] {
+export function parseCsv(text: string, delimiter: string, fail: (problem: string) => never): Row[] {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const rows: Row[] = [];
   let cells: string[] = [];

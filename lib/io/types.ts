@@ -15,6 +15,11 @@ export interface DataInfo {
   featureNames: string[] | null;
   /** Class names (e.g. `"0".."9"`), `K` of them. */
   classNames: string[];
+  /**
+   * How tabular features were min-max scaled on the training split (see `Dataset.scaling`),
+   * so that new rows can be scaled the same way; absent for images and older checkpoints.
+   */
+  scaling?: { min: number[]; max: number[] };
 }
 
 /** A trained tree as saved in a run directory. */

@@ -45,6 +45,7 @@ export function dataInfo(ds: Dataset): DataInfo {
     classNames: named?.length === ds.classes
       ? named
       : Array.from({ length: ds.classes }, (_, i) => String(i)),
+    ...(ds.scaling ? { scaling: ds.scaling } : {}),
   };
 }
 
