@@ -32,6 +32,9 @@
  *
  * Conventions: every function returns an sdt_status (0 = SDT_OK) unless it says
  * otherwise; on failure sdt_last_error() holds a sentence saying what failed (per thread).
+ * Every pointer argument must be non-null (outputs documented as optional excepted) and
+ * every count in range: a bad one is SDT_ERR_ARGUMENT with a message naming the argument.
+ * Buffers must hold the sizes stated; the library cannot check a buffer's length.
  * Output arguments come first, then the context, then inputs. The library never prints,
  * exits or aborts. A context is not safe to use from two threads at once.
  */
@@ -64,16 +67,21 @@ typedef struct sdt_ctx sdt_ctx;
 int32_t sdt_abi_version(void);
 /* The last error of the calling thread ("" when none). Returns a string, not a status. */
 const char* sdt_last_error(void);
-/* One line describing the build, e.g. "cpu (gcc 12.2, avx2, openmp)". Not a status. */
+/* One line describing the build, e.g. "cpu (gcc 12.2, avx2, openmp)"; the CUDA build adds
+ * the matrix product in use ("GEMM: cuBLAS 13.1.0 from <path>" or "GEMM: own GEMM kernel
+ * (why)", chosen by SOFTTREE_CUBLAS). Not a status. */
 const char* sdt_build_info(void);
 /* Whether this build can run here: SDT_OK, or SDT_ERR_UNAVAILABLE with the reason
- * (CUDA: no device or no driver). `info` receives a description of the device, at most
- * `cap` bytes with the terminating zero. */
+ * (CUDA: no device, no driver, or a SOFTTREE_CUBLAS that cannot be loaded). `info`
+ * receives a description of the device and (CUDA) the GEMM in use, at most `cap` bytes with
+ * the terminating zero (info may be null when cap is 0). */
 int32_t sdt_probe(char* info, int32_t cap);
 
 /* Create a tree. Parameters start at zero (set them with sdt_set_params); Adam's moments
- * and the penalty's averages start at zero. threads <= 0 means the machine's cores (CPU
- * build; ignored by CUDA). */
+ * and the penalty's averages start at zero. depth in [1, 20]; I * F and L * K at most
+ * 2^31 - 1; learn_beta 0 or 1; the doubles finite, penalty_strength, penalty_decay and
+ * learning_rate >= 0, ema_window > 0. threads <= 0 means the machine's cores, at most 1024
+ * (CPU build; checked but ignored by CUDA). */
 int32_t sdt_create(sdt_ctx** out, int32_t depth, int32_t features, int32_t classes,
                    int32_t loss_kind, int32_t learn_beta, double inv_temp,
                    double penalty_strength, double penalty_decay, double ema_window,

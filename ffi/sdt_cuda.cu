@@ -13,18 +13,28 @@
  * accumulate on the device and come back once at the end.
  *
  * The two large products, x.w^T [B, I] and da^T x [I, F], go to cuBLAS, loaded at run time
- * with dlopen (there is no cuBLAS to link against on the build machines): the path in
- * SOFTTREE_CUBLAS, else libcublas.so, .so.13, .so.12, .so.11. Without it a plain tiled
- * kernel of our own does them. The context's stream is a blocking one, so that the plain
- * (default-stream) copies of the setters stay ordered with the queued kernels. Everything else is our own kernels: routing, leaf softmax,
- * loss, penalty, the backward pass through the tree, reductions and Adam. Every sum is done
- * in a fixed order (no atomics), so a run is deterministic on a given GPU and library.
+ * with dlopen (there is no cuBLAS to link against on the build machines), or to a plain tiled
+ * kernel of our own. SOFTTREE_CUBLAS chooses, once per process:
+ *   unset or empty   cuBLAS from the loader's path (libcublas.so, .so.13, .so.12, .so.11),
+ *                    else the own kernel;
+ *   none             the own kernel;
+ *   a path           that cuBLAS; when it cannot be loaded the library refuses to run
+ *                    (sdt_probe and sdt_create fail with SDT_ERR_UNAVAILABLE naming the path)
+ *                    instead of using another product.
+ * sdt_build_info and sdt_probe say which product is in use and why. The context's stream is
+ * a blocking one, so that the plain (default-stream) copies of the setters stay ordered with
+ * the queued kernels. Everything else is our own kernels: routing, leaf softmax, loss,
+ * penalty, the backward pass through the tree, reductions and Adam. Every sum is done in a
+ * fixed order (no atomics), so a run is deterministic on a given GPU and library. Every
+ * launch is checked (a refused launch is SDT_ERR_DEVICE naming the kernel); the argument
+ * checks are sdt_common.h's, the same as the CPU build's.
  */
 #include "sdt_common.h"
 
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,13 +52,20 @@
       return fail(e_ == cudaErrorMemoryAllocation ? SDT_ERR_MEMORY : SDT_ERR_DEVICE,       \
                   "CUDA call %s failed: %s", #call, cudaGetErrorString(e_));               \
   } while (0)
-#define CKST(expr)           \
-  do {                       \
-    int32_t s_ = (expr);     \
-    if (s_ != SDT_OK) return s_; \
+/* After a launch: SDT_ERR_DEVICE naming the kernel when it was refused (a bad shape, too
+ * many resources) or an earlier asynchronous error surfaced. */
+#define CK_LAUNCH(name)                                                                    \
+  do {                                                                                     \
+    cudaError_t e_ = cudaGetLastError();                                                   \
+    if (e_ != cudaSuccess)                                                                 \
+      return fail(SDT_ERR_DEVICE, "Launching the %s kernel failed: %s", name,              \
+                  cudaGetErrorString(e_));                                                 \
   } while (0)
 
 /* ---------------------------------------------------------------- cuBLAS via dlopen */
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
 
 typedef void* cublas_handle;
 typedef int (*cublas_create_fn)(cublas_handle*);
@@ -57,41 +74,90 @@ typedef int (*cublas_set_stream_fn)(cublas_handle, cudaStream_t);
 typedef int (*cublas_sgemm_fn)(cublas_handle, int, int, int, int, int, const float*,
                                 const float*, int, const float*, int, const float*, float*,
                                 int);
+typedef int (*cublas_get_property_fn)(int, int*);
 enum { CUBLAS_OP_N_ = 0, CUBLAS_OP_T_ = 1 };
 
+/* The matrix product in use, decided once per process (see the header comment). */
 static struct {
-  int tried;
-  void* lib;
-  char name[256];
+  void* lib;     /* the cuBLAS in use, or null: the own kernel */
+  int refused;   /* SOFTTREE_CUBLAS names a library that cannot be used */
+  char gemm[768]; /* which product and why, for sdt_build_info, sdt_probe and errors */
+  char build_info[896];
   cublas_create_fn create;
   cublas_destroy_fn destroy;
   cublas_set_stream_fn set_stream;
   cublas_sgemm_fn sgemm;
 } g_cublas;
+static pthread_once_t g_cublas_once = PTHREAD_ONCE_INIT;
 
-static void load_cublas(void) {
-  if (g_cublas.tried) return;
-  g_cublas.tried = 1;
-  const char* env = getenv("SOFTTREE_CUBLAS");
-  const char* names[] = {env, "libcublas.so", "libcublas.so.13", "libcublas.so.12",
-                         "libcublas.so.11"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    if (!names[i] || !names[i][0]) continue;
-    void* h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (!h) continue;
-    g_cublas.create = (cublas_create_fn)dlsym(h, "cublasCreate_v2");
-    g_cublas.destroy = (cublas_destroy_fn)dlsym(h, "cublasDestroy_v2");
-    g_cublas.set_stream = (cublas_set_stream_fn)dlsym(h, "cublasSetStream_v2");
-    g_cublas.sgemm = (cublas_sgemm_fn)dlsym(h, "cublasSgemm_v2");
-    if (g_cublas.create && g_cublas.destroy && g_cublas.set_stream && g_cublas.sgemm) {
-      g_cublas.lib = h;
-      snprintf(g_cublas.name, sizeof g_cublas.name, "%s", names[i]);
-      return;
-    }
-    dlclose(h);
+/* Open `name` as cuBLAS: 1 with g_cublas filled, else 0 with why in `why`. */
+static int open_cublas(const char* name, char* why, size_t cap) {
+  void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char* e = dlerror();
+    snprintf(why, cap, "%s", e ? e : "dlopen failed");
+    return 0;
   }
-  memset(&g_cublas, 0, sizeof g_cublas);
-  g_cublas.tried = 1;
+  cublas_create_fn create = (cublas_create_fn)dlsym(h, "cublasCreate_v2");
+  cublas_destroy_fn destroy = (cublas_destroy_fn)dlsym(h, "cublasDestroy_v2");
+  cublas_set_stream_fn set_stream = (cublas_set_stream_fn)dlsym(h, "cublasSetStream_v2");
+  cublas_sgemm_fn sgemm = (cublas_sgemm_fn)dlsym(h, "cublasSgemm_v2");
+  if (!create || !destroy || !set_stream || !sgemm) {
+    snprintf(why, cap, "%s lacks cublasCreate_v2, cublasDestroy_v2, cublasSetStream_v2 or "
+             "cublasSgemm_v2", name);
+    dlclose(h);
+    return 0;
+  }
+  g_cublas.lib = h, g_cublas.create = create, g_cublas.destroy = destroy;
+  g_cublas.set_stream = set_stream, g_cublas.sgemm = sgemm;
+  int major = -1, minor = -1, patch = -1;
+  cublas_get_property_fn prop = (cublas_get_property_fn)dlsym(h, "cublasGetProperty");
+  if (prop) prop(0, &major), prop(1, &minor), prop(2, &patch);
+  Dl_info info;
+  const char* file = dladdr((void*)sgemm, &info) && info.dli_fname ? info.dli_fname : name;
+  if (major >= 0)
+    snprintf(g_cublas.gemm, sizeof g_cublas.gemm, "cuBLAS %d.%d.%d from %s", major, minor,
+             patch, file);
+  else
+    snprintf(g_cublas.gemm, sizeof g_cublas.gemm, "cuBLAS from %s", file);
+  return 1;
+}
+
+static void load_cublas_once(void) {
+  const char* env = getenv("SOFTTREE_CUBLAS");
+  char why[512] = "";
+  if (env && env[0] && strcmp(env, "none") == 0) {
+    snprintf(g_cublas.gemm, sizeof g_cublas.gemm, "own GEMM kernel (SOFTTREE_CUBLAS=none)");
+  } else if (env && env[0]) {
+    if (!open_cublas(env, why, sizeof why)) {
+      g_cublas.refused = 1;
+      snprintf(g_cublas.gemm, sizeof g_cublas.gemm,
+               "SOFTTREE_CUBLAS=\"%s\" cannot be used (%s); set it to a working libcublas.so, "
+               "to none for the own GEMM kernel, or unset it",
+               env, why);
+    }
+  } else {
+    const char* names[] = {"libcublas.so", "libcublas.so.13", "libcublas.so.12",
+                           "libcublas.so.11"};
+    int found = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !found; i++)
+      found = open_cublas(names[i], why, sizeof why);
+    if (!found)
+      snprintf(g_cublas.gemm, sizeof g_cublas.gemm,
+               "own GEMM kernel (no cuBLAS on the loader's path: libcublas.so, .so.13, .so.12 "
+               "and .so.11 not found)");
+  }
+  snprintf(g_cublas.build_info, sizeof g_cublas.build_info,
+           "cuda (nvcc " STR(__CUDACC_VER_MAJOR__) "." STR(__CUDACC_VER_MINOR__) ", GEMM: %s)",
+           g_cublas.gemm);
+}
+
+static void load_cublas(void) { pthread_once(&g_cublas_once, load_cublas_once); }
+
+/* SDT_ERR_UNAVAILABLE when SOFTTREE_CUBLAS names a cuBLAS that cannot be used. */
+static int32_t check_cublas(void) {
+  load_cublas();
+  return g_cublas.refused ? fail(SDT_ERR_UNAVAILABLE, "%s", g_cublas.gemm) : SDT_OK;
 }
 
 /* ---------------------------------------------------------------- context */
@@ -105,7 +171,8 @@ struct sdt_ctx {
   /* parameters, Adam moments, gradients: w [I, F], b [I], phi [L, K], beta [1] */
   float *w, *b, *phi, *beta;
   float *mw, *vw, *mb, *vb, *mphi, *vphi, *mbeta, *vbeta;
-  float *gw, *gb, *gphi, *gbeta;
+  float *gw, *gb, *gphi;
+  double* gbeta; /* [1] d objective / d beta, a double as in the CPU build */
   float *num, *den, *cnum, *cden; /* [I] */
   float *logq, *q;                /* [L, K] */
   int32_t* leaf_arg;              /* [L] */
@@ -141,10 +208,9 @@ static int32_t dalloc(void* out, size_t bytes) {
 extern "C" int32_t sdt_abi_version(void) { return SDT_ABI_VERSION; }
 extern "C" const char* sdt_last_error(void) { return g_error; }
 
-#define STR2(x) #x
-#define STR(x) STR2(x)
 extern "C" const char* sdt_build_info(void) {
-  return "cuda (nvcc " STR(__CUDACC_VER_MAJOR__) "." STR(__CUDACC_VER_MINOR__) ")";
+  load_cublas();
+  return g_cublas.build_info;
 }
 
 static int32_t check_device(void) {
@@ -162,15 +228,16 @@ static int32_t check_device(void) {
 
 extern "C" int32_t sdt_probe(char* info, int32_t cap) {
   g_error[0] = 0;
-  CKST(check_device());
+  SDT_TRY(check_probe(info, cap));
+  SDT_TRY(check_cublas()); /* a refused SOFTTREE_CUBLAS is said before any device question */
+  SDT_TRY(check_device());
   int dev = 0;
   CK(cudaGetDevice(&dev));
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, dev));
-  load_cublas();
-  if (info && cap > 0)
-    snprintf(info, (size_t)cap, "%s, sm_%d%d, %s", prop.name, prop.major, prop.minor,
-             g_cublas.lib ? g_cublas.name : "own matmul kernel (no cuBLAS)");
+  if (cap > 0)
+    snprintf(info, (size_t)cap, "%s, sm_%d%d, GEMM: %s", prop.name, prop.major, prop.minor,
+             g_cublas.gemm);
   return SDT_OK;
 }
 
@@ -195,9 +262,10 @@ extern "C" int32_t sdt_create(sdt_ctx** out, int32_t depth, int32_t features, in
                               double learning_rate, int32_t threads) {
   (void)threads;
   if (out) *out = NULL;
-  int32_t checked = check_create(out, depth, features, classes, loss_kind, ema_window);
-  if (checked != SDT_OK) return checked;
-  CKST(check_device());
+  SDT_TRY(check_create(out, depth, features, classes, loss_kind, learn_beta, inv_temp,
+                       penalty_strength, penalty_decay, ema_window, learning_rate, threads));
+  SDT_TRY(check_cublas());
+  SDT_TRY(check_device());
   sdt_ctx* c = (sdt_ctx*)calloc(1, sizeof *c);
   if (!c) return fail(SDT_ERR_MEMORY, "Cannot allocate a tree context");
   c->D = depth, c->F = features, c->K = classes, c->L = 1 << depth, c->I = c->L - 1;
@@ -212,7 +280,7 @@ extern "C" int32_t sdt_create(sdt_ctx** out, int32_t depth, int32_t features, in
   AL(c->b, I4); AL(c->mb, I4); AL(c->vb, I4); AL(c->gb, I4);
   AL(c->phi, LK); AL(c->mphi, LK); AL(c->vphi, LK); AL(c->gphi, LK);
   AL(c->logq, LK); AL(c->q, LK); AL(c->leaf_arg, (size_t)c->L * 4);
-  AL(c->beta, 4); AL(c->mbeta, 4); AL(c->vbeta, 4); AL(c->gbeta, 4);
+  AL(c->beta, 4); AL(c->mbeta, 4); AL(c->vbeta, 4); AL(c->gbeta, sizeof(double));
   AL(c->num, I4); AL(c->den, I4); AL(c->cnum, I4); AL(c->cden, I4);
   AL(c->acc, 4 * sizeof(double));
 #undef AL
@@ -223,14 +291,15 @@ extern "C" int32_t sdt_create(sdt_ctx** out, int32_t depth, int32_t features, in
     if (cudaMemcpy(c->beta, &beta, 4, cudaMemcpyHostToDevice) != cudaSuccess)
       st = fail(SDT_ERR_DEVICE, "Cannot set beta");
   }
-  if (st == SDT_OK) {
-    load_cublas();
-    if (g_cublas.lib) {
-      if (g_cublas.create(&c->blas) != 0 || g_cublas.set_stream(c->blas, c->stream) != 0) {
-        if (c->blas) g_cublas.destroy(c->blas);
-        c->blas = NULL; /* fall back to our own kernel */
-      }
-    }
+  if (st == SDT_OK && g_cublas.lib) {
+    /* No silent switch to the own kernel: a cuBLAS that loads but will not start is an error. */
+    int r = g_cublas.create(&c->blas);
+    if (r == 0) r = g_cublas.set_stream(c->blas, c->stream);
+    if (r != 0)
+      st = fail(SDT_ERR_DEVICE,
+                "%s would not start (cuBLAS status %d); SOFTTREE_CUBLAS=none uses the own GEMM "
+                "kernel instead",
+                g_cublas.gemm, r);
   }
   if (st != SDT_OK) {
     sdt_destroy(c);
@@ -242,7 +311,8 @@ extern "C" int32_t sdt_create(sdt_ctx** out, int32_t depth, int32_t features, in
 
 static int32_t ensure_cap(sdt_ctx* c, int rows) {
   if (rows <= c->cap) return SDT_OK;
-  int cap = rows > 2 * c->cap ? rows : 2 * c->cap;
+  int64_t grown = 2 * (int64_t)c->cap; /* doubling, in 64-bit: never past INT32_MAX rows */
+  int cap = rows > grown ? rows : (int)(grown > INT32_MAX ? INT32_MAX : grown);
   if (cap < 64) cap = 64;
   float** fs[] = {&c->xb, &c->tb, &c->a, &c->p, &c->P, &c->dP, &c->dpl, &c->v, &c->mix, &c->da};
   for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) dfree(*fs[i]), *fs[i] = NULL;
@@ -251,28 +321,28 @@ static int32_t ensure_cap(sdt_ctx* c, int rows) {
   c->pred1 = c->pred2 = c->maxleaf = NULL;
   c->cap = 0;
   size_t C = cap, F = c->F, K = c->K, I = c->I, L = c->L;
-  CKST(dalloc(&c->xb, C * F * 4));
-  CKST(dalloc(&c->tb, C * K * 4));
-  CKST(dalloc(&c->a, C * I * 4));
-  CKST(dalloc(&c->p, C * I * 4));
-  CKST(dalloc(&c->P, C * (I + L) * 4));
-  CKST(dalloc(&c->dP, C * (I + L) * 4));
-  CKST(dalloc(&c->dpl, C * L * 4));
-  CKST(dalloc(&c->v, C * K * 4));
-  CKST(dalloc(&c->mix, C * K * 4));
-  CKST(dalloc(&c->da, C * I * 4));
-  CKST(dalloc(&c->lossv, C * 8));
-  CKST(dalloc(&c->dbetav, C * 8));
-  CKST(dalloc(&c->pred1, C * 4));
-  CKST(dalloc(&c->pred2, C * 4));
-  CKST(dalloc(&c->maxleaf, C * 4));
+  SDT_TRY(dalloc(&c->xb, C * F * 4));
+  SDT_TRY(dalloc(&c->tb, C * K * 4));
+  SDT_TRY(dalloc(&c->a, C * I * 4));
+  SDT_TRY(dalloc(&c->p, C * I * 4));
+  SDT_TRY(dalloc(&c->P, C * (I + L) * 4));
+  SDT_TRY(dalloc(&c->dP, C * (I + L) * 4));
+  SDT_TRY(dalloc(&c->dpl, C * L * 4));
+  SDT_TRY(dalloc(&c->v, C * K * 4));
+  SDT_TRY(dalloc(&c->mix, C * K * 4));
+  SDT_TRY(dalloc(&c->da, C * I * 4));
+  SDT_TRY(dalloc(&c->lossv, C * 8));
+  SDT_TRY(dalloc(&c->dbetav, C * 8));
+  SDT_TRY(dalloc(&c->pred1, C * 4));
+  SDT_TRY(dalloc(&c->pred2, C * 4));
+  SDT_TRY(dalloc(&c->maxleaf, C * 4));
   c->cap = cap;
   return SDT_OK;
 }
 
 extern "C" int32_t sdt_set_params(sdt_ctx* c, const float* w, const float* b, const float* phi,
                                   float beta) {
-  if (!c || !w || !b || !phi) return fail(SDT_ERR_ARGUMENT, "sdt_set_params: null argument");
+  SDT_TRY(check_set_params(c, w, b, phi, beta));
   size_t IF = (size_t)c->I * c->F * 4, I4 = (size_t)c->I * 4, LK = (size_t)c->L * c->K * 4;
   CK(cudaStreamSynchronize(c->stream));
   CK(cudaMemcpy(c->w, w, IF, cudaMemcpyHostToDevice));
@@ -293,8 +363,7 @@ extern "C" int32_t sdt_set_params(sdt_ctx* c, const float* w, const float* b, co
 
 extern "C" int32_t sdt_get_params(float* w, float* b, float* phi, float* beta,
                                   const sdt_ctx* c) {
-  if (!c || !w || !b || !phi || !beta)
-    return fail(SDT_ERR_ARGUMENT, "sdt_get_params: null argument");
+  SDT_TRY(check_get_params(w, b, phi, beta, c));
   CK(cudaStreamSynchronize(c->stream));
   CK(cudaMemcpy(w, c->w, (size_t)c->I * c->F * 4, cudaMemcpyDeviceToHost));
   CK(cudaMemcpy(b, c->b, (size_t)c->I * 4, cudaMemcpyDeviceToHost));
@@ -305,9 +374,7 @@ extern "C" int32_t sdt_get_params(float* w, float* b, float* phi, float* beta,
 
 extern "C" int32_t sdt_set_penalty(sdt_ctx* c, const float* num, const float* den,
                                    int64_t steps) {
-  if (!c || !num || !den) return fail(SDT_ERR_ARGUMENT, "sdt_set_penalty: null argument");
-  if (steps < 0)
-    return fail(SDT_ERR_ARGUMENT, "Penalty steps must be >= 0, got %lld", (long long)steps);
+  SDT_TRY(check_set_penalty(c, num, den, steps));
   CK(cudaStreamSynchronize(c->stream));
   CK(cudaMemcpy(c->num, num, (size_t)c->I * 4, cudaMemcpyHostToDevice));
   CK(cudaMemcpy(c->den, den, (size_t)c->I * 4, cudaMemcpyHostToDevice));
@@ -316,8 +383,7 @@ extern "C" int32_t sdt_set_penalty(sdt_ctx* c, const float* num, const float* de
 }
 
 extern "C" int32_t sdt_get_penalty(float* num, float* den, int64_t* steps, const sdt_ctx* c) {
-  if (!c || !num || !den || !steps)
-    return fail(SDT_ERR_ARGUMENT, "sdt_get_penalty: null argument");
+  SDT_TRY(check_get_penalty(num, den, steps, c));
   CK(cudaStreamSynchronize(c->stream));
   CK(cudaMemcpy(num, c->num, (size_t)c->I * 4, cudaMemcpyDeviceToHost));
   CK(cudaMemcpy(den, c->den, (size_t)c->I * 4, cudaMemcpyDeviceToHost));
@@ -326,28 +392,56 @@ extern "C" int32_t sdt_get_penalty(float* num, float* den, int64_t* steps, const
 }
 
 extern "C" int32_t sdt_set_beta(sdt_ctx* c, float beta) {
-  if (!c) return fail(SDT_ERR_ARGUMENT, "sdt_set_beta: null context");
-  if (!isfinite(beta)) return fail(SDT_ERR_ARGUMENT, "Beta must be finite, got %g", (double)beta);
+  SDT_TRY(check_set_beta(c, beta));
   CK(cudaMemcpy(c->beta, &beta, 4, cudaMemcpyHostToDevice));
   return SDT_OK;
 }
 
+/* Adam's moments in the parameters' layout, m [P] and v [P] with P = I*F + I + L*K + 1:
+ * w [I, F], b [I], phi [L, K], beta, one after another (on the device: four arrays each). */
+extern "C" int32_t sdt_get_adam(float* m, float* v, int64_t* t, const sdt_ctx* c) {
+  if (!c || !m || !v || !t) return fail(SDT_ERR_ARGUMENT, "sdt_get_adam: null argument");
+  size_t IF = (size_t)c->I * c->F, I = c->I, LK = (size_t)c->L * c->K;
+  CK(cudaStreamSynchronize(c->stream));
+  const float* src[2][4] = {{c->mw, c->mb, c->mphi, c->mbeta}, {c->vw, c->vb, c->vphi, c->vbeta}};
+  float* dst[2] = {m, v};
+  const size_t len[4] = {IF, I, LK, 1};
+  for (int k = 0; k < 2; k++)
+    for (size_t a = 0, at = 0; a < 4; at += len[a], a++)
+      CK(cudaMemcpy(dst[k] + at, src[k][a], len[a] * 4, cudaMemcpyDeviceToHost));
+  *t = c->t;
+  return SDT_OK;
+}
+
+extern "C" int32_t sdt_set_adam(sdt_ctx* c, const float* m, const float* v, int64_t t) {
+  if (!c || !m || !v) return fail(SDT_ERR_ARGUMENT, "sdt_set_adam: null argument");
+  if (t < 0) return fail(SDT_ERR_ARGUMENT, "sdt_set_adam: t must be >= 0, got %lld", (long long)t);
+  size_t IF = (size_t)c->I * c->F, I = c->I, LK = (size_t)c->L * c->K;
+  CK(cudaStreamSynchronize(c->stream));
+  float* dst[2][4] = {{c->mw, c->mb, c->mphi, c->mbeta}, {c->vw, c->vb, c->vphi, c->vbeta}};
+  const float* src[2] = {m, v};
+  const size_t len[4] = {IF, I, LK, 1};
+  for (int k = 0; k < 2; k++)
+    for (size_t a = 0, at = 0; a < 4; at += len[a], a++)
+      CK(cudaMemcpy(dst[k][a], src[k] + at, len[a] * 4, cudaMemcpyHostToDevice));
+  c->t = t;
+  return SDT_OK;
+}
+
 extern "C" int32_t sdt_set_learning_rate(sdt_ctx* c, double lr) {
-  if (!c) return fail(SDT_ERR_ARGUMENT, "sdt_set_learning_rate: null context");
-  if (!(lr >= 0)) return fail(SDT_ERR_ARGUMENT, "The learning rate must be >= 0, got %g", lr);
+  SDT_TRY(check_set_learning_rate(c, lr));
   c->lr = lr;
   return SDT_OK;
 }
 
 extern "C" int32_t sdt_set_train_data(sdt_ctx* c, const float* x, const float* targets,
                                       int32_t n) {
-  if (!c || !x || !targets) return fail(SDT_ERR_ARGUMENT, "sdt_set_train_data: null argument");
-  if (n < 1) return fail(SDT_ERR_ARGUMENT, "A training set needs >= 1 row, got %d", n);
+  SDT_TRY(check_set_train_data(c, x, targets, n, c ? c->F : 0, c ? c->K : 0));
   CK(cudaStreamSynchronize(c->stream));
   dfree(c->X), dfree(c->T);
   c->X = c->T = NULL, c->n = 0;
-  CKST(dalloc(&c->X, (size_t)n * c->F * 4));
-  CKST(dalloc(&c->T, (size_t)n * c->K * 4));
+  SDT_TRY(dalloc(&c->X, (size_t)n * c->F * 4));
+  SDT_TRY(dalloc(&c->T, (size_t)n * c->K * 4));
   CK(cudaMemcpy(c->X, x, (size_t)n * c->F * 4, cudaMemcpyHostToDevice));
   CK(cudaMemcpy(c->T, targets, (size_t)n * c->K * 4, cudaMemcpyHostToDevice));
   c->n = n;
@@ -370,24 +464,37 @@ __device__ double block_sum(double v, double* sh) {
   return r;
 }
 
-/* Row-major C [M, N] = op(A) [M, Kd] op(B) [Kd, N]; 16 x 16 tiles. */
+/*
+ * Row-major C [M, N] = op(A) [M, Kd] op(B) [Kd, N]; 16 x 16 tiles. Row tiles go on grid.x and
+ * column tiles on grid.y (sdt_gemm_grid in sdt_common.h); a block loops over every tile
+ * (row tile blockIdx.x + i gridDim.x, column tile blockIdx.y + j gridDim.y) so that a batch of
+ * millions of rows, or a grid capped at the hardware's limits, is still covered. The loop
+ * bounds are the same for every thread of a block, so the barriers inside are safe.
+ */
 #define TILE 16
 __global__ void gemm_kernel(int ta, int tb, int M, int N, int Kd, const float* A, int lda,
                             const float* B, int ldb, float* C, int ldc) {
   __shared__ float As[TILE][TILE + 1], Bs[TILE][TILE + 1];
-  int row = blockIdx.y * TILE + threadIdx.y, col = blockIdx.x * TILE + threadIdx.x;
-  float acc = 0;
-  for (int k0 = 0; k0 < Kd; k0 += TILE) {
-    int ka = k0 + threadIdx.x, kb = k0 + threadIdx.y;
-    As[threadIdx.y][threadIdx.x] =
-        row < M && ka < Kd ? (ta ? A[(size_t)ka * lda + row] : A[(size_t)row * lda + ka]) : 0.f;
-    Bs[threadIdx.y][threadIdx.x] =
-        kb < Kd && col < N ? (tb ? B[(size_t)col * ldb + kb] : B[(size_t)kb * ldb + col]) : 0.f;
-    __syncthreads();
-    for (int k = 0; k < TILE; k++) acc += As[threadIdx.y][k] * Bs[k][threadIdx.x];
-    __syncthreads();
+  const int64_t row_tiles = sdt_tiles(M, TILE), col_tiles = sdt_tiles(N, TILE);
+  for (int64_t tj = blockIdx.y; tj < col_tiles; tj += gridDim.y) {
+    for (int64_t ti = blockIdx.x; ti < row_tiles; ti += gridDim.x) {
+      const int64_t row = ti * TILE + threadIdx.y, col = tj * TILE + threadIdx.x;
+      float acc = 0;
+      for (int k0 = 0; k0 < Kd; k0 += TILE) {
+        int ka = k0 + threadIdx.x, kb = k0 + threadIdx.y;
+        As[threadIdx.y][threadIdx.x] =
+            row < M && ka < Kd ? (ta ? A[(size_t)ka * lda + row] : A[(size_t)row * lda + ka])
+                               : 0.f;
+        Bs[threadIdx.y][threadIdx.x] =
+            kb < Kd && col < N ? (tb ? B[(size_t)col * ldb + kb] : B[(size_t)kb * ldb + col])
+                               : 0.f;
+        __syncthreads();
+        for (int k = 0; k < TILE; k++) acc += As[threadIdx.y][k] * Bs[k][threadIdx.x];
+        __syncthreads();
+      }
+      if (row < M && col < N) C[(size_t)row * ldc + col] = acc;
+    }
   }
-  if (row < M && col < N) C[(size_t)row * ldc + col] = acc;
 }
 
 static int32_t gemm(sdt_ctx* c, int ta, int tb, int M, int N, int Kd, const float* A, int lda,
@@ -401,8 +508,10 @@ static int32_t gemm(sdt_ctx* c, int ta, int tb, int M, int N, int Kd, const floa
     if (r != 0) return fail(SDT_ERR_DEVICE, "cublasSgemm failed with status %d", r);
     return SDT_OK;
   }
-  dim3 block(TILE, TILE), grid((N + TILE - 1) / TILE, (M + TILE - 1) / TILE);
+  const sdt_grid2 g = sdt_gemm_grid(M, N, TILE);
+  dim3 block(TILE, TILE), grid(g.x, g.y);
   gemm_kernel<<<grid, block, 0, c->stream>>>(ta, tb, M, N, Kd, A, lda, B, ldb, C, ldc);
+  CK_LAUNCH("gemm");
   return SDT_OK;
 }
 
@@ -586,7 +695,7 @@ __global__ void bias_grad_kernel(float* gb, const float* da, int B, int I) {
 }
 
 /* One block: gbeta = sum_s dbetav; acc[2] = mean loss; with commit acc[0] += loss sum. */
-__global__ void batch_sums_kernel(float* gbeta, double* acc, const double* dbetav,
+__global__ void batch_sums_kernel(double* gbeta, double* acc, const double* dbetav,
                                   const double* lossv, int B, int commit) {
   __shared__ double sh[THREADS];
   double gb = 0, ls = 0;
@@ -594,7 +703,7 @@ __global__ void batch_sums_kernel(float* gbeta, double* acc, const double* dbeta
   gb = block_sum(gb, sh);
   ls = block_sum(ls, sh);
   if (threadIdx.x == 0) {
-    *gbeta = (float)gb;
+    *gbeta = gb;
     acc[2] = ls / B;
     if (commit) acc[0] += ls;
   }
@@ -626,14 +735,26 @@ __global__ void phi_grad_kernel(float* gphi, const float* q, const float* P, con
   }
 }
 
+/* One Adam update of w with gradient g (the CPU build's adam_vec, element by element). */
+__device__ inline void adam_update(float* w, float* m, float* v, float g, float lr, float bc1,
+                                   float bc2) {
+  float mi = ADAM_B1 * *m + (1.0f - ADAM_B1) * g;
+  float vi = ADAM_B2 * *v + (1.0f - ADAM_B2) * (g * g);
+  *m = mi, *v = vi;
+  *w -= lr * (mi / bc1) / (sqrtf(vi / bc2) + ADAM_EPS);
+}
+
 __global__ void adam_kernel(float* w, float* m, float* v, const float* g, size_t n, float lr,
                             float bc1, float bc2) {
   size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  float mi = ADAM_B1 * m[i] + (1.0f - ADAM_B1) * g[i];
-  float vi = ADAM_B2 * v[i] + (1.0f - ADAM_B2) * (g[i] * g[i]);
-  m[i] = mi, v[i] = vi;
-  w[i] -= lr * (mi / bc1) / (sqrtf(vi / bc2) + ADAM_EPS);
+  adam_update(w + i, m + i, v + i, g[i], lr, bc1, bc2);
+}
+
+/* Adam on the learned beta: its gradient is a double, rounded to float as the CPU build does. */
+__global__ void adam_beta_kernel(float* beta, float* m, float* v, const double* g, float lr,
+                                 float bc1, float bc2) {
+  if (blockIdx.x == 0 && threadIdx.x == 0) adam_update(beta, m, v, (float)*g, lr, bc1, bc2);
 }
 
 /* One thread a sample: max leaf, its class, and the mixture's class. */
@@ -656,7 +777,7 @@ __global__ void predict_kernel(int32_t* pred1, int32_t* pred2, int32_t* maxleaf,
 
 /* ---------------------------------------------------------------- batch pipeline */
 
-static unsigned blocks(size_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
+static unsigned blocks(size_t n) { return sdt_blocks_1d((int64_t)n, THREADS); }
 
 /* Forward the B rows in xb (targets in tb when with_targets); gradients when want_grad. */
 static int32_t batch_objective(sdt_ctx* c, int B, int with_targets, int want_grad,
@@ -664,29 +785,35 @@ static int32_t batch_objective(sdt_ctx* c, int B, int with_targets, int want_gra
   const int I = c->I, L = c->L, K = c->K, F = c->F;
   const float invB = 1.0f / (float)B;
   leaf_kernel<<<blocks(L), THREADS, 0, c->stream>>>(c->logq, c->q, c->leaf_arg, c->phi, L, K);
-  CKST(gemm(c, 0, 1, B, I, F, c->xb, F, c->w, F, c->a, I)); /* a = xb w^T */
+  CK_LAUNCH("leaf");
+  SDT_TRY(gemm(c, 0, 1, B, I, F, c->xb, F, c->w, F, c->a, I)); /* a = xb w^T */
   route_kernel<<<B, THREADS, 0, c->stream>>>(c->a, c->p, c->P, c->mix, c->dpl, c->v, c->lossv,
                                              c->b, c->beta, c->logq, c->q,
                                              with_targets ? c->tb : NULL, c->D, K, c->loss,
                                              invB);
+  CK_LAUNCH("route");
   if (!with_targets) return SDT_OK;
   penalty_kernel<<<1, THREADS, 0, c->stream>>>(c->num, c->den, c->cnum, c->cden, c->acc, c->p,
                                                c->P, B, c->D, c->steps == 0, c->window,
                                                c->strength, c->decay, commit);
+  CK_LAUNCH("penalty");
   if (!want_grad) return SDT_OK;
   backward_kernel<<<B, THREADS, 0, c->stream>>>(c->da, c->dbetav, c->dP, c->dpl, c->a, c->p,
                                                 c->P, c->cnum, c->cden, c->beta, c->D);
-  CKST(gemm(c, 1, 0, I, F, B, c->da, I, c->xb, F, c->gw, F)); /* gw = da^T xb */
+  CK_LAUNCH("backward");
+  SDT_TRY(gemm(c, 1, 0, I, F, B, c->da, I, c->xb, F, c->gw, F)); /* gw = da^T xb */
   bias_grad_kernel<<<blocks(I), THREADS, 0, c->stream>>>(c->gb, c->da, B, I);
+  CK_LAUNCH("bias gradient");
   batch_sums_kernel<<<1, THREADS, 0, c->stream>>>(c->gbeta, c->acc, c->dbetav, c->lossv, B,
                                                   commit);
+  CK_LAUNCH("batch sums");
   phi_grad_kernel<<<blocks(L), THREADS, 0, c->stream>>>(c->gphi, c->q, c->P, c->v, B, c->D, K,
                                                         c->loss, invB);
-  CK(cudaGetLastError());
+  CK_LAUNCH("phi gradient");
   return SDT_OK;
 }
 
-static void adam_step(sdt_ctx* c) {
+static int32_t adam_step(sdt_ctx* c) {
   c->t++;
   const float bc1 = (float)(1.0 - pow(ADAM_B1, (double)c->t));
   const float bc2 = (float)(1.0 - pow(ADAM_B2, (double)c->t));
@@ -694,13 +821,19 @@ static void adam_step(sdt_ctx* c) {
   size_t IF = (size_t)c->I * c->F, LK = (size_t)c->L * c->K;
   adam_kernel<<<blocks(IF), THREADS, 0, c->stream>>>(c->w, c->mw, c->vw, c->gw, IF, lr, bc1,
                                                      bc2);
+  CK_LAUNCH("Adam (w)");
   adam_kernel<<<blocks(c->I), THREADS, 0, c->stream>>>(c->b, c->mb, c->vb, c->gb, c->I, lr,
                                                        bc1, bc2);
+  CK_LAUNCH("Adam (b)");
   adam_kernel<<<blocks(LK), THREADS, 0, c->stream>>>(c->phi, c->mphi, c->vphi, c->gphi, LK, lr,
                                                      bc1, bc2);
-  if (c->learn_beta)
-    adam_kernel<<<1, THREADS, 0, c->stream>>>(c->beta, c->mbeta, c->vbeta, c->gbeta, 1, lr, bc1,
-                                              bc2);
+  CK_LAUNCH("Adam (phi)");
+  if (c->learn_beta) {
+    adam_beta_kernel<<<1, 1, 0, c->stream>>>(c->beta, c->mbeta, c->vbeta, c->gbeta, lr, bc1,
+                                             bc2);
+    CK_LAUNCH("Adam (beta)");
+  }
+  return SDT_OK;
 }
 
 /* ---------------------------------------------------------------- API */
@@ -708,15 +841,13 @@ static void adam_step(sdt_ctx* c) {
 extern "C" int32_t sdt_train_samples(double* loss_sum, double* penalty_sum, int32_t* batches,
                                      sdt_ctx* c, const int32_t* order, int32_t n,
                                      int32_t batch_size) {
-  if (!loss_sum || !penalty_sum || !batches || !c || !order)
-    return fail(SDT_ERR_ARGUMENT, "sdt_train_samples: null argument");
-  int32_t checked = check_order(order, n, batch_size, c->n);
-  if (checked != SDT_OK) return checked;
-  CKST(ensure_cap(c, batch_size < n ? batch_size : (n > 0 ? n : 1)));
+  SDT_TRY(check_train_samples(loss_sum, penalty_sum, batches, c, order, n, batch_size,
+                              c ? c->n : 0));
+  SDT_TRY(ensure_cap(c, batch_size < n ? batch_size : (n > 0 ? n : 1)));
   if (n > c->order_cap) {
     dfree(c->order);
     c->order = NULL, c->order_cap = 0;
-    CKST(dalloc(&c->order, (size_t)n * 4));
+    SDT_TRY(dalloc(&c->order, (size_t)n * 4));
     c->order_cap = n;
   }
   CK(cudaMemcpyAsync(c->order, order, (size_t)n * 4, cudaMemcpyHostToDevice, c->stream));
@@ -726,8 +857,9 @@ extern "C" int32_t sdt_train_samples(double* loss_sum, double* penalty_sum, int3
     int B = n - i0 < batch_size ? n - i0 : batch_size;
     gather_kernel<<<B, THREADS, 0, c->stream>>>(c->xb, c->tb, c->X, c->T, c->order + i0, c->F,
                                                 c->K);
-    CKST(batch_objective(c, B, 1, 1, 1));
-    adam_step(c);
+    CK_LAUNCH("gather");
+    SDT_TRY(batch_objective(c, B, 1, 1, 1));
+    SDT_TRY(adam_step(c));
     c->steps++, nb++;
   }
   double acc[2];
@@ -738,7 +870,7 @@ extern "C" int32_t sdt_train_samples(double* loss_sum, double* penalty_sum, int3
 }
 
 static int32_t upload_batch(sdt_ctx* c, const float* x, const float* targets, int B) {
-  CKST(ensure_cap(c, B));
+  SDT_TRY(ensure_cap(c, B));
   CK(cudaMemcpyAsync(c->xb, x, (size_t)B * c->F * 4, cudaMemcpyHostToDevice, c->stream));
   if (targets)
     CK(cudaMemcpyAsync(c->tb, targets, (size_t)B * c->K * 4, cudaMemcpyHostToDevice,
@@ -748,12 +880,11 @@ static int32_t upload_batch(sdt_ctx* c, const float* x, const float* targets, in
 
 extern "C" int32_t sdt_train_step(double* loss, double* penalty, sdt_ctx* c, const float* x,
                                   const float* targets, int32_t batch) {
-  if (!loss || !penalty || !c || !x || !targets)
-    return fail(SDT_ERR_ARGUMENT, "sdt_train_step: null argument");
-  if (batch < 1) return fail(SDT_ERR_ARGUMENT, "A batch needs >= 1 row, got %d", batch);
-  CKST(upload_batch(c, x, targets, batch));
-  CKST(batch_objective(c, batch, 1, 1, 1));
-  adam_step(c);
+  SDT_TRY(check_train_step(loss, penalty, c));
+  SDT_TRY(check_batch("sdt_train_step", x, targets, batch, c->F, c->K));
+  SDT_TRY(upload_batch(c, x, targets, batch));
+  SDT_TRY(batch_objective(c, batch, 1, 1, 1));
+  SDT_TRY(adam_step(c));
   c->steps++;
   double acc[4];
   CK(cudaMemcpyAsync(acc, c->acc, sizeof acc, cudaMemcpyDeviceToHost, c->stream));
@@ -765,15 +896,14 @@ extern "C" int32_t sdt_train_step(double* loss, double* penalty, sdt_ctx* c, con
 extern "C" int32_t sdt_gradients(float* dw, float* db, float* dphi, double* dbeta, double* loss,
                                  double* penalty, sdt_ctx* c, const float* x,
                                  const float* targets, int32_t batch) {
-  if (!dw || !db || !dphi || !dbeta || !loss || !penalty || !c || !x || !targets)
-    return fail(SDT_ERR_ARGUMENT, "sdt_gradients: null argument");
-  if (batch < 1) return fail(SDT_ERR_ARGUMENT, "A batch needs >= 1 row, got %d", batch);
-  CKST(upload_batch(c, x, targets, batch));
-  CKST(batch_objective(c, batch, 1, 1, 0));
+  SDT_TRY(check_gradients(dw, db, dphi, dbeta, loss, penalty, c));
+  SDT_TRY(check_batch("sdt_gradients", x, targets, batch, c->F, c->K));
+  SDT_TRY(upload_batch(c, x, targets, batch));
+  SDT_TRY(batch_objective(c, batch, 1, 1, 0));
   double acc[4];
-  float gbeta;
+  double gbeta;
   CK(cudaMemcpyAsync(acc, c->acc, sizeof acc, cudaMemcpyDeviceToHost, c->stream));
-  CK(cudaMemcpyAsync(&gbeta, c->gbeta, 4, cudaMemcpyDeviceToHost, c->stream));
+  CK(cudaMemcpyAsync(&gbeta, c->gbeta, sizeof gbeta, cudaMemcpyDeviceToHost, c->stream));
   CK(cudaMemcpyAsync(dw, c->gw, (size_t)c->I * c->F * 4, cudaMemcpyDeviceToHost, c->stream));
   CK(cudaMemcpyAsync(db, c->gb, (size_t)c->I * 4, cudaMemcpyDeviceToHost, c->stream));
   CK(cudaMemcpyAsync(dphi, c->gphi, (size_t)c->L * c->K * 4, cudaMemcpyDeviceToHost,
@@ -787,11 +917,11 @@ extern "C" int32_t sdt_gradients(float* dw, float* db, float* dphi, double* dbet
 static int32_t forward_chunk(sdt_ctx* c, const float* x, int B, float* inner, float* leaf,
                              float* mixture, int32_t* p1, int32_t* p2, int32_t* ml) {
   const int I = c->I, L = c->L, K = c->K;
-  CKST(upload_batch(c, x, NULL, B));
-  CKST(batch_objective(c, B, 0, 0, 0));
+  SDT_TRY(upload_batch(c, x, NULL, B));
+  SDT_TRY(batch_objective(c, B, 0, 0, 0));
   predict_kernel<<<blocks(B), THREADS, 0, c->stream>>>(c->pred1, c->pred2, c->maxleaf, c->P,
                                                        c->mix, c->leaf_arg, B, c->D, K);
-  CK(cudaGetLastError());
+  CK_LAUNCH("predict");
   if (inner)
     CK(cudaMemcpyAsync(inner, c->p, (size_t)B * I * 4, cudaMemcpyDeviceToHost, c->stream));
   if (leaf)
@@ -809,12 +939,11 @@ static int32_t forward_chunk(sdt_ctx* c, const float* x, int B, float* inner, fl
 extern "C" int32_t sdt_forward(float* inner, float* leaf, float* mixture, int32_t* pred_max_leaf,
                                int32_t* pred_mixture, int32_t* max_leaf, sdt_ctx* c,
                                const float* x, int32_t n) {
-  if (!c || !x) return fail(SDT_ERR_ARGUMENT, "sdt_forward: null argument");
-  if (n < 0) return fail(SDT_ERR_ARGUMENT, "Row count must be >= 0, got %d", n);
+  SDT_TRY(check_forward(c, x, n, c ? c->F : 0));
   for (int32_t r0 = 0; r0 < n; r0 += CHUNK) {
     int B = n - r0 < CHUNK ? n - r0 : CHUNK;
     size_t r = (size_t)r0;
-    CKST(forward_chunk(c, x + r * c->F, B, inner ? inner + r * c->I : NULL,
+    SDT_TRY(forward_chunk(c, x + r * c->F, B, inner ? inner + r * c->I : NULL,
                        leaf ? leaf + r * c->L : NULL, mixture ? mixture + r * c->K : NULL,
                        pred_max_leaf ? pred_max_leaf + r : NULL,
                        pred_mixture ? pred_mixture + r : NULL, max_leaf ? max_leaf + r : NULL));
@@ -825,9 +954,8 @@ extern "C" int32_t sdt_forward(float* inner, float* leaf, float* mixture, int32_
 extern "C" int32_t sdt_evaluate(double* accuracy_max_leaf, double* accuracy_mixture,
                                 int32_t* pred_max_leaf, int32_t* pred_mixture, sdt_ctx* c,
                                 const float* x, const int32_t* labels, int32_t n) {
-  if (!accuracy_max_leaf || !accuracy_mixture || !c || !x || !labels)
-    return fail(SDT_ERR_ARGUMENT, "sdt_evaluate: null argument");
-  if (n < 1) return fail(SDT_ERR_ARGUMENT, "A split needs >= 1 row, got %d", n);
+  SDT_TRY(check_evaluate(accuracy_max_leaf, accuracy_mixture, c, x, labels, n,
+                         c ? c->F : 0));
   int32_t* p1 = (int32_t*)malloc((size_t)CHUNK * 4);
   int32_t* p2 = (int32_t*)malloc((size_t)CHUNK * 4);
   if (!p1 || !p2) {
