@@ -48,7 +48,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a prototype or a meaning below changes; bindings check it on load. */
-#define SDT_ABI_VERSION 2
+#define SDT_ABI_VERSION 3
 
 typedef enum {
   SDT_OK = 0,
@@ -103,6 +103,12 @@ int32_t sdt_get_penalty(float* num, float* den, int64_t* steps, const sdt_ctx* c
 int32_t sdt_set_learning_rate(sdt_ctx* ctx, double learning_rate);
 /* Set beta (for schedules of a fixed beta); Adam's state is kept. */
 int32_t sdt_set_beta(sdt_ctx* ctx, float beta);
+/* Copy Adam's state out (version 3; for resuming a run bit for bit): the moments m [P] and
+ * v [P] laid out like the parameters one after another, P = I*F + I + L*K + 1 (w [I, F],
+ * b [I], phi [L, K], beta), and the step count t [1]. */
+int32_t sdt_get_adam(float* m, float* v, int64_t* t, const sdt_ctx* ctx);
+/* Replace Adam's state: m [P], v [P] as sdt_get_adam gives them, t >= 0 steps. */
+int32_t sdt_set_adam(sdt_ctx* ctx, const float* m, const float* v, int64_t t);
 
 /* Upload a training set, kept resident (replacing any earlier one): x [N, F],
  * targets [N, K]. */

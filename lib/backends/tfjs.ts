@@ -6,14 +6,16 @@
  * @module
  */
 import { tf } from "../deps.ts";
-import type {
-  BackendName,
-  EvalResult,
-  ForwardResult,
-  LossReport,
-  TreeBackend,
-  TreeEngine,
-  TreeGradients,
+import {
+  adamSize,
+  type AdamState,
+  type BackendName,
+  type EvalResult,
+  type ForwardResult,
+  type LossReport,
+  type TreeBackend,
+  type TreeEngine,
+  type TreeGradients,
 } from "./types.ts";
 import {
   ADAM,
@@ -60,7 +62,11 @@ class TfjsTree implements TreeEngine {
   #b: tf.Variable; // [I]
   #phi: tf.Variable; // [L, K]
   #beta: tf.Variable; // []
-  #optimizer: tf.AdamOptimizer;
+  /** Adam's moments of w, b, phi, beta (beta's stay 0 unless it is learned). */
+  #m: tf.Variable[];
+  #v: tf.Variable[];
+  /** Adam's step count. */
+  #adamStep = 0;
   #lr: number;
   #num: Float32Array; // [I]
   #den: Float32Array; // [I]
@@ -80,15 +86,22 @@ class TfjsTree implements TreeEngine {
     this.#phi = tf.variable(tf.tensor2d(params.phi, [leaves, config.classes]), true);
     this.#beta = tf.variable(tf.scalar(params.beta), config.learnBeta);
     this.#lr = config.learningRate;
-    this.#optimizer = this.#newOptimizer();
+    const all = [this.#w, this.#b, this.#phi, this.#beta];
+    const zeros = () => tf.tidy(() => all.map((p) => tf.variable(tf.zerosLike(p), false)));
+    this.#m = zeros();
+    this.#v = zeros();
     this.#num = new Float32Array(inner);
     this.#den = new Float32Array(inner);
     this.#levelOf = new Int32Array(inner);
     for (let n = 0; n < inner; n++) this.#levelOf[n] = Math.floor(Math.log2(n + 1));
   }
 
-  #newOptimizer(): tf.AdamOptimizer {
-    return tf.train.adam(this.#lr, ADAM.beta1, ADAM.beta2, ADAM.eps);
+  /** Zero Adam's moments and step count. */
+  #resetAdam(): void {
+    tf.tidy(() => {
+      for (const m of [...this.#m, ...this.#v]) m.assign(tf.zerosLike(m));
+    });
+    this.#adamStep = 0;
   }
 
   #vars(): tf.Variable[] {
@@ -114,8 +127,43 @@ class TfjsTree implements TreeEngine {
       this.#phi.assign(tf.tensor2d(params.phi, [this.#leaves, this.config.classes]));
       this.#beta.assign(tf.scalar(params.beta));
     });
-    this.#optimizer.dispose();
-    this.#optimizer = this.#newOptimizer();
+    this.#resetAdam();
+  }
+
+  getAdamState(): AdamState {
+    const flat = (parts: tf.Variable[]) => {
+      const out = new Float32Array(adamSize(this.config));
+      let at = 0;
+      for (const p of parts) {
+        const d = p.dataSync();
+        out.set(d, at);
+        at += d.length;
+      }
+      return out;
+    };
+    return { m: flat(this.#m), v: flat(this.#v), step: this.#adamStep };
+  }
+
+  setAdamState(state: AdamState): void {
+    const size = adamSize(this.config);
+    if (state.m.length !== size || state.v.length !== size) {
+      throw new RangeError(
+        `Adam's moments must hold ${size} values each, got ${state.m.length} and ${state.v.length}`,
+      );
+    }
+    if (!Number.isSafeInteger(state.step) || state.step < 0) {
+      throw new RangeError(`Adam's step count must be a whole number >= 0, got ${state.step}`);
+    }
+    tf.tidy(() => {
+      for (const [parts, flat] of [[this.#m, state.m], [this.#v, state.v]] as const) {
+        let at = 0;
+        for (const p of parts) {
+          p.assign(tf.tensor(flat.subarray(at, at + p.size), p.shape));
+          at += p.size;
+        }
+      }
+    });
+    this.#adamStep = state.step;
   }
 
   getPenaltyState(): PenaltyState {
@@ -140,8 +188,6 @@ class TfjsTree implements TreeEngine {
 
   setLearningRate(lr: number): void {
     this.#lr = lr;
-    // tfjs reads the field on every step.
-    (this.#optimizer as unknown as { learningRate: number }).learningRate = lr;
   }
 
   setTrainData(x: Float32Array, targets: Float32Array): void {
@@ -211,19 +257,34 @@ class TfjsTree implements TreeEngine {
     return { objective: tf.add(loss, penalty) as tf.Scalar, loss, penalty, sNum, sDen };
   }
 
-  /** One Adam step on `x [B, F]`, `t [B, K]`; updates the penalty state. */
+  /**
+   * One Adam step on `x [B, F]`, `t [B, K]`; updates the penalty state. Adam as in the
+   * reference maths: `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2`,
+   * `theta -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)`.
+   */
   #step(x: Tensor2D, t: Tensor2D): { loss: number; penalty: number } {
     let kept: Tensor[] = [];
-    const cost = this.#optimizer.minimize(
-      () => {
-        const o = this.#objective(x, t);
-        kept = [tf.keep(o.loss), tf.keep(o.penalty), tf.keep(o.sNum), tf.keep(o.sDen)];
-        return o.objective;
-      },
-      false,
-      this.#vars(),
-    );
-    cost?.dispose();
+    const vars = this.#vars();
+    const { value, grads } = tf.variableGrads(() => {
+      const o = this.#objective(x, t);
+      kept = [tf.keep(o.loss), tf.keep(o.penalty), tf.keep(o.sNum), tf.keep(o.sDen)];
+      return o.objective;
+    }, vars);
+    value.dispose();
+    const step = ++this.#adamStep;
+    const { beta1: b1, beta2: b2, eps } = ADAM;
+    const c1 = 1 - b1 ** step, c2 = 1 - b2 ** step;
+    tf.tidy(() => {
+      vars.forEach((p, i) => {
+        const g = grads[p.name];
+        const m = this.#m[i], v = this.#v[i];
+        m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
+        v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
+        const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
+        p.assign(tf.sub(p, tf.mul(update, this.#lr)));
+      });
+    });
+    tf.dispose(Object.values(grads));
     const [loss, penalty, sNum, sDen] = kept;
     const out = { loss: loss.dataSync()[0], penalty: penalty.dataSync()[0] };
     this.#num = sNum.dataSync() as Float32Array;
@@ -378,7 +439,7 @@ class TfjsTree implements TreeEngine {
     this.#x?.dispose();
     this.#t?.dispose();
     this.#x = this.#t = null;
-    this.#optimizer.dispose();
+    tf.dispose([...this.#m, ...this.#v]);
   }
 }
 

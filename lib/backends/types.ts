@@ -84,6 +84,26 @@ export interface EvalResult {
 }
 
 /**
+ * Adam's state: the first and second moments laid out like the parameters one after another
+ * (`w [I, F]`, `b [I]`, `phi [L, K]`, `beta`: `P = I*F + I + L*K + 1` values each), and the
+ * number of steps taken (`t` of the bias correction).
+ */
+export interface AdamState {
+  /** First moments `[P]`. */
+  m: Float32Array;
+  /** Second moments `[P]`. */
+  v: Float32Array;
+  /** Steps taken. */
+  step: number;
+}
+
+/** `P`, the length of {@link AdamState}'s arrays for a tree shape. */
+export function adamSize(config: Pick<TreeConfig, "depth" | "features" | "classes">): number {
+  const leaves = 2 ** config.depth;
+  return (leaves - 1) * (config.features + 1) + leaves * config.classes + 1;
+}
+
+/**
  * One tree living on a backend, with its Adam state, penalty state and (optionally)
  * a resident training set. Create it with `TreeBackend.createTree`; call `dispose` when done.
  */
@@ -101,6 +121,10 @@ export interface TreeEngine {
   getPenaltyState(): PenaltyState;
   /** Replace the penalty's moving averages. */
   setPenaltyState(state: PenaltyState): void;
+  /** A copy of Adam's moments and step count (to save a run's state and resume it exactly). */
+  getAdamState(): AdamState;
+  /** Replace Adam's moments and step count; call it after `setParams`, which resets them. */
+  setAdamState(state: AdamState): void;
   /** Set `beta` without touching Adam's state (for schedules of a fixed beta). */
   setBeta(beta: number): void;
   /** Change Adam's learning rate from the next step on (for schedules). */

@@ -21,6 +21,34 @@ export class Rng {
     this.#state = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
   }
 
+  /**
+   * The generator's whole state, a uint32: save it to continue the same sequence later
+   * with {@linkcode Rng.fromState} (resuming an interrupted run).
+   */
+  get state(): number {
+    return this.#state;
+  }
+
+  /**
+   * A generator that continues from a saved {@linkcode Rng.state}.
+   * @throws {RangeError} When `state` is not a uint32.
+   * @example
+   * ```ts
+   * const a = new Rng(1);
+   * a.next();
+   * const b = Rng.fromState(a.state);
+   * a.next() === b.next(); // true
+   * ```
+   */
+  static fromState(state: number): Rng {
+    if (!Number.isInteger(state) || state < 0 || state > 0xffffffff) {
+      throw new RangeError(`An Rng state must be a uint32, got ${state}`);
+    }
+    const rng = new Rng(0);
+    rng.#state = state;
+    return rng;
+  }
+
   /** A float in `[0, 1)`. */
   next(): number {
     let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
