@@ -1,0 +1,72 @@
+/**
+ * Atomic writes as the README promises them ("never a half-written file"): a new file
+ * replaces the old one in one rename (a reader holding the old one keeps reading it whole),
+ * and a write that fails leaves the old file and no temporary file behind.
+ */
+import assert from "node:assert/strict";
+import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { saveTreeCheckpoint } from "../lib/io/checkpoint.ts";
+import { writeMetrics } from "../lib/train/run.ts";
+import { initParams } from "../lib/tree/params.ts";
+import { DEFAULT_TREE_CONFIG, type TreeConfig } from "../lib/tree/types.ts";
+
+const names = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+
+Deno.test("writeFileAtomic() replaces a file by a new one: a reader of the old one reads it whole", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/deep/er/file.bin`;
+  const old = new Uint8Array(1 << 16).fill(7);
+  await writeFileAtomic(path, old);
+  assert.deepEqual(await Deno.readFile(path), old, "parent folders are created");
+  const before = (await Deno.stat(path)).ino;
+  using reader = await Deno.open(path);
+  await writeFileAtomic(path, "new text");
+  assert.equal(await Deno.readTextFile(path), "new text");
+  assert.notEqual((await Deno.stat(path)).ino, before, "a new file took the old one's name");
+  const seen = new Uint8Array(old.length + 1);
+  let got = 0;
+  for (let n; (n = await reader.read(seen.subarray(got))) !== null && n > 0;) got += n;
+  assert.equal(got, old.length, "the old file is still whole for whoever had it open");
+  assert.deepEqual(seen.subarray(0, got), old);
+  assert.deepEqual(names(`${dir}/deep/er`), ["file.bin"], "no temporary file is left");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a write whose rename fails leaves what was there and no temporary file", async () => {
+  const dir = await Deno.makeTempDir();
+  // A non-empty folder where the file should go: the final rename cannot replace it.
+  await Deno.mkdir(`${dir}/out.json`);
+  await Deno.writeTextFile(`${dir}/out.json/keep.txt`, "kept");
+  await assert.rejects(() => writeFileAtomic(`${dir}/out.json`, "{}"));
+  assert.deepEqual(names(dir), ["out.json"], "no temporary file is left beside it");
+  assert.equal(await Deno.readTextFile(`${dir}/out.json/keep.txt`), "kept");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("checkpoints and metrics.json are replaced atomically, not written over", async () => {
+  const dir = await Deno.makeTempDir();
+  const cfg: TreeConfig = { ...DEFAULT_TREE_CONFIG, depth: 2, features: 3, classes: 2 };
+  const data = { source: "t", imageShape: null, featureNames: null, classNames: ["a", "b"] };
+  const save = (seed: number) =>
+    saveTreeCheckpoint(`${dir}/tree.sdt`, {
+      config: cfg,
+      params: initParams(cfg, seed),
+      data,
+      meta: {},
+    });
+  for (
+    const [write, file] of [[save, "tree.sdt"], [
+      (n: number) => writeMetrics(dir, { n }),
+      "metrics.json",
+    ]] as const
+  ) {
+    await write(1);
+    const first = await Deno.readFile(`${dir}/${file}`);
+    const ino = (await Deno.stat(`${dir}/${file}`)).ino;
+    await write(2);
+    assert.notDeepEqual(await Deno.readFile(`${dir}/${file}`), first, `${file} was rewritten`);
+    assert.notEqual((await Deno.stat(`${dir}/${file}`)).ino, ino, `${file} is a new file`);
+  }
+  assert.deepEqual(names(dir), ["metrics.json", "tree.sdt"]);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -1,0 +1,112 @@
+/**
+ * Checkpoint validation: every way a `tree.sdt` can be wrong is refused with a message that
+ * says what is wrong, never loaded as a tree with garbage in it.
+ */
+import assert from "node:assert/strict";
+import { decodeCheckpoint, encodeCheckpoint, loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
+import { CheckpointError } from "../lib/errors.ts";
+import { initParams } from "../lib/tree/params.ts";
+import { DEFAULT_TREE_CONFIG, type TreeConfig, treeSizes } from "../lib/tree/types.ts";
+
+const cfg: TreeConfig = { ...DEFAULT_TREE_CONFIG, depth: 2, features: 5, classes: 3 };
+const data = { source: "t", imageShape: null, featureNames: null, classNames: ["a", "b", "c"] };
+const good = encodeCheckpoint(cfg, initParams(cfg, 1), data, { seed: 1 });
+const headerLength = new DataView(good.buffer).getUint32(8, true);
+const weightsStart = Math.ceil((12 + headerLength) / 4) * 4;
+
+function refused(bytes: Uint8Array, why: RegExp): void {
+  assert.throws(() => decodeCheckpoint(bytes, "run/tree.sdt"), (e: unknown) => {
+    assert.ok(e instanceof CheckpointError, `expected a CheckpointError, got ${e}`);
+    assert.match(e.message, /^Cannot read tree checkpoint "run\/tree\.sdt": /);
+    assert.match(e.message, why);
+    return true;
+  });
+}
+
+/** `good` with its JSON header replaced by `header` (weights kept, padding redone). */
+function withHeader(header: unknown): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const start = Math.ceil((12 + json.length) / 4) * 4;
+  const out = new Uint8Array(start + good.length - weightsStart);
+  out.set(good.subarray(0, 8));
+  new DataView(out.buffer).setUint32(8, json.length, true);
+  out.set(json, 12);
+  out.set(good.subarray(weightsStart), start);
+  return out;
+}
+const header = JSON.parse(new TextDecoder().decode(good.subarray(12, 12 + headerLength)));
+
+Deno.test("a good checkpoint decodes to the tree that was encoded", () => {
+  const back = decodeCheckpoint(good, "run/tree.sdt");
+  assert.deepEqual(back.params, { ...initParams(cfg, 1), beta: Math.fround(cfg.invTemp) });
+  assert.deepEqual(back.config, cfg);
+  assert.equal(decodeCheckpoint(withHeader(header), "x").meta.seed, 1);
+});
+
+Deno.test("a weight that is NaN or infinite is refused, naming the array and the index", () => {
+  const { inner } = treeSizes(cfg.depth);
+  for (
+    const [index, value, name] of [[3, NaN, "w"], [
+      inner * cfg.features + 1,
+      Infinity,
+      "b",
+    ]] as const
+  ) {
+    const bad = good.slice();
+    new DataView(bad.buffer).setFloat32(weightsStart + 4 * index, value, true);
+    const at = name === "w" ? index : index - inner * cfg.features;
+    refused(bad, new RegExp(`weight "${name}"\\[${at}\\] is not finite \\(${value}\\)`));
+  }
+  const phiStart = weightsStart + 4 * (inner * cfg.features + inner);
+  const bad = good.slice();
+  new DataView(bad.buffer).setFloat32(phiStart, -Infinity, true);
+  refused(bad, /weight "phi"\[0\] is not finite/);
+});
+
+Deno.test("a header of another format is refused, even when everything else fits", () => {
+  refused(withHeader({ ...header, format: "other-tree" }), /names format "other-tree"/);
+  refused(withHeader({ ...header, format: undefined }), /names format "undefined"/);
+});
+
+Deno.test("a header length beyond the end of the file is refused as such", () => {
+  // Magic, a length 40 bytes too long, then the header alone: the JSON itself is intact.
+  const json = good.subarray(12, 12 + headerLength);
+  const bytes = new Uint8Array(12 + json.length);
+  bytes.set(good.subarray(0, 8));
+  new DataView(bytes.buffer).setUint32(8, json.length + 40, true);
+  bytes.set(json, 12);
+  refused(
+    bytes,
+    new RegExp(`header declares ${json.length + 40} bytes but the file holds ${json.length}`),
+  );
+  new DataView(bytes.buffer).setUint32(8, 0xffffffff, true);
+  refused(bytes, /header declares 4294967295 bytes/);
+});
+
+Deno.test("a checkpoint with bytes missing or left over after its weights is refused", () => {
+  const floats = (good.length - weightsStart) / 4;
+  const size = new RegExp(`should hold ${floats} float32 weights \\(${good.length} bytes\\)`);
+  refused(good.subarray(0, good.length - 4), size);
+  refused(good.subarray(0, good.length - 1), size);
+  for (const extra of [1, 4, 400]) {
+    const longer = new Uint8Array(good.length + extra);
+    longer.set(good);
+    refused(longer, size);
+  }
+});
+
+Deno.test("a refused checkpoint file is named in the error the loader throws", async () => {
+  const dir = await Deno.makeTempDir();
+  const bad = good.slice();
+  new DataView(bad.buffer).setFloat32(weightsStart, NaN, true);
+  await Deno.writeFile(`${dir}/tree.sdt`, bad);
+  await assert.rejects(() => loadTreeCheckpoint(dir), (e: unknown) => {
+    assert.ok(e instanceof CheckpointError);
+    assert.equal(
+      e.message,
+      `Cannot read tree checkpoint "${dir}/tree.sdt": weight "w"[0] is not finite (NaN)`,
+    );
+    return true;
+  });
+  await Deno.remove(dir, { recursive: true });
+});
