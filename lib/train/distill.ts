@@ -16,6 +16,7 @@ import {
   softLabels,
 } from "../teacher/mod.ts";
 import { inDir } from "../io/atomic.ts";
+import { acquireRunLock } from "../io/lock.ts";
 import { type RunOptions, type RunResult, trainOrLoad, writeMetrics } from "./run.ts";
 
 /** How to distill. */
@@ -89,6 +90,19 @@ function agreement(a: Int32Array, b: Int32Array): number {
  * ```
  */
 export async function distill(splits: Splits, options: DistillOptions): Promise<DistillResult> {
+  // One lock for the run directory, the hard-label tree's folder inside it included.
+  const lock = options.lock === false
+    ? null
+    : await acquireRunLock(options.out, String(options.meta?.command ?? "distill"));
+  try {
+    if (lock?.note) options.onNote?.(`${lock.note}: ${lock.path}`);
+    return await distillLocked(splits, { ...options, lock: false });
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function distillLocked(splits: Splits, options: DistillOptions): Promise<DistillResult> {
   const temperature = options.temperature ?? 1;
   options.onStage?.("teacher");
   // A missing teacher is trained with the shipped one's recipe (assets/teacher/README.md).

@@ -1,12 +1,17 @@
 /**
  * The training loop: seeded shuffling, chunked epochs with progress callbacks,
  * validation every epoch, early stopping with patience that restores the best weights,
- * an optional learning-rate schedule, and snapshots for animations. Prints nothing.
+ * an optional learning-rate schedule, snapshots for animations, candidate restarts, and
+ * what makes a long run survive: a stop request honoured at the next batch boundary, the
+ * run's whole state handed out to be saved ({@linkcode FitState}), a resume from such a state
+ * that continues exactly where it stopped, and a loss that stops being finite caught at the
+ * batch where it happens. Prints nothing.
  *
  * @module
  */
-import type { LossReport, TreeEngine } from "../backends/types.ts";
+import type { AdamState, LossReport, TreeEngine } from "../backends/types.ts";
 import type { Dataset } from "../data/types.ts";
+import { TrainingDivergedError, TrainingInterruptedError } from "../errors.ts";
 import type { PenaltyState, TreeParams } from "../tree/types.ts";
 import { initParams } from "../tree/params.ts";
 import { Rng } from "../util/random.ts";
@@ -74,8 +79,32 @@ export interface FitOptions {
   restarts?: number;
   /** Epochs each candidate trains before the best is chosen. @default 10 */
   restartEpochs?: number;
-  /** Told when a candidate starts and how it ended (`valAccuracy`, after its epochs). */
+  /** Told when a candidate starts (or resumes) and how it ended (`valAccuracy`, after its epochs). */
   onCandidate?: (event: CandidateEvent) => void;
+  /**
+   * A stop request, checked at every batch boundary between chunks of `progressEvery`
+   * samples and after every epoch. When it is aborted, the run hands its state to
+   * `onState` (`reason: "interrupted"`), leaves the engine holding the best weights so far,
+   * and throws a {@linkcode TrainingInterruptedError} saying where it stopped.
+   */
+  signal?: AbortSignal;
+  /**
+   * Receives the run's state to save: after an epoch when at least `stateEvery` seconds have
+   * passed since the last time, when interrupted, and (with `engine: null`, only the best
+   * weights being worth keeping) when the loss stops being finite. {@linkcode fitAsync}
+   * awaits it; {@linkcode fit} needs it synchronous.
+   */
+  onState?: (state: FitState) => void | Promise<void>;
+  /** Least seconds between two saves of the state after epochs. @default 5 */
+  stateEvery?: number;
+  /**
+   * Continue a run from a state that `onState` received: the engine's parameters, Adam's
+   * moments and the penalty's averages, the shuffling, the epoch and batch, the history,
+   * the best weights and the candidates all go on as if the run had never stopped (bit for
+   * bit on a deterministic backend). The options that fix the run's course must be the ones
+   * it was started with ({@linkcode FitPlan}).
+   */
+  resume?: FitState;
 }
 
 /** A candidate start of {@link FitOptions.restarts}. */
@@ -106,6 +135,103 @@ export interface FitResult {
   chosenCandidate: number;
 }
 
+/** The options that fix a run's course: a resume must use the same. */
+export interface FitPlan {
+  epochs: number;
+  batchSize: number;
+  patience: number;
+  seed: number;
+  schedule: "constant" | "cosine";
+  /** `null` when beta is not annealed. */
+  betaTo: number | null;
+  restarts: number;
+  restartEpochs: number;
+  /** Samples per chunk between batch boundaries (from `progressEvery`). */
+  chunk: number;
+  trainEvalSamples: number;
+  /** Training and validation samples, to catch a resume on other data. */
+  trainSamples: number;
+  valSamples: number;
+}
+
+/** A tree engine's whole training state. */
+export interface EngineState {
+  params: TreeParams;
+  adam: AdamState;
+  penalty: PenaltyState;
+}
+
+/** Weights kept because they were the best on validation. */
+export interface BestWeights {
+  /** Validation accuracy, in [0, 1]. */
+  acc: number;
+  /** Its epoch (1-based). */
+  epoch: number;
+  params: TreeParams;
+  penalty: PenaltyState;
+}
+
+/** The best candidate so far of a run with restarts (see {@link FitOptions.restarts}). */
+export interface WinnerState {
+  /** Its index. */
+  index: number;
+  /** Its best epoch's weights. */
+  best: BestWeights;
+  /** Where it ended, to go on from. */
+  last: { params: TreeParams; penalty: PenaltyState };
+  history: EpochRecord[];
+  /** Its shuffling generator's state when it ended. */
+  rng: number;
+  samplesSeen: number;
+  trainSeconds: number;
+}
+
+/** Everything needed to continue a run exactly; see {@link FitOptions.resume}. */
+export interface FitState {
+  plan: FitPlan;
+  /** Why it was handed out. */
+  reason: "epoch" | "interrupted" | "diverged";
+  /** The candidate training (0-based), or -1 once the run goes on without candidates. */
+  candidate: number;
+  /** The epoch in progress or next (1-based). */
+  epoch: number;
+  /** Samples of `epoch` trained so far (0: the epoch has not started). */
+  done: number;
+  /** The shuffling generator's state at the start of `epoch` (before its permutation). */
+  rng: number;
+  /** Sums of the part of `epoch` trained so far. */
+  partial: { lossSum: number; penaltySum: number; penaltyBatches: number; seconds: number };
+  /** Samples trained in all, for snapshot points. */
+  samplesSeen: number;
+  /** Seconds of training (not evaluation) so far. */
+  trainSeconds: number;
+  /** Epochs since the best one (for patience). */
+  sinceBest: number;
+  /** Wall seconds of the run so far. */
+  seconds: number;
+  history: EpochRecord[];
+  /** The best weights of the candidate (or run) training. */
+  best: BestWeights | null;
+  /** The engine's state; `null` when it diverged (only the best weights are worth keeping). */
+  engine: EngineState | null;
+  /** Best validation accuracies of the finished candidates. */
+  candidates: number[];
+  /** The best of them so far. */
+  winner: WinnerState | null;
+  /** The penalty averages every candidate starts from. */
+  fresh: PenaltyState;
+}
+
+/**
+ * The best weights of a run so far, over the candidate training and the best finished one:
+ * what early stopping would restore, and what an interrupted run keeps.
+ */
+export function bestSoFar(state: FitState): BestWeights | null {
+  const w = state.candidate >= 0 ? state.winner?.best ?? null : null;
+  if (!state.best) return w;
+  return w && w.acc >= state.best.acc ? w : state.best;
+}
+
 /** One-hot targets `[N, K]` for labels. */
 export function oneHot(labels: Int32Array, classes: number): Float32Array {
   const t = new Float32Array(labels.length * classes);
@@ -114,9 +240,15 @@ export function oneHot(labels: Int32Array, classes: number): Float32Array {
 }
 
 /**
- * Train `engine` on `train`, validating on `val` after each epoch.
+ * Train `engine` on `train`, validating on `val` after each epoch. Synchronous: a stop
+ * request (`signal`) can only come from the callbacks; use {@linkcode fitAsync} to let
+ * signals and timers in between batches.
  *
- * @throws {RangeError} for bad options or data that does not fit the tree.
+ * @throws {RangeError} for bad options, data that does not fit the tree, or a resume state
+ *   of another run.
+ * @throws {TrainingInterruptedError} when `signal` is aborted.
+ * @throws {TrainingDivergedError} when the loss stops being finite.
+ * @throws {TypeError} when `onState` returns a promise (use {@linkcode fitAsync}).
  * @example
  * ```ts
  * const result = fit(engine, splits.train, splits.val, { epochs: 5, batchSize: 64 });
@@ -128,6 +260,507 @@ export function fit(
   val: Dataset,
   options: FitOptions = {},
 ): FitResult {
+  const steps = new FitRun(engine, train, val, options).run();
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    if (next.value) {
+      const pending = options.onState?.(next.value);
+      if (pending instanceof Promise) {
+        throw new TypeError(
+          "fit() got a promise from onState: use fitAsync() to save asynchronously",
+        );
+      }
+    }
+  }
+}
+
+/**
+ * {@linkcode fit}, letting the event loop run between chunks of batches (at most every 50 ms)
+ * so that a signal handler can abort `signal`, and awaiting `onState`.
+ *
+ * @throws As {@linkcode fit}.
+ * @example
+ * ```ts
+ * const stop = new AbortController();
+ * Deno.addSignalListener("SIGINT", () => stop.abort("SIGINT"));
+ * await fitAsync(engine, train, val, { signal: stop.signal, onState: save });
+ * ```
+ */
+export async function fitAsync(
+  engine: TreeEngine,
+  train: Dataset,
+  val: Dataset,
+  options: FitOptions = {},
+): Promise<FitResult> {
+  const steps = new FitRun(engine, train, val, options).run();
+  let yielded = performance.now();
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    if (next.value) await options.onState?.(next.value);
+    else if (performance.now() - yielded > 50) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      yielded = performance.now();
+    }
+  }
+}
+
+/** A stretch of epochs on one engine: one candidate, or the run that goes on. */
+interface Stretch {
+  /** The candidate index, or -1. */
+  candidate: number;
+  rng: Rng;
+  history: EpochRecord[];
+  best: BestWeights | null;
+  trainSeconds: number;
+  samplesSeen: number;
+  sinceBest: number;
+  snapshots: number[];
+  onSnapshot: ((params: TreeParams, samplesSeen: number) => void) | undefined;
+  /** Where a resumed epoch starts. */
+  partial?: { done: number; rng: number } & FitState["partial"];
+}
+
+/** What the run yields: a state to save, or `null` at a batch boundary (a chance to yield). */
+type Step = FitState | null;
+
+class FitRun {
+  readonly #engine: TreeEngine;
+  readonly #train: Dataset;
+  readonly #val: Dataset;
+  readonly #o: FitOptions;
+  readonly #plan: FitPlan;
+  /** The learning rate the schedule starts from (engines may report the scheduled one). */
+  readonly #baseLr: number;
+  readonly #t0 = performance.now();
+  readonly #secondsBefore: number;
+  #lastSave = performance.now();
+  #candidates: number[] = [];
+  #winner: WinnerState | null = null;
+  #fresh: PenaltyState | null = null;
+  #evalX: Float32Array;
+  #evalY: Int32Array;
+
+  constructor(engine: TreeEngine, train: Dataset, val: Dataset, options: FitOptions) {
+    this.#engine = engine;
+    this.#train = train;
+    this.#val = val;
+    this.#o = options;
+    this.#plan = planOf(engine, train, val, options);
+    this.#baseLr = engine.config.learningRate;
+    this.#secondsBefore = options.resume?.seconds ?? 0;
+    const evalN = Math.min(train.n, this.#plan.trainEvalSamples);
+    this.#evalX = train.x.subarray(0, evalN * train.features);
+    this.#evalY = train.y.subarray(0, evalN);
+  }
+
+  *run(): Generator<Step, FitResult> {
+    const engine = this.#engine, o = this.#o, plan = this.#plan;
+    const cfg = engine.config;
+    const targets = o.targets ?? oneHot(this.#train.y, cfg.classes);
+    if (targets.length !== this.#train.n * cfg.classes) {
+      throw new RangeError(
+        `Targets must be [${this.#train.n}, ${cfg.classes}], got ${targets.length} values`,
+      );
+    }
+    const r = o.resume;
+    if (r) checkResume(r, plan);
+    engine.setTrainData(this.#train.x, targets);
+    this.#candidates = r ? [...r.candidates] : [];
+    this.#winner = r?.winner ?? null;
+    this.#fresh = r?.fresh ?? engine.getPenaltyState();
+    const { restarts, epochs, seed } = plan;
+    const trial = Math.min(plan.restartEpochs, epochs);
+    const shotsAll = o.onSnapshot ? [...(o.snapshotAt ?? [])].sort((a, b) => a - b) : [];
+    let run: Stretch;
+    let from: number;
+    if (r && r.candidate < 0) {
+      run = this.#resumed(r, shotsAll, o.onSnapshot);
+      from = r.epoch;
+    } else if (restarts > 1) {
+      // Each candidate trains `trial` epochs from its own start; its snapshots wait in a buffer
+      // until it is known whether it is the one that goes on.
+      const first: TreeParams | null = r ? null : engine.getParams();
+      let winnerShots: [TreeParams, number][] = [];
+      for (let k = r ? r.candidate : 0; k < restarts; k++) {
+        o.onCandidate?.({ index: k, count: restarts });
+        const shots: [TreeParams, number][] = [];
+        const buffer = o.onSnapshot
+          ? (p: TreeParams, seen: number) => shots.push([p, seen])
+          : undefined;
+        let cand: Stretch;
+        let start = 1;
+        if (r && k === r.candidate) {
+          cand = this.#resumed(r, shotsAll, buffer);
+          start = r.epoch;
+        } else {
+          engine.setParams(k === 0 ? first! : initParams(cfg, seed + k));
+          engine.setPenaltyState(this.#fresh);
+          cand = this.#stretch(k, new Rng(seed + k), [...shotsAll], buffer);
+        }
+        yield* this.#epochs(cand, start, trial, 0);
+        const acc = cand.best!.acc;
+        this.#candidates.push(acc);
+        o.onCandidate?.({ index: k, count: restarts, valAccuracy: acc });
+        if (!this.#winner || acc > this.#winner.best.acc) {
+          const last = engine.getParams();
+          this.#winner = {
+            index: k,
+            best: cand.best!,
+            last: { params: last, penalty: engine.getPenaltyState() },
+            history: cand.history,
+            rng: cand.rng.state,
+            samplesSeen: cand.samplesSeen,
+            trainSeconds: cand.trainSeconds,
+          };
+          winnerShots = shots;
+        }
+      }
+      for (const [p, seen] of winnerShots) o.onSnapshot?.(p, seen);
+      const w = this.#winner!;
+      run = {
+        ...this.#stretch(-1, Rng.fromState(w.rng), [], o.onSnapshot),
+        history: [...w.history],
+        best: w.best,
+        samplesSeen: w.samplesSeen,
+        trainSeconds: w.trainSeconds,
+      };
+      run.snapshots = shotsAll.filter((p) => p > run.samplesSeen);
+      engine.setParams(w.last.params);
+      engine.setPenaltyState(w.last.penalty);
+      from = trial + 1;
+    } else {
+      run = this.#stretch(-1, new Rng(seed), [...shotsAll], o.onSnapshot);
+      from = 1;
+    }
+    // With restarts the chosen candidate goes on after its `trial` epochs (if any are left).
+    const stoppedEarly = yield* this.#epochs(run, from, epochs, plan.patience);
+    const best = run.best!;
+    if (best.epoch !== run.history.length) {
+      engine.setParams(best.params);
+      engine.setPenaltyState(best.penalty);
+    }
+    engine.setLearningRate(this.#baseLr);
+    return {
+      history: run.history,
+      bestEpoch: best.epoch,
+      bestValAccuracy: best.acc,
+      epochsRun: run.history.length,
+      seconds: this.#seconds(),
+      samplesPerSecond: (run.history.length * this.#train.n) / Math.max(run.trainSeconds, 1e-9),
+      stoppedEarly,
+      candidates: this.#candidates,
+      chosenCandidate: restarts > 1 ? this.#winner!.index : 0,
+    };
+  }
+
+  #seconds(): number {
+    return this.#secondsBefore + (performance.now() - this.#t0) / 1000;
+  }
+
+  #stretch(
+    candidate: number,
+    rng: Rng,
+    snapshots: number[],
+    onSnapshot: Stretch["onSnapshot"],
+  ): Stretch {
+    return {
+      candidate,
+      rng,
+      history: [],
+      best: null,
+      trainSeconds: 0,
+      samplesSeen: 0,
+      sinceBest: 0,
+      snapshots,
+      onSnapshot,
+    };
+  }
+
+  /** The stretch a saved state was in, with the engine restored to it. */
+  #resumed(r: FitState, shots: number[], onSnapshot: Stretch["onSnapshot"]): Stretch {
+    if (!r.engine) {
+      throw new RangeError("Cannot resume from a state saved when training diverged");
+    }
+    const e = this.#engine;
+    e.setParams(r.engine.params);
+    e.setAdamState(r.engine.adam);
+    e.setPenaltyState(r.engine.penalty);
+    return {
+      candidate: r.candidate,
+      rng: Rng.fromState(r.rng),
+      history: [...r.history],
+      best: r.best,
+      trainSeconds: r.trainSeconds,
+      samplesSeen: r.samplesSeen,
+      sinceBest: r.sinceBest,
+      snapshots: shots.filter((p) => p > r.samplesSeen),
+      onSnapshot,
+      partial: { ...r.partial, done: r.done, rng: r.rng },
+    };
+  }
+
+  #engineState(): EngineState {
+    const e = this.#engine;
+    return { params: e.getParams(), adam: e.getAdamState(), penalty: e.getPenaltyState() };
+  }
+
+  #state(
+    s: Stretch,
+    reason: FitState["reason"],
+    at: { epoch: number; done: number; rng: number; partial: FitState["partial"] },
+    engine: EngineState | null,
+  ): FitState {
+    this.#lastSave = performance.now();
+    return {
+      plan: this.#plan,
+      reason,
+      candidate: s.candidate,
+      epoch: at.epoch,
+      done: at.done,
+      rng: at.rng,
+      partial: at.partial,
+      samplesSeen: s.samplesSeen,
+      trainSeconds: s.trainSeconds,
+      sinceBest: s.sinceBest,
+      seconds: this.#seconds(),
+      history: [...s.history],
+      best: s.best,
+      engine,
+      candidates: [...this.#candidates],
+      winner: this.#winner,
+      fresh: this.#fresh!,
+    };
+  }
+
+  /** The best validation accuracy of the run so far, over candidates too. */
+  #bestAcc(s: Stretch): number | null {
+    const accs = [s.best?.acc, s.candidate >= 0 ? this.#winner?.best.acc : undefined]
+      .filter((a): a is number => a !== undefined);
+    return accs.length ? Math.max(...accs) : null;
+  }
+
+  /** Leave the engine holding the best weights of the run so far (if any). */
+  #restoreBest(s: Stretch): void {
+    const w = s.candidate >= 0 ? this.#winner?.best : undefined;
+    const best = w && (!s.best || w.acc >= s.best.acc) ? w : s.best;
+    if (best) {
+      this.#engine.setParams(best.params);
+      this.#engine.setPenaltyState(best.penalty);
+    }
+  }
+
+  /** Hand out the state (`reason: "interrupted"`) and throw where it stopped. */
+  *#interrupt(
+    s: Stretch,
+    at: { epoch: number; done: number; rng: number; partial: FitState["partial"] },
+    shown: { epoch: number; batch: number },
+  ): Generator<Step, never> {
+    const batches = Math.ceil(this.#train.n / this.#plan.batchSize);
+    if (this.#o.onState) yield this.#state(s, "interrupted", at, this.#engineState());
+    const best = this.#bestAcc(s);
+    this.#restoreBest(s);
+    this.#engine.setLearningRate(this.#baseLr);
+    throw new TrainingInterruptedError(
+      `Training was interrupted at epoch ${shown.epoch} (batch ${shown.batch} of ${batches})`,
+      { ...shown, batches },
+      best,
+      this.#o.signal?.reason,
+    );
+  }
+
+  /**
+   * Train epochs `from..to` of a stretch, validating after each and keeping the best weights
+   * in `s.best`; with `patience > 0` stop after that many epochs without a better validation
+   * accuracy. Returns whether it stopped early.
+   */
+  *#epochs(s: Stretch, from: number, to: number, patience: number): Generator<Step, boolean> {
+    const engine = this.#engine, o = this.#o, train = this.#train;
+    const { epochs, batchSize, chunk } = this.#plan;
+    const cfg = engine.config;
+    const baseLr = this.#baseLr;
+    const batches = Math.ceil(train.n / batchSize);
+    /** Drop the points at or before `seen`; true when there were any. */
+    const passSnapshots = (seen: number): boolean => {
+      let passed = false;
+      while (s.snapshots.length && s.snapshots[0] <= seen) {
+        s.snapshots.shift();
+        passed = true;
+      }
+      return passed;
+    };
+    if (from === 1 && !s.partial?.done && passSnapshots(0)) s.onSnapshot?.(engine.getParams(), 0);
+    for (let epoch = from; epoch <= to; epoch++) {
+      const lr = o.schedule === "cosine"
+        ? baseLr * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * (epoch - 1) / epochs)))
+        : baseLr;
+      engine.setLearningRate(lr);
+      if (o.betaTo !== undefined && !cfg.learnBeta) {
+        const frac = epochs > 1 ? (epoch - 1) / (epochs - 1) : 1;
+        engine.setBeta(cfg.invTemp * (o.betaTo / cfg.invTemp) ** frac);
+      }
+      const resumed = s.partial;
+      s.partial = undefined;
+      const epochRng = resumed ? resumed.rng : s.rng.state;
+      if (resumed) s.rng = Rng.fromState(resumed.rng);
+      const order = s.rng.permutation(train.n);
+      const e0 = performance.now() - 1000 * (resumed?.seconds ?? 0);
+      let lossSum = resumed?.lossSum ?? 0;
+      let penaltySum = resumed?.penaltySum ?? 0;
+      let penaltyBatches = resumed?.penaltyBatches ?? 0;
+      let done = resumed?.done ?? 0;
+      // Where training can be replayed from to find the batch of a divergence.
+      const anchor = { at: done, state: this.#engineState() };
+      const here = () => ({
+        epoch,
+        done,
+        rng: epochRng,
+        partial: { lossSum, penaltySum, penaltyBatches, seconds: (performance.now() - e0) / 1000 },
+      });
+      if (done > 0 && done < train.n && o.signal?.aborted) {
+        yield* this.#interrupt(s, here(), { epoch, batch: Math.ceil(done / batchSize) });
+      }
+      for (let start = done, end = done; start < order.length; start = end) {
+        end = Math.min(order.length, start + chunk);
+        if (s.snapshots.length && s.snapshots[0] - s.samplesSeen < end - start) {
+          // End this chunk at the first whole batch at or after the next snapshot point.
+          end = Math.min(
+            end,
+            start +
+              Math.max(1, Math.ceil((s.snapshots[0] - s.samplesSeen) / batchSize)) * batchSize,
+          );
+        }
+        const part = order.subarray(start, end);
+        const r: LossReport = engine.trainSamples(part, batchSize);
+        if (!Number.isFinite(r.loss) || !Number.isFinite(r.penalty)) {
+          yield* this.#diverged(s, order, anchor, start, end, { epoch, batches, lr });
+        }
+        lossSum += r.loss * r.samples;
+        const chunkBatches = Math.ceil(part.length / batchSize);
+        penaltySum += r.penalty * chunkBatches;
+        penaltyBatches += chunkBatches;
+        done += part.length;
+        s.samplesSeen += part.length;
+        const elapsed = (performance.now() - e0) / 1000;
+        o.onBatch?.({
+          epoch,
+          epochs,
+          samplesDone: done,
+          samplesTotal: train.n,
+          loss: lossSum / done,
+          samplesPerSecond: done / Math.max(elapsed, 1e-9),
+        });
+        if (done < train.n && passSnapshots(s.samplesSeen)) {
+          s.onSnapshot?.(engine.getParams(), s.samplesSeen);
+        }
+        if (done < train.n) {
+          yield null;
+          if (o.signal?.aborted) {
+            yield* this.#interrupt(s, here(), { epoch, batch: Math.ceil(done / batchSize) });
+          }
+        }
+      }
+      const seconds = (performance.now() - e0) / 1000;
+      s.trainSeconds += seconds;
+      passSnapshots(s.samplesSeen);
+      s.onSnapshot?.(engine.getParams(), s.samplesSeen);
+
+      const trainEval = engine.evaluate(this.#evalX, this.#evalY);
+      const valEval = engine.evaluate(this.#val.x, this.#val.y);
+      const record: EpochRecord = {
+        epoch,
+        trainLoss: lossSum / train.n,
+        penalty: penaltyBatches ? penaltySum / penaltyBatches : 0,
+        trainAccuracy: trainEval.accuracy,
+        valAccuracy: valEval.accuracy,
+        valAccuracyMixture: valEval.accuracyMixture,
+        learningRate: lr,
+        seconds,
+        samplesPerSecond: train.n / Math.max(seconds, 1e-9),
+      };
+      s.history.push(record);
+      o.onEpoch?.(record);
+      if (!s.best || record.valAccuracy > s.best.acc) {
+        s.best = {
+          acc: record.valAccuracy,
+          epoch,
+          params: engine.getParams(),
+          penalty: engine.getPenaltyState(),
+        };
+        s.sinceBest = 0;
+      } else if (patience > 0 && ++s.sinceBest >= patience) {
+        return epoch < to;
+      }
+      const next = () => ({
+        epoch: epoch + 1,
+        done: 0,
+        rng: s.rng.state,
+        partial: { lossSum: 0, penaltySum: 0, penaltyBatches: 0, seconds: 0 },
+      });
+      yield null;
+      if (o.signal?.aborted) yield* this.#interrupt(s, next(), { epoch, batch: batches });
+      const every = 1000 * (o.stateEvery ?? 5);
+      if (o.onState && performance.now() - this.#lastSave >= every) {
+        yield this.#state(s, "epoch", next(), this.#engineState());
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The loss of the chunk `order[start, end)` is not finite: replay from `anchor` batch by
+   * batch to find the first batch whose loss is not, leave the engine holding the best
+   * weights, hand out the best weights (`engine: null`) and throw.
+   */
+  *#diverged(
+    s: Stretch,
+    order: Int32Array,
+    anchor: { at: number; state: EngineState },
+    start: number,
+    end: number,
+    where: { epoch: number; batches: number; lr: number },
+  ): Generator<Step, never> {
+    const engine = this.#engine;
+    const { batchSize } = this.#plan;
+    engine.setParams(anchor.state.params);
+    engine.setAdamState(anchor.state.adam);
+    engine.setPenaltyState(anchor.state.penalty);
+    if (start > anchor.at) engine.trainSamples(order.subarray(anchor.at, start), batchSize);
+    let batch = Math.ceil(end / batchSize);
+    let value = NaN;
+    for (let b = start; b < end; b += batchSize) {
+      const r = engine.trainSamples(order.subarray(b, Math.min(end, b + batchSize)), batchSize);
+      if (!Number.isFinite(r.loss) || !Number.isFinite(r.penalty)) {
+        batch = b / batchSize + 1;
+        value = Number.isFinite(r.loss) ? r.penalty : r.loss;
+        break;
+      }
+    }
+    const best = this.#bestAcc(s);
+    if (this.#o.onState) {
+      yield this.#state(s, "diverged", {
+        epoch: where.epoch,
+        done: 0,
+        rng: 0,
+        partial: { lossSum: 0, penaltySum: 0, penaltyBatches: 0, seconds: 0 },
+      }, null);
+    }
+    this.#restoreBest(s);
+    this.#engine.setLearningRate(this.#baseLr);
+    throw new TrainingDivergedError(
+      { epoch: where.epoch, batch, batches: where.batches },
+      {
+        loss: Number.isNaN(value) ? "NaN" : "infinite",
+        bestValAccuracy: best,
+        learningRate: where.lr,
+      },
+    );
+  }
+}
+
+/** Check the options and data, and say what fixes the run's course. */
+function planOf(engine: TreeEngine, train: Dataset, val: Dataset, options: FitOptions): FitPlan {
   const epochs = options.epochs ?? 40;
   const batchSize = options.batchSize ?? 4;
   const patience = options.patience ?? 20;
@@ -161,219 +794,38 @@ export function fit(
     }
     if (ds.n < 1) throw new RangeError(`The ${name} split is empty`);
   }
-  const targets = options.targets ?? oneHot(train.y, cfg.classes);
-  if (targets.length !== train.n * cfg.classes) {
-    throw new RangeError(
-      `Targets must be [${train.n}, ${cfg.classes}], got ${targets.length} values`,
-    );
-  }
-  engine.setTrainData(train.x, targets);
-
-  const t0 = performance.now();
-  const evalN = Math.min(train.n, options.trainEvalSamples ?? 10000);
-  const run: Stretch = {
-    engine,
-    train,
-    val,
-    options,
+  return {
     epochs,
     batchSize,
-    evalX: train.x.subarray(0, evalN * train.features),
-    evalY: train.y.subarray(0, evalN),
+    patience,
+    seed,
+    schedule: options.schedule ?? "constant",
+    betaTo: options.betaTo ?? null,
+    restarts,
+    restartEpochs,
     chunk: Math.max(1, Math.ceil((options.progressEvery ?? 5000) / batchSize)) * batchSize,
-    // Pending snapshot points, ascending; none without a snapshot callback.
-    snapshots: options.onSnapshot ? [...(options.snapshotAt ?? [])].sort((a, b) => a - b) : [],
-    onSnapshot: options.onSnapshot,
-    rng: new Rng(seed),
-    history: [],
-    best: null,
-    trainSeconds: 0,
-    samplesSeen: 0,
-  };
-
-  const candidates: number[] = [];
-  let chosen = 0;
-  const trial = Math.min(restartEpochs, epochs);
-  if (restarts > 1) {
-    // Each candidate trains `trial` epochs from its own start; its snapshots wait in a buffer
-    // until it is known whether it is the one that goes on.
-    const first: TreeParams = engine.getParams();
-    const fresh: PenaltyState = engine.getPenaltyState();
-    let winner: Stretch | null = null;
-    let winnerShots: [TreeParams, number][] = [];
-    for (let k = 0; k < restarts; k++) {
-      options.onCandidate?.({ index: k, count: restarts });
-      engine.setParams(k === 0 ? first : initParams(cfg, seed + k));
-      engine.setPenaltyState(fresh);
-      const shots: [TreeParams, number][] = [];
-      const cand: Stretch = {
-        ...run,
-        snapshots: [...run.snapshots],
-        onSnapshot: options.onSnapshot ? (p, seen) => shots.push([p, seen]) : undefined,
-        rng: new Rng(seed + k),
-        history: [],
-        best: null,
-        trainSeconds: 0,
-        samplesSeen: 0,
-      };
-      trainEpochs(cand, 1, trial, 0);
-      candidates.push(cand.best!.acc);
-      options.onCandidate?.({ index: k, count: restarts, valAccuracy: cand.best!.acc });
-      if (!winner || cand.best!.acc > winner.best!.acc) {
-        winner = cand;
-        winnerShots = shots;
-        chosen = k;
-        // Where the candidate ended, to go on from (its best weights are kept in `best`).
-        winner.last = { params: engine.getParams(), state: engine.getPenaltyState() };
-      }
-    }
-    for (const [p, seen] of winnerShots) options.onSnapshot?.(p, seen);
-    Object.assign(run, winner, { onSnapshot: options.onSnapshot });
-    engine.setParams(run.last!.params);
-    engine.setPenaltyState(run.last!.state);
-  }
-  // With restarts the chosen candidate goes on after its `trial` epochs (if any are left).
-  const stoppedEarly = trainEpochs(run, restarts > 1 ? trial + 1 : 1, epochs, patience);
-  const best = run.best!;
-  if (best.epoch !== run.history.length) {
-    engine.setParams(best.params);
-    engine.setPenaltyState(best.state);
-  }
-  engine.setLearningRate(cfg.learningRate);
-  return {
-    history: run.history,
-    bestEpoch: best.epoch,
-    bestValAccuracy: best.acc,
-    epochsRun: run.history.length,
-    seconds: (performance.now() - t0) / 1000,
-    samplesPerSecond: (run.history.length * train.n) / Math.max(run.trainSeconds, 1e-9),
-    stoppedEarly,
-    candidates,
-    chosenCandidate: chosen,
+    trainEvalSamples: options.trainEvalSamples ?? 10000,
+    trainSamples: train.n,
+    valSamples: val.n,
   };
 }
 
-/** The state of a stretch of epochs on one engine. */
-interface Stretch {
-  engine: TreeEngine;
-  train: Dataset;
-  val: Dataset;
-  options: FitOptions;
-  /** All epochs of the run (for schedules). */
-  epochs: number;
-  batchSize: number;
-  evalX: Float32Array;
-  evalY: Int32Array;
-  chunk: number;
-  snapshots: number[];
-  onSnapshot: ((params: TreeParams, samplesSeen: number) => void) | undefined;
-  rng: Rng;
-  history: EpochRecord[];
-  best: { acc: number; epoch: number; params: TreeParams; state: PenaltyState } | null;
-  trainSeconds: number;
-  samplesSeen: number;
-  /** The parameters at the end of the stretch (kept for candidates). */
-  last?: { params: TreeParams; state: PenaltyState };
-}
-
-/**
- * Train epochs `from..to` of a run, validating after each and keeping the best weights in
- * `s.best`; with `patience > 0` stop after that many epochs without a better validation
- * accuracy. Returns whether it stopped early.
- */
-function trainEpochs(s: Stretch, from: number, to: number, patience: number): boolean {
-  const { engine, train, val, options, epochs, batchSize } = s;
-  const cfg = engine.config;
-  const baseLr = cfg.learningRate;
-  /** Drop the points at or before `seen`; true when there were any. */
-  const passSnapshots = (seen: number): boolean => {
-    let passed = false;
-    while (s.snapshots.length && s.snapshots[0] <= seen) {
-      s.snapshots.shift();
-      passed = true;
-    }
-    return passed;
-  };
-  let sinceBest = 0;
-  if (from === 1 && passSnapshots(0)) s.onSnapshot?.(engine.getParams(), 0);
-  for (let epoch = from; epoch <= to; epoch++) {
-    const lr = options.schedule === "cosine"
-      ? baseLr * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * (epoch - 1) / epochs)))
-      : baseLr;
-    engine.setLearningRate(lr);
-    if (options.betaTo !== undefined && !cfg.learnBeta) {
-      const frac = epochs > 1 ? (epoch - 1) / (epochs - 1) : 1;
-      engine.setBeta(cfg.invTemp * (options.betaTo / cfg.invTemp) ** frac);
-    }
-    const order = s.rng.permutation(train.n);
-    const e0 = performance.now();
-    let lossSum = 0, penaltySum = 0, penaltyBatches = 0, done = 0;
-    for (let start = 0, end = 0; start < order.length; start = end) {
-      end = Math.min(order.length, start + s.chunk);
-      if (s.snapshots.length && s.snapshots[0] - s.samplesSeen < end - start) {
-        // End this chunk at the first whole batch at or after the next snapshot point.
-        end = Math.min(
-          end,
-          start + Math.max(1, Math.ceil((s.snapshots[0] - s.samplesSeen) / batchSize)) * batchSize,
-        );
-      }
-      const part = order.subarray(start, end);
-      const r: LossReport = engine.trainSamples(part, batchSize);
-      lossSum += r.loss * r.samples;
-      const batches = Math.ceil(part.length / batchSize);
-      penaltySum += r.penalty * batches;
-      penaltyBatches += batches;
-      done += part.length;
-      s.samplesSeen += part.length;
-      const elapsed = (performance.now() - e0) / 1000;
-      options.onBatch?.({
-        epoch,
-        epochs,
-        samplesDone: done,
-        samplesTotal: train.n,
-        loss: lossSum / done,
-        samplesPerSecond: done / Math.max(elapsed, 1e-9),
-      });
-      if (done < train.n && passSnapshots(s.samplesSeen)) {
-        s.onSnapshot?.(engine.getParams(), s.samplesSeen);
-      }
-    }
-    const seconds = (performance.now() - e0) / 1000;
-    s.trainSeconds += seconds;
-    passSnapshots(s.samplesSeen);
-    s.onSnapshot?.(engine.getParams(), s.samplesSeen);
-
-    const trainEval = engine.evaluate(s.evalX, s.evalY);
-    const valEval = engine.evaluate(val.x, val.y);
-    const record: EpochRecord = {
-      epoch,
-      trainLoss: lossSum / train.n,
-      penalty: penaltyBatches ? penaltySum / penaltyBatches : 0,
-      trainAccuracy: trainEval.accuracy,
-      valAccuracy: valEval.accuracy,
-      valAccuracyMixture: valEval.accuracyMixture,
-      learningRate: lr,
-      seconds,
-      samplesPerSecond: train.n / Math.max(seconds, 1e-9),
-    };
-    s.history.push(record);
-    options.onEpoch?.(record);
-    if (!Number.isFinite(record.trainLoss)) {
+/** A resume state must come from a run with the same plan, and be where a run can go on. */
+function checkResume(r: FitState, plan: FitPlan): void {
+  for (const key of Object.keys(plan) as (keyof FitPlan)[]) {
+    if (r.plan[key] !== plan[key]) {
       throw new RangeError(
-        `Training diverged in epoch ${epoch}: the loss is ${record.trainLoss}; try a lower learning rate`,
+        `Cannot resume: the saved run has ${key} ${JSON.stringify(r.plan[key])}, this one ` +
+          `asks for ${JSON.stringify(plan[key])}`,
       );
     }
-    if (!s.best || record.valAccuracy > s.best.acc) {
-      s.best = {
-        acc: record.valAccuracy,
-        epoch,
-        params: engine.getParams(),
-        state: engine.getPenaltyState(),
-      };
-      sinceBest = 0;
-    } else if (patience > 0 && ++sinceBest >= patience) {
-      return epoch < to;
-    }
   }
-  return false;
+  if (r.candidate >= plan.restarts || (r.candidate >= 0 && plan.restarts < 2)) {
+    throw new RangeError(`Cannot resume: the saved run is at candidate ${r.candidate}`);
+  }
+  if (
+    !(r.epoch >= 1 && r.epoch <= plan.epochs + 1) || !(r.done >= 0 && r.done < plan.trainSamples)
+  ) {
+    throw new RangeError(`Cannot resume: the saved run is at epoch ${r.epoch}, sample ${r.done}`);
+  }
 }

@@ -3,17 +3,42 @@
  * one is there (the seed's `maybe_train`) or train a new one, evaluate it, and write the run
  * directory (checkpoint and `metrics.json`). Used by `train` and `distill`. Prints nothing.
  *
+ * While it trains, the run directory holds a lock naming the process (`training.lock`), the
+ * best tree so far (`tree.sdt`, as early stopping would restore it) and the resumable state
+ * (`training-state.bin`), both rewritten after epochs (at most every few seconds) and when the
+ * run is interrupted; `resume` continues such a run. The state file is removed when the run
+ * finishes.
+ *
  * @module
  */
 import type { BackendChoice, EvalResult } from "../backends/types.ts";
 import type { BuildEvent } from "../backends/mod.ts";
 import type { Splits } from "../data/types.ts";
-import { CheckpointError } from "../errors.ts";
+import {
+  CheckpointError,
+  RunDirectoryError,
+  TrainingDivergedError,
+  TrainingInterruptedError,
+} from "../errors.ts";
 import { inDir, writeFileAtomic } from "../io/atomic.ts";
-import { CHECKPOINT_FILE, loadTreeCheckpoint } from "../io/checkpoint.ts";
+import { CHECKPOINT_FILE, loadTreeCheckpoint, saveTreeCheckpoint } from "../io/checkpoint.ts";
+import { acquireRunLock } from "../io/lock.ts";
 import { SoftDecisionTree } from "../tree/soft_tree.ts";
 import { DEFAULT_TREE_CONFIG, type TreeConfig } from "../tree/types.ts";
-import type { FitOptions, FitResult } from "./fit.ts";
+import {
+  bestSoFar,
+  type BestWeights,
+  type FitOptions,
+  type FitResult,
+  type FitState,
+} from "./fit.ts";
+import {
+  loadTreeState,
+  removeTreeState,
+  type SavedTreeState,
+  saveTreeState,
+  STATE_FILE,
+} from "./state.ts";
 
 /** How to run. */
 export interface RunOptions {
@@ -27,8 +52,22 @@ export interface RunOptions {
   backend?: BackendChoice;
   /** Seed of the initial parameters and of the shuffling. @default 0 */
   seed?: number;
-  /** Train even if the run directory holds a checkpoint. @default false */
+  /**
+   * Train even if the run directory holds a checkpoint (or an interrupted run's state, which
+   * is dropped). @default false
+   */
   retrain?: boolean;
+  /**
+   * Continue the interrupted run whose state the run directory holds (with these same
+   * options); a run directory with a finished tree is loaded, an empty one trained. Without
+   * it (and without `retrain`) a run directory holding an interrupted run is an error.
+   * @default false
+   */
+  resume?: boolean;
+  /** Hold the run directory's lock while training. @default true */
+  lock?: boolean;
+  /** Lines worth showing: a stale lock taken over, where a resumed run goes on from. */
+  onNote?: (line: string) => void;
   /** Called once the backend is chosen, with a line saying which. */
   onBackend?: (note: string) => void;
   /** Told when a native library is compiled (its first use on a machine). */
@@ -42,6 +81,8 @@ export interface RunResult {
   tree: SoftDecisionTree;
   /** Whether an existing checkpoint was loaded instead of training. */
   loaded: boolean;
+  /** Whether an interrupted run was continued. */
+  resumed: boolean;
   /** The training record (absent when loaded). */
   fit: FitResult | null;
   val: EvalResult;
@@ -60,7 +101,13 @@ const SHAPE_KEYS = ["depth", "features", "classes", "loss", "learnBeta"] as cons
  * `options.out`.
  *
  * @throws {CheckpointError} when the run directory holds a tree of another shape and
- *   `retrain` is not set.
+ *   `retrain` is not set, or a state file that cannot be read.
+ * @throws {RunDirectoryError} when another process trains into the run directory, or it holds
+ *   an interrupted run and neither `resume` nor `retrain` is set.
+ * @throws {TrainingInterruptedError} when `fit.signal` is aborted; its state is saved and its
+ *   `out` is the run directory.
+ * @throws {TrainingDivergedError} when the loss stops being finite; the best tree so far is
+ *   saved.
  */
 export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<RunResult> {
   const t0 = performance.now();
@@ -75,85 +122,185 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
   let tree: SoftDecisionTree;
   let loaded = false;
   let fitResult: FitResult | null = null;
-  const exists = await Deno.stat(file).then(() => true, () => false);
-  if (exists && !options.retrain) {
-    const ckpt = await loadTreeCheckpoint(file);
-    const differ = SHAPE_KEYS.filter((k) => ckpt.config[k] !== want[k]);
-    if (differ.length) {
-      throw new CheckpointError(
-        `The run directory "${options.out}" holds a tree with ${
-          differ.map((k) => `${k} ${JSON.stringify(ckpt.config[k])}`).join(", ")
-        }, but this run asks for ${
-          differ.map((k) => `${k} ${JSON.stringify(want[k])}`).join(", ")
-        }`,
+  const isFile = (path: string) => Deno.stat(path).then((i) => i.isFile, () => false);
+  const exists = await isFile(file);
+  const hasState = await isFile(inDir(options.out, STATE_FILE));
+  // Take the lock before reading the state: another process may be writing it.
+  const lock = (options.retrain || hasState || !exists) && options.lock !== false
+    ? await acquireRunLock(options.out, String(options.meta?.command ?? "train"))
+    : null;
+  let saved: SavedTreeState | null = null;
+  let val: EvalResult, test: EvalResult;
+  try {
+    if (lock?.note) options.onNote?.(`${lock.note}: ${lock.path}`);
+    saved = options.retrain ? null : await loadTreeState(options.out);
+    if (saved && !options.resume) {
+      const f = saved.fit;
+      throw new RunDirectoryError(
+        `The run directory "${options.out}" holds an interrupted run (at epoch ${f.epoch} of ` +
+          `${f.plan.epochs}, state saved in "${inDir(options.out, STATE_FILE)}")`,
+        "continue it with --resume, or start over with --retrain",
       );
     }
-    tree = await SoftDecisionTree.fromCheckpoint(ckpt, {
-      backend: options.backend,
-      onBuild: options.onBuild,
-    });
-    options.onBackend?.(tree.backendNote);
-    loaded = true;
-  } else {
-    tree = await SoftDecisionTree.create(want, splits.train, {
-      backend: options.backend,
-      seed,
-      onBuild: options.onBuild,
-    });
-    options.onBackend?.(tree.backendNote);
-    fitResult = tree.fit(splits.train, splits.val, { seed, ...options.fit });
-  }
-  const val = tree.evaluate(splits.val);
-  const test = tree.evaluate(splits.test);
-  if (!loaded) {
-    const meta = {
-      ...options.meta,
-      seed,
-      valAccuracy: val.accuracy,
-      testAccuracy: test.accuracy,
-      testAccuracyMixture: test.accuracyMixture,
-      bestEpoch: fitResult?.bestEpoch,
-      date: new Date().toISOString(),
-    };
-    await tree.save(file, meta);
-    await writeMetrics(options.out, {
-      ...meta,
-      config: tree.config,
-      data: {
-        source: splits.train.source,
-        train: splits.train.n,
-        val: splits.val.n,
-        test: splits.test.n,
-      },
-      fitOptions: {
-        epochs: options.fit.epochs,
-        batchSize: options.fit.batchSize,
-        patience: options.fit.patience,
-        schedule: options.fit.schedule ?? "constant",
-        betaTo: options.fit.betaTo,
-        restarts: options.fit.restarts ?? 1,
-        restartEpochs: options.fit.restartEpochs ?? 10,
-      },
-      candidates: fitResult?.candidates,
-      chosenCandidate: fitResult?.chosenCandidate,
-      backend: tree.backend,
-      valAccuracyMixture: val.accuracyMixture,
-      epochsRun: fitResult?.epochsRun,
-      stoppedEarly: fitResult?.stoppedEarly,
-      seconds: fitResult?.seconds,
-      samplesPerSecond: fitResult?.samplesPerSecond,
-      history: fitResult?.history,
-    });
+    if (!saved && exists && !options.retrain) {
+      const ckpt = await loadTreeCheckpoint(file);
+      const differ = SHAPE_KEYS.filter((k) => ckpt.config[k] !== want[k]);
+      if (differ.length) {
+        throw new CheckpointError(
+          `The run directory "${options.out}" holds a tree with ${
+            differ.map((k) => `${k} ${JSON.stringify(ckpt.config[k])}`).join(", ")
+          }, but this run asks for ${
+            differ.map((k) => `${k} ${JSON.stringify(want[k])}`).join(", ")
+          }`,
+        );
+      }
+      tree = await SoftDecisionTree.fromCheckpoint(ckpt, {
+        backend: options.backend,
+        onBuild: options.onBuild,
+      });
+      options.onBackend?.(tree.backendNote);
+      loaded = true;
+    } else {
+      if (saved) {
+        const config = saved.config;
+        const differ = (Object.keys(want) as (keyof TreeConfig)[])
+          .filter((k) => config[k] !== want[k]);
+        if (differ.length) {
+          throw new CheckpointError(
+            `The interrupted run in "${options.out}" has ${
+              differ.map((k) => `${k} ${JSON.stringify(config[k])}`).join(", ")
+            }, but this run asks for ${
+              differ.map((k) => `${k} ${JSON.stringify(want[k])}`).join(", ")
+            }`,
+          );
+        }
+      } else {
+        await removeTreeState(options.out);
+      }
+      tree = await SoftDecisionTree.create(want, splits.train, {
+        backend: options.backend,
+        seed,
+        onBuild: options.onBuild,
+      });
+      options.onBackend?.(tree.backendNote);
+      if (saved) {
+        const f = saved.fit;
+        const batches = Math.ceil(f.plan.trainSamples / f.plan.batchSize);
+        options.onNote?.(
+          `resuming ${options.out} at epoch ${f.epoch} (batch ${
+            Math.ceil(f.done / f.plan.batchSize)
+          } of ${batches})${f.candidate >= 0 ? `, candidate ${f.candidate + 1}` : ""}`,
+        );
+      }
+      fitResult = await fitTree(tree, splits, options, saved, file);
+    }
+    val = tree.evaluate(splits.val);
+    test = tree.evaluate(splits.test);
+    if (!loaded) {
+      const meta = {
+        ...options.meta,
+        seed,
+        valAccuracy: val.accuracy,
+        testAccuracy: test.accuracy,
+        testAccuracyMixture: test.accuracyMixture,
+        bestEpoch: fitResult?.bestEpoch,
+        date: new Date().toISOString(),
+      };
+      await tree.save(file, meta);
+      await writeMetrics(options.out, {
+        ...meta,
+        config: tree.config,
+        data: {
+          source: splits.train.source,
+          train: splits.train.n,
+          val: splits.val.n,
+          test: splits.test.n,
+        },
+        fitOptions: {
+          epochs: options.fit.epochs,
+          batchSize: options.fit.batchSize,
+          patience: options.fit.patience,
+          schedule: options.fit.schedule ?? "constant",
+          betaTo: options.fit.betaTo,
+          restarts: options.fit.restarts ?? 1,
+          restartEpochs: options.fit.restartEpochs ?? 10,
+        },
+        candidates: fitResult?.candidates,
+        chosenCandidate: fitResult?.chosenCandidate,
+        backend: tree.backend,
+        valAccuracyMixture: val.accuracyMixture,
+        epochsRun: fitResult?.epochsRun,
+        stoppedEarly: fitResult?.stoppedEarly,
+        seconds: fitResult?.seconds,
+        samplesPerSecond: fitResult?.samplesPerSecond,
+        history: fitResult?.history,
+      });
+      await removeTreeState(options.out);
+    }
+  } finally {
+    await lock?.release();
   }
   return {
     tree,
     loaded,
+    resumed: saved !== null,
     fit: fitResult,
     val,
     test,
     checkpoint: file,
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/**
+ * Train `tree` with `options.fit`, from the saved state when there is one, saving the state and
+ * the best tree so far into the run directory as the run goes.
+ */
+async function fitTree(
+  tree: SoftDecisionTree,
+  splits: Splits,
+  options: RunOptions,
+  saved: SavedTreeState | null,
+  file: string,
+): Promise<FitResult> {
+  const seed = options.seed ?? 0;
+  const data = tree.data;
+  const meta = { ...options.meta, seed };
+  let written: BestWeights | null = null;
+  const onState = async (state: FitState) => {
+    // The state first: a best tree is never on disk without the state that explains it.
+    if (state.engine) {
+      await saveTreeState(options.out, { config: tree.config, data, meta, fit: state });
+    }
+    const best = bestSoFar(state);
+    if (best && best !== written) {
+      await saveTreeCheckpoint(file, {
+        config: tree.config,
+        params: best.params,
+        data,
+        meta: { ...meta, inProgress: true, bestEpoch: best.epoch, valAccuracy: best.acc },
+      });
+      written = best;
+    }
+    await options.fit.onState?.(state);
+  };
+  try {
+    return await tree.fitAsync(splits.train, splits.val, {
+      seed,
+      ...options.fit,
+      resume: saved?.fit,
+      onState,
+    });
+  } catch (error) {
+    tree.dispose();
+    if (error instanceof TrainingInterruptedError) error.out = options.out;
+    if (error instanceof TrainingDivergedError && error.details.bestValAccuracy !== null) {
+      throw new TrainingDivergedError(error.at, { ...error.details, keptIn: file }, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
 }
 
 /** Write `metrics.json` into a run directory atomically. */

@@ -15,7 +15,7 @@ import type {
 import type { Dataset } from "../data/types.ts";
 import { loadTreeCheckpoint, saveTreeCheckpoint } from "../io/checkpoint.ts";
 import type { DataInfo, TreeCheckpoint } from "../io/types.ts";
-import { fit, type FitOptions, type FitResult } from "../train/fit.ts";
+import { fit, fitAsync, type FitOptions, type FitResult } from "../train/fit.ts";
 import { type Route, route } from "./inspect.ts";
 import { checkConfig, initParams } from "./params.ts";
 import {
@@ -161,6 +161,16 @@ export class SoftDecisionTree {
     this.#checkData(train);
     this.#checkData(val);
     return fit(this.#engine, train, val, options);
+  }
+
+  /**
+   * Train, letting signals and timers run between batches and awaiting `onState`; see
+   * `fitAsync` (a stop request, saving the state, resuming).
+   */
+  async fitAsync(train: Dataset, val: Dataset, options: FitOptions = {}): Promise<FitResult> {
+    this.#checkData(train);
+    this.#checkData(val);
+    return await fitAsync(this.#engine, train, val, options);
   }
 
   /** Accuracy of both prediction modes on a split. */
