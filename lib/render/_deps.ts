@@ -6,6 +6,7 @@
  */
 export { Resvg } from "npm:@resvg/resvg-js@2.6.2";
 export { default as gifenc } from "npm:gifenc@1.0.3";
+export { encode as encodePng } from "npm:fast-png@8.0.0";
 /** DejaVu Sans (regular and bold) as TTF bytes; needs the `raw-imports` unstable feature. */
 export async function loadDejaVuFonts(): Promise<Uint8Array[]> {
   const [regular, bold] = await Promise.all([
