@@ -1,5 +1,6 @@
 /**
- * The softtree command line: `train`, `eval`, `distill`, `teacher`, `draw`.
+ * The softtree command line: `train`, `eval`, `distill`, `teacher`, `draw`, and for a trained
+ * tree `predict`, `explain`, `report`, `export`.
  *
  * Thin by design: it parses options, calls `lib/`, draws progress and prints results.
  * Usage errors exit with status 2, runtime errors with status 1.
@@ -12,6 +13,10 @@ import { evalCommand, trainCommand } from "./cli/train.ts";
 import { teacherCommand } from "./cli/teacher.ts";
 import { drawCommand } from "./cli/draw.ts";
 import { distillCommand } from "./cli/distill.ts";
+import { predictCommand } from "./cli/predict.ts";
+import { explainCommand } from "./cli/explain.ts";
+import { exportCommand } from "./cli/export.ts";
+import { reportCommand } from "./cli/report.ts";
 
 /** Build the command tree (exported for in-process tests). */
 export function buildProgram(): Command {
@@ -27,6 +32,10 @@ export function buildProgram(): Command {
   program.addCommand(distillCommand());
   program.addCommand(teacherCommand());
   program.addCommand(drawCommand());
+  program.addCommand(predictCommand());
+  program.addCommand(explainCommand());
+  program.addCommand(exportCommand());
+  program.addCommand(reportCommand());
   const override = (c: Command) => {
     c.exitOverride();
     for (const sub of c.commands) override(sub as Command);

@@ -68,9 +68,25 @@ export function choiceArg<T extends string>(what: string, choices: readonly T[])
   };
 }
 
+/** A runtime error (exit 1) that carries the hint line printed under it. */
+export class HintedError extends Error {
+  override name = "HintedError";
+  /** What the user can do about it. */
+  readonly hint: string;
+  /**
+   * @param message What failed and why.
+   * @param hint What to do about it.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, hint: string, options?: ErrorOptions) {
+    super(message, options);
+    this.hint = hint;
+  }
+}
+
 /** The hint printed under a runtime error, chosen by the error's kind. */
 export function hintFor(error: unknown): string {
-  if (error instanceof BackendUnavailableError) return error.hint;
+  if (error instanceof BackendUnavailableError || error instanceof HintedError) return error.hint;
   if (error instanceof CheckpointError) {
     return "retrain with --retrain, or point --model at a valid run directory or checkpoint";
   }

@@ -17,10 +17,11 @@ import { Rng } from "../lib/util/random.ts";
 import { intArg, numArg, printJson, UsageError } from "./common.ts";
 import { info } from "./progress.ts";
 
-type OutFormat = "svg" | "png" | "gif";
+/** The picture formats `draw` and `explain` write. */
+export type OutFormat = "svg" | "png" | "gif";
 
 /** `--out`: a file name ending in .svg, .png or .gif. */
-function outArg(value: string): { path: string; format: OutFormat } {
+export function outArg(value: string): { path: string; format: OutFormat } {
   const m = /\.(svg|png|gif)$/i.exec(value);
   if (!m) {
     throw new InvalidArgumentError(

@@ -1,0 +1,150 @@
+/**
+ * `softtree explain`: the decision path of one's own image through a trained tree, as the
+ * picture `draw` makes for a test image (SVG or PNG, correlation mode, or the two-frame GIF),
+ * after the same preprocessing as `predict`.
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
+import { decisionPathGif } from "../lib/render/gif.ts";
+import { treeSvg } from "../lib/render/tree_svg.ts";
+import { writePicture } from "../lib/render/write.ts";
+import { prepareInputs } from "../lib/use/inputs.ts";
+import { TreePredictor } from "../lib/use/predict.ts";
+import { HintedError, intArg, numArg, printJson, UsageError } from "./common.ts";
+import { outArg } from "./draw.ts";
+import { fitOption, invertOption, prepareOptionsFrom } from "./predict.ts";
+import { info } from "./progress.ts";
+
+/** The `explain` command. */
+export function explainCommand() {
+  return new Command("explain")
+    .description(
+      "Draw the decision path of your own image (PNG or JPEG; or one item of an IDX or CSV " +
+        "file) through a trained tree, prepared as `predict` prepares it.",
+    )
+    .argument("<input>", "an image file, or an IDX or CSV file with --item")
+    .requiredOption("--model <path>", "run directory or tree checkpoint file")
+    .requiredOption(
+      "--out <file>",
+      "output file: .svg, .png or .gif (the GIF shows the path plain, then in correlation mode)",
+      outArg,
+    )
+    .addOption(fitOption())
+    .addOption(invertOption())
+    .option("--item <n>", "which item of an IDX or CSV file (0-based)", intArg("--item", 0))
+    .option("--label <class>", "the input's true class, written beside it")
+    .option("--correlation", "on the path, show input × filter instead of the filter")
+    .option(
+      "--depth-limit <n>",
+      "draw only the first N levels of inner nodes",
+      intArg("--depth-limit", 1),
+    )
+    .option(
+      "--scale <x>",
+      "PNG/GIF zoom factor (default 1)",
+      numArg("--scale", { min: 0, exclusiveMin: true, max: 16 }),
+    )
+    .option("--width <px>", "PNG/GIF width in pixels", intArg("--width", 16, 20000))
+    .option("--json", "print one JSON summary on stdout")
+    .option("--quiet", "no notes on stderr")
+    .action(async (input, o) => {
+      const quiet = Boolean(o.quiet);
+      const { path: out, format } = o.out;
+      if (o.scale !== undefined && o.width !== undefined) {
+        throw new UsageError("Give either --scale or --width, not both");
+      }
+      if (format === "svg" && (o.scale !== undefined || o.width !== undefined)) {
+        throw new UsageError("--scale and --width apply to .png and .gif output, not .svg");
+      }
+      if (format === "gif" && o.correlation) {
+        throw new UsageError(
+          "A GIF shows both the plain and the correlation picture: drop --correlation",
+        );
+      }
+      const tree = await loadTreeCheckpoint(o.model);
+      const { config, data } = tree;
+      let label: number | undefined;
+      if (o.label !== undefined) {
+        label = data.classNames.indexOf(o.label);
+        if (label < 0) {
+          throw new UsageError(
+            `--label "${o.label}" is not a class of this tree; its classes are ` +
+              data.classNames.map((c) => `"${c}"`).join(", "),
+          );
+        }
+      }
+      const inputs = await prepareInputs([input], tree, prepareOptionsFrom(o));
+      if (inputs.length === 0) {
+        throw new HintedError(`No input: "${input}" holds no image`, "give one PNG or JPEG file");
+      }
+      if (inputs.length > 1 && o.item === undefined) {
+        throw new UsageError(`"${input}" holds ${inputs.length} inputs: pick one with --item N`);
+      }
+      const index = o.item ?? 0;
+      if (index >= inputs.length) {
+        throw new UsageError(`--item must be below ${inputs.length}, got ${index}`);
+      }
+      const chosen = inputs[index];
+      if (!chosen.x) {
+        throw new HintedError(
+          chosen.error ?? `Cannot use "${chosen.name}"`,
+          "give a PNG or JPEG file the tree can read; --fit and --invert change how it is prepared",
+        );
+      }
+      if (label === undefined && chosen.label !== undefined) {
+        const k = data.classNames.indexOf(chosen.label);
+        if (k >= 0) label = k;
+      }
+      info(`${chosen.name}: ${chosen.steps.join("; ")}`, quiet);
+      const depthLimit = o.depthLimit === undefined
+        ? undefined
+        : Math.min(o.depthLimit, config.depth);
+      if (format === "gif") {
+        const gif = await decisionPathGif(tree, {
+          input: chosen.x,
+          label,
+          depthLimit,
+          scale: o.scale,
+          width: o.width,
+        });
+        await writeFileAtomic(out, gif);
+      } else {
+        const svg = treeSvg(tree, {
+          input: chosen.x,
+          label,
+          correlation: o.correlation,
+          depthLimit,
+          caption: `input: ${chosen.name}`,
+        });
+        await writePicture(out, svg, { scale: o.scale, width: o.width });
+      }
+      const p = new TreePredictor(tree).predict(chosen.x);
+      if (o.json) {
+        printJson({
+          command: "explain",
+          input: chosen.name,
+          out,
+          format,
+          class: p.className,
+          class_index: p.class,
+          probability: p.probabilities[p.class],
+          mixture_class: data.classNames[p.mixtureClass],
+          mixture_probability: p.mixture[p.mixtureClass],
+          leaf: p.leaf,
+          leaf_probability: p.leafProbability,
+          path: p.path,
+          preprocessing: chosen.steps,
+        });
+      } else {
+        info(
+          `wrote ${out}: predicted ${p.className} (leaf ${p.leaf}, path probability ${
+            p.leafProbability.toFixed(3)
+          })`,
+          quiet,
+        );
+      }
+    });
+}

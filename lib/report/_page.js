@@ -1,0 +1,562 @@
+/**
+ * The report page's behaviour, inlined by html.ts after `predictor.js` (`loadModel`,
+ * `predictTree`) and `pixels.js` (`prepareImage`): the tree as a zoomable SVG whose nodes
+ * open their details on click, inputs from a sample of test images or from a drawing canvas,
+ * routed live through the tree with the same maths as softtree, and the confusion matrices
+ * and the run's facts. Reads its data from the JSON in `#softtree-data`; loads nothing.
+ */
+/* global loadModel, predictTree, prepareImage */
+
+const DATA = JSON.parse(document.getElementById("softtree-data").textContent);
+const MODEL = loadModel(DATA.model);
+const INPUT = DATA.model.input;
+const F = MODEL.features;
+const K = MODEL.classes;
+const I = 2 ** MODEL.depth - 1;
+const NAMES = MODEL.classNames;
+const STATE = { x: null, prediction: null, source: null, steps: [], selected: null };
+
+const $ = (id) => document.getElementById(id);
+const pct = (v) => `${(100 * v).toFixed(2)}%`;
+const esc = (s) =>
+  String(s).replace(
+    /[&<>"]/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c],
+  );
+
+function bytesOf(b64) {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function float32Of(b64) {
+  const bytes = bytesOf(b64);
+  const view = new DataView(bytes.buffer);
+  const out = new Float32Array(bytes.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true);
+  return out;
+}
+
+const SAMPLES = float32Of(DATA.samples.data);
+const PROTOS = DATA.prototypes.encoding === "uint8"
+  ? Float32Array.from(bytesOf(DATA.prototypes.data), (v) => v / 255)
+  : float32Of(DATA.prototypes.data);
+
+// ---- pictures of inputs and filters ----
+
+const DIVERGING = [
+  [-1, [33, 102, 172]],
+  [-0.5, [146, 197, 222]],
+  [0, [255, 255, 255]],
+  [0.5, [244, 165, 130]],
+  [1, [178, 24, 43]],
+];
+
+/** Blue (negative), white (zero), red (positive), as softtree's pictures. */
+function diverging(t) {
+  const v = Math.max(-1, Math.min(1, t || 0));
+  for (let i = 1; i < DIVERGING.length; i++) {
+    const [a, ca] = DIVERGING[i - 1];
+    const [b, cb] = DIVERGING[i];
+    if (v <= b) {
+      const f = (v - a) / (b - a);
+      return ca.map((c, j) => Math.round(c + f * (cb[j] - c)));
+    }
+  }
+  return DIVERGING[DIVERGING.length - 1][1];
+}
+
+/**
+ * Paints values on a canvas: an input as it is (light on dark for gray images), or signed
+ * values (a filter, input x filter) in the diverging map scaled by their largest magnitude.
+ * Tabular rows are drawn as bars.
+ */
+function paint(canvas, values, signed) {
+  const ctx = canvas.getContext("2d");
+  if (INPUT.kind !== "image") {
+    canvas.width = 120;
+    canvas.height = 40;
+    ctx.fillStyle = "#fafafa";
+    ctx.fillRect(0, 0, 120, 40);
+    let m = 0;
+    for (const v of values) m = Math.max(m, Math.abs(v));
+    const bw = 120 / values.length;
+    values.forEach((v, f) => {
+      const t = m ? v / m : 0;
+      ctx.fillStyle = `rgb(${diverging(t).join(",")})`;
+      const h = Math.abs(t) * 18;
+      ctx.fillRect(f * bw + 0.5, t >= 0 ? 20 - h : 20, Math.max(1, bw - 1), Math.max(h, 0.5));
+    });
+    return;
+  }
+  const [h, w, c] = INPUT.imageShape;
+  canvas.width = w;
+  canvas.height = h;
+  const img = ctx.createImageData(w, h);
+  let m = 0;
+  if (signed) { for (const v of values) m = Math.max(m, Math.abs(v)); }
+  for (let p = 0; p < w * h; p++) {
+    let rgb;
+    if (signed) {
+      // Several channels: their mean (the filter's picture per channel is in the tree).
+      let s = 0;
+      for (let j = 0; j < c; j++) s += values[p * c + j];
+      rgb = diverging(m ? s / c / m : 0);
+    } else if (c === 3) {
+      rgb = [0, 1, 2].map((j) => Math.round(255 * values[p * 3 + j]));
+    } else {
+      const g = Math.round(255 * Math.max(0, Math.min(1, values[p * c])));
+      rgb = [g, g, g];
+    }
+    img.data.set([rgb[0], rgb[1], rgb[2], 255], p * 4);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+function bars(dist, best, label) {
+  const max = Math.max(...dist);
+  return `<div class="bars">${
+    dist.map((p, k) =>
+      `<span>${esc(NAMES[k])}</span><div class="bar${k === best ? " max" : ""}" style="width:${
+        (100 * p / (max || 1)).toFixed(1)
+      }%"></div><span>${(100 * p).toFixed(1)}%</span>`
+    ).join("")
+  }</div>${label ? `<div class="note">${esc(label)}</div>` : ""}`;
+}
+
+// ---- the tree: zoom, pan, selection, the live path ----
+
+const box = $("tree-box");
+const svg = box.querySelector("svg");
+const full = svg.viewBox.baseVal;
+const view = { x: full.x, y: full.y, w: full.width, h: full.height };
+
+function applyView() {
+  svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
+}
+
+function svgPoint(clientX, clientY) {
+  const pt = svg.createSVGPoint();
+  pt.x = clientX;
+  pt.y = clientY;
+  return pt.matrixTransform(svg.getScreenCTM().inverse());
+}
+
+function zoom(factor, clientX, clientY) {
+  const r = box.getBoundingClientRect();
+  const p = svgPoint(clientX ?? r.left + r.width / 2, clientY ?? r.top + r.height / 2);
+  const f = Math.min(Math.max(factor, full.width / 60 / view.w), (full.width * 2) / view.w);
+  view.x = p.x - (p.x - view.x) * f;
+  view.y = p.y - (p.y - view.y) * f;
+  view.w *= f;
+  view.h *= f;
+  applyView();
+}
+
+function fit() {
+  Object.assign(view, { x: full.x, y: full.y, w: full.width, h: full.height });
+  applyView();
+}
+
+box.addEventListener("wheel", (e) => {
+  e.preventDefault();
+  zoom(Math.exp(e.deltaY * 0.0015), e.clientX, e.clientY);
+}, { passive: false });
+
+let drag = null;
+box.addEventListener("pointerdown", (e) => {
+  if (e.button !== 0 || e.target.closest(".zoom")) return;
+  drag = { x: e.clientX, y: e.clientY, view: { ...view }, moved: false, target: e.target };
+});
+globalThis.addEventListener("pointermove", (e) => {
+  if (!drag) return;
+  const dx = e.clientX - drag.x;
+  const dy = e.clientY - drag.y;
+  if (!drag.moved && Math.hypot(dx, dy) < 4) return;
+  drag.moved = true;
+  box.classList.add("dragging");
+  const r = box.getBoundingClientRect();
+  const scale = Math.max(drag.view.w / r.width, drag.view.h / r.height);
+  view.x = drag.view.x - dx * scale;
+  view.y = drag.view.y - dy * scale;
+  applyView();
+});
+globalThis.addEventListener("pointerup", () => {
+  if (!drag) return;
+  const { moved, target } = drag;
+  drag = null;
+  box.classList.remove("dragging");
+  if (moved) return;
+  const g = target.closest && target.closest("g[data-node]");
+  if (g) selectNode(Number(g.dataset.node));
+});
+$("zoom-in").addEventListener("click", () => zoom(1 / 1.4));
+$("zoom-out").addEventListener("click", () => zoom(1.4));
+$("zoom-fit").addEventListener("click", fit);
+
+function nodeGroup(n) {
+  return svg.querySelector(`g[data-node="${n}"]`);
+}
+
+/** Marks the path in green and writes z and p(right) under each inner node on it. */
+function highlight(prediction) {
+  for (const el of svg.querySelectorAll(".on-path")) el.classList.remove("on-path");
+  for (const el of svg.querySelectorAll("text.live")) el.remove();
+  if (!prediction) return;
+  const path = prediction.path;
+  for (let i = 0; i < path.length; i++) {
+    const g = nodeGroup(path[i]);
+    if (g) g.classList.add("on-path");
+    if (i > 0) {
+      const edge = svg.querySelector(`line.edge[data-from="${path[i - 1]}"][data-to="${path[i]}"]`);
+      if (edge) {
+        edge.classList.add("on-path");
+        edge.parentNode.appendChild(edge); // on top of the grey edges
+      }
+    }
+    const frame = g && g.querySelector(".frame");
+    if (frame && path[i] < I) {
+      const b = frame.getBBox();
+      const t = document.createElementNS("http://www.w3.org/2000/svg", "text");
+      t.setAttribute("class", "live");
+      t.setAttribute("x", String(b.x + b.width / 2));
+      t.setAttribute("y", String(b.y + b.height + 13));
+      t.setAttribute("text-anchor", "middle");
+      const n = path[i];
+      t.textContent = `z ${prediction.logits[n].toFixed(2)}, p(right) ${
+        prediction.right[n].toFixed(3)
+      }`;
+      g.appendChild(t);
+    }
+  }
+}
+
+function selectNode(n) {
+  STATE.selected = n;
+  for (const el of svg.querySelectorAll(".selected")) el.classList.remove("selected");
+  const g = nodeGroup(n);
+  if (g) g.classList.add("selected");
+  renderNode(n);
+}
+
+function renderNode(n) {
+  const s = DATA.nodes[n];
+  const el = $("node");
+  el.dataset.node = String(n);
+  const isLeaf = s.leaf !== null;
+  const classes = s.classes.map((k) => NAMES[k]).join(", ");
+  const parts = [
+    `<h2>${
+      isLeaf ? `Leaf ${s.leaf}` : `Inner node ${n}`
+    } <span class="note">(heap node ${n}, depth ${s.depth})</span></h2>`,
+    `<div>${isLeaf ? "predicts" : "classes below"}: <b>${esc(classes)}</b></div>`,
+  ];
+  const p = STATE.prediction;
+  if (!isLeaf) {
+    const b = MODEL.b[n];
+    parts.push(
+      `<h3>Filter w (blue negative, red positive)${p ? " and input × filter" : ""}</h3>`,
+      `<div class="filters"><figure><canvas id="node-filter" class="pixels"></canvas>bias ${
+        b.toFixed(3)
+      }, β ${MODEL.beta}</figure>${
+        p ? `<figure><canvas id="node-corr" class="pixels"></canvas>input × filter</figure>` : ""
+      }</div>`,
+    );
+    if (p) {
+      parts.push(
+        `<div>this input: z = β(x·w + b) = <b>${p.logits[n].toFixed(3)}</b>, p(right) = <b>${
+          p.right[n].toFixed(3)
+        }</b>, reaches it with P = ${p.reach[n].toFixed(3)}</div>`,
+      );
+    }
+  } else {
+    const dist = Array.from(MODEL.q.subarray(s.leaf * K, (s.leaf + 1) * K));
+    parts.push(`<h3>Class distribution Q</h3>`, bars(dist, MODEL.leafClass[s.leaf]));
+    parts.push(
+      `<div>test inputs ending here: ${s.test.count}, classified right: ${s.test.correct}${
+        s.test.count ? ` (<b>${pct(s.test.correct / s.test.count)}</b>)` : ""
+      }</div>`,
+    );
+    if (p) parts.push(`<div>this input reaches it with P = ${p.reach[n].toFixed(3)}</div>`);
+  }
+  parts.push(
+    `<h3>Inputs through it (on their most probable path; mass = sum of path probabilities)</h3>`,
+    `<table class="kv"><tr><th>training</th><td>${s.train.count} (mass ${
+      s.train.mass.toFixed(1)
+    })</td></tr><tr><th>test</th><td>${s.test.count} (mass ${
+      s.test.mass.toFixed(1)
+    })</td></tr></table>`,
+  );
+  if (n === 0) {
+    parts.push(`<p class="note">Every input reaches the root with probability 1.</p>`);
+  } else if (s.prototypes.length) {
+    parts.push(
+      `<h3>Prototypes: training inputs that reach it with the highest path probability</h3>`,
+      `<div class="protos">${
+        s.prototypes.map((j, r) =>
+          `<figure><canvas class="pixels proto" data-proto="${j}"></canvas>${
+            esc(NAMES[DATA.prototypes.labels[j]])
+          } · P ${s.prototypeReach[r].toFixed(3)}</figure>`
+        ).join("")
+      }</div>`,
+    );
+  }
+  el.innerHTML = parts.join("");
+  if (!isLeaf) {
+    const w = MODEL.w.subarray(n * F, (n + 1) * F);
+    paint($("node-filter"), w, true);
+    if (p) paint($("node-corr"), Array.from(w, (v, f) => v * STATE.x[f]), true);
+  }
+  for (const c of el.querySelectorAll("canvas.proto")) {
+    const j = Number(c.dataset.proto);
+    paint(c, PROTOS.subarray(j * F, (j + 1) * F), false);
+  }
+}
+
+// ---- inputs: the sample, the canvas ----
+
+/** Routes an input through the tree and shows the answer everywhere. */
+function run(x, source, steps) {
+  const p = predictTree(MODEL, x);
+  Object.assign(STATE, { x, prediction: p, source, steps: steps ?? [] });
+  highlight(p);
+  renderResult();
+  if (STATE.selected !== null) renderNode(STATE.selected);
+  return p;
+}
+
+function renderResult() {
+  const p = STATE.prediction;
+  const el = $("result");
+  if (!p) return;
+  el.dataset.class = String(p.class);
+  el.dataset.leaf = String(p.leaf);
+  el.dataset.leafProbability = String(p.leafProbability);
+  el.dataset.mixtureClass = String(p.mixtureClass);
+  el.dataset.source = STATE.source;
+  const truth = STATE.source.startsWith("sample:")
+    ? NAMES[DATA.samples.labels[Number(STATE.source.slice(7))]]
+    : null;
+  const rows = p.path.slice(0, -1).map((n, i) =>
+    `<tr><td>${i}</td><td>${n}</td><td>${p.logits[n].toFixed(2)}</td><td>${
+      p.right[n].toFixed(3)
+    }</td><td>${p.path[i + 1] === 2 * n + 2 ? "right" : "left"}</td></tr>`
+  ).join("");
+  el.innerHTML = `<div class="big" id="predicted">${esc(p.className)}</div>
+    <div>max-leaf prediction: leaf <b>${p.leaf}</b>, path probability <b>${
+    p.leafProbability.toFixed(3)
+  }</b>; mixture predicts <b>${esc(NAMES[p.mixtureClass])}</b> (${
+    (100 * p.mixture[p.mixtureClass]).toFixed(1)
+  }%)${truth !== null ? `; true class <b>${esc(truth)}</b>` : ""}</div>
+    <h3>The leaf's class distribution</h3>${bars(p.probabilities, p.class)}
+    <h3>Path</h3><table><tr><th>depth</th><th>node</th><th>z</th><th>p(right)</th><th>went</th></tr>${rows}</table>
+    ${
+    STATE.steps.length
+      ? `<h3>How the drawing was prepared</h3><ol class="steps">${
+        STATE.steps.map((s) => `<li>${esc(s)}</li>`).join("")
+      }</ol>`
+      : ""
+  }`;
+  const seen = $("seen");
+  if (seen) paint(seen, STATE.x, false);
+}
+
+function setupSamples() {
+  const holder = $("samples");
+  const n = DATA.samples.labels.length;
+  for (let j = 0; j < n; j++) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.sample = String(j);
+    b.title = `test input ${DATA.samples.index[j]}, class ${NAMES[DATA.samples.labels[j]]}`;
+    if (INPUT.kind === "image") {
+      const c = document.createElement("canvas");
+      c.className = "pixels";
+      b.appendChild(c);
+      paint(c, SAMPLES.subarray(j * F, (j + 1) * F), false);
+    } else {
+      b.textContent = `test row ${DATA.samples.index[j]} (class ${NAMES[DATA.samples.labels[j]]})`;
+    }
+    b.addEventListener("click", () => {
+      for (const a of holder.querySelectorAll(".active")) a.classList.remove("active");
+      b.classList.add("active");
+      run(SAMPLES.slice(j * F, (j + 1) * F), `sample:${j}`);
+    });
+    holder.appendChild(b);
+  }
+}
+
+function setupPad() {
+  const pad = $("pad");
+  if (!pad) return;
+  const ctx = pad.getContext("2d", { willReadFrequently: true });
+  const clear = () => {
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, pad.width, pad.height);
+  };
+  clear();
+  ctx.strokeStyle = "#fff";
+  ctx.fillStyle = "#fff";
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.lineWidth = pad.width / 12;
+  let last = null;
+  let pending = false;
+  const at = (e) => {
+    const r = pad.getBoundingClientRect();
+    return [
+      (e.clientX - r.left) * pad.width / r.width,
+      (e.clientY - r.top) * pad.height / r.height,
+    ];
+  };
+  const predict = () => {
+    pending = false;
+    const img = ctx.getImageData(0, 0, pad.width, pad.height);
+    const raster = {
+      width: img.width,
+      height: img.height,
+      channels: 4,
+      data: img.data,
+      maxValue: 255,
+    };
+    try {
+      const prepared = prepareImage(raster, INPUT, {});
+      run(prepared.x, "canvas", prepared.steps);
+      $("pad-note").textContent = "";
+    } catch (error) {
+      $("pad-note").textContent = `Draw a digit (${error.message}).`;
+    }
+  };
+  const later = () => {
+    if (!pending) {
+      pending = true;
+      requestAnimationFrame(predict);
+    }
+  };
+  pad.addEventListener("pointerdown", (e) => {
+    pad.setPointerCapture(e.pointerId);
+    last = at(e);
+    ctx.beginPath();
+    ctx.arc(last[0], last[1], ctx.lineWidth / 2, 0, 2 * Math.PI);
+    ctx.fill();
+    later();
+  });
+  pad.addEventListener("pointermove", (e) => {
+    if (!last) return;
+    const p = at(e);
+    ctx.beginPath();
+    ctx.moveTo(last[0], last[1]);
+    ctx.lineTo(p[0], p[1]);
+    ctx.stroke();
+    last = p;
+    later();
+  });
+  const end = () => {
+    if (last) predict();
+    last = null;
+  };
+  pad.addEventListener("pointerup", end);
+  pad.addEventListener("pointercancel", end);
+  $("pad-clear").addEventListener("click", () => {
+    clear();
+    $("pad-note").textContent = "Draw a digit with the mouse (or a finger).";
+  });
+}
+
+// ---- the static parts: headline, confusion matrices, the run ----
+
+function confusionTable(m, rows, cols, caption) {
+  const head = `<tr><th>${esc(rows)} \\ ${esc(cols)}</th>${
+    NAMES.map((s) => `<th>${esc(s)}</th>`).join("")
+  }</tr>`;
+  const body = m.map((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0) || 1;
+    return `<tr><th>${esc(NAMES[i])}</th>${
+      row.map((v, j) => {
+        const f = v / total;
+        const colour = i === j
+          ? `rgba(26,150,65,${(0.1 + 0.6 * f).toFixed(2)})`
+          : `rgba(192,57,43,${Math.min(0.7, 2 * f).toFixed(2)})`;
+        return `<td class="${i === j ? "diag" : ""}" style="background:${
+          v ? colour : "transparent"
+        }">${v}</td>`;
+      }).join("")
+    }</tr>`;
+  }).join("");
+  return `<figure><h3>${esc(caption)}</h3><table class="confusion">${head}${body}</table></figure>`;
+}
+
+function setupStatic() {
+  const a = DATA.accuracy;
+  const chips = [
+    `test accuracy <b>${pct(a.tree)}</b> (max-leaf)`,
+    `<b>${pct(a.treeMixture)}</b> (mixture)`,
+    ...(a.teacher !== null
+      ? [`teacher <b>${pct(a.teacher)}</b>`, `fidelity to the teacher <b>${pct(a.fidelity)}</b>`]
+      : []),
+    ...(a.hardLabels !== null ? [`same tree on hard labels <b>${pct(a.hardLabels)}</b>`] : []),
+    `${a.n} test inputs`,
+    `depth ${MODEL.depth}: ${I} inner nodes, ${I + 1} leaves`,
+    `${F} features, ${K} classes`,
+  ];
+  $("chips").innerHTML = chips.map((c) => `<span class="chip">${c}</span>`).join("");
+  const m = [
+    confusionTable(DATA.confusion.tree, "true", "tree", "Tree (max-leaf) on the test split"),
+  ];
+  if (DATA.confusion.teacher) {
+    m.push(confusionTable(DATA.confusion.teacher, "true", "teacher", "Teacher on the test split"));
+    m.push(
+      confusionTable(
+        DATA.confusion.fidelity,
+        "teacher",
+        "tree",
+        "Tree against the teacher (fidelity)",
+      ),
+    );
+  }
+  $("matrices").innerHTML = m.join("");
+  if (DATA.teacherNote) $("teacher-note").textContent = DATA.teacherNote;
+  const r = DATA.run;
+  const row = (k, v) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`;
+  const json = (v) => `<code>${esc(JSON.stringify(v))}</code>`;
+  const rows = [
+    row("command", r.command ? `<code>softtree ${esc(r.command)}</code>` : "not recorded"),
+    row("date", esc(r.date ?? "not recorded")),
+    row("seed", esc(r.seed ?? "")),
+    row(
+      "distilled",
+      r.distilled
+        ? `yes${r.temperature !== null ? `, temperature ${esc(r.temperature)}` : ""}${
+          DATA.teacher ? `, teacher <code>${esc(DATA.teacher.file)}</code>` : ""
+        }`
+        : "no (hard labels)",
+    ),
+    row("tree options", json(r.config)),
+    row("training options", r.fitOptions ? json(r.fitOptions) : "not recorded"),
+    row("data", json(r.data)),
+    row("backend", esc(r.backend ?? "")),
+    row(
+      "epochs run",
+      `${esc(r.epochsRun ?? "")}${r.bestEpoch ? ` (best ${esc(r.bestEpoch)})` : ""}`,
+    ),
+    row("recorded when trained", json(r.recorded)),
+  ];
+  $("run").innerHTML = `<table class="kv">${rows.join("")}</table>`;
+}
+
+setupStatic();
+setupSamples();
+setupPad();
+selectNode(0);
+globalThis.softtreeReport = {
+  data: DATA,
+  model: MODEL,
+  state: STATE,
+  run,
+  selectNode,
+  predictTree,
+  prepareImage,
+};
+document.body.dataset.ready = "true";

@@ -1,0 +1,185 @@
+// @ts-check
+/**
+ * A trained soft decision tree's prediction in plain JavaScript with no imports (Frosst &
+ * Hinton 2017): the same file is the maths of softtree's `predict`, of the HTML report's page
+ * and of the standalone predictor that `softtree export` writes.
+ *
+ * Shapes: `F` features, `K` classes, `D` depth, `I = 2^D - 1` inner nodes, `L = 2^D` leaves.
+ * Heap order: inner node `n` has children `2n+1` (left) and `2n+2` (right); leaf `l` is heap
+ * node `I + l`.
+ *
+ * - inner node `n`: `z_n = beta (x . w_n + b_n)`, `p_n = sigmoid(z_n)`, the probability of
+ *   going right;
+ * - path probability: `P_root = 1`, `P_left = P_n (1 - p_n)`, `P_right = P_n p_n`;
+ * - leaf `l`: the class distribution `Q^l = softmax(phi^l)`;
+ * - max-leaf prediction: the argmax class of the leaf with the greatest path probability;
+ *   mixture prediction: the argmax of `sum_l P^l Q^l`.
+ *
+ * Sums run in float64 over float32 weights, in the order of softtree's `route`, so the two
+ * give the same numbers.
+ *
+ * @module
+ */
+
+/**
+ * A tree as JSON (`softtree-predictor`, version 1): what `loadModel` reads.
+ * @typedef {object} ModelJson
+ * @property {string} format `"softtree-predictor"`.
+ * @property {number} version 1.
+ * @property {number} depth `D`.
+ * @property {number} features `F`.
+ * @property {number} classes `K`.
+ * @property {string[]} classNames `K` names.
+ * @property {number} beta The inverse temperature.
+ * @property {ArrayLike<number>} w Filters `[I, F]`, row-major.
+ * @property {ArrayLike<number>} b Biases `[I]`.
+ * @property {ArrayLike<number>} phi Leaf logits `[L, K]`.
+ * @property {Record<string, unknown>} [input] What the inputs look like (image shape,
+ *   feature names and scaling); not used by the maths.
+ */
+
+/**
+ * A loaded tree, ready to predict.
+ * @typedef {object} Model
+ * @property {number} depth
+ * @property {number} features
+ * @property {number} classes
+ * @property {string[]} classNames
+ * @property {number} beta
+ * @property {Float32Array} w `[I, F]`.
+ * @property {Float32Array} b `[I]`.
+ * @property {Float32Array} phi `[L, K]`.
+ * @property {Float64Array} q Leaf distributions `softmax(phi)`, `[L, K]`.
+ * @property {Int32Array} leafClass The argmax class of each leaf, `[L]` (first on ties).
+ */
+
+/**
+ * A prediction, with the reasons for it.
+ * @typedef {object} Prediction
+ * @property {number} class The max-leaf prediction's class index.
+ * @property {string} className Its name.
+ * @property {number[]} probabilities The class distribution of that leaf, `[K]`.
+ * @property {number} leaf The leaf with the greatest path probability, in `[0, L)`.
+ * @property {number} leafProbability That leaf's path probability.
+ * @property {number[]} path Heap nodes from the root to that leaf, `D + 1` of them.
+ * @property {number} mixtureClass The mixture prediction's class index.
+ * @property {number[]} mixture The mixture distribution `sum_l P^l Q^l`, `[K]`.
+ * @property {number[]} logits `z_n` of every inner node, `[I]`.
+ * @property {number[]} right `p_n`, the probability of going right, `[I]`.
+ * @property {number[]} reach The path probability of every heap node, `[I + L]`.
+ */
+
+/**
+ * Checks a tree's JSON and prepares it for {@link predictTree}.
+ *
+ * @param {ModelJson} json The tree, e.g. `JSON.parse` of an exported `tree.json`.
+ * @returns {Model} The loaded tree.
+ * @throws {RangeError} When the JSON is not a softtree predictor or its arrays do not fit.
+ */
+export function loadModel(json) {
+  if (!json || json.format !== "softtree-predictor" || json.version !== 1) {
+    throw new RangeError("not a softtree predictor (format softtree-predictor, version 1)");
+  }
+  const { depth, features, classes } = json;
+  const inner = 2 ** depth - 1;
+  const leaves = 2 ** depth;
+  const want = { w: inner * features, b: inner, phi: leaves * classes };
+  for (const [name, length] of Object.entries(want)) {
+    const got =
+      /** @type {Record<string, ArrayLike<number>>} */ (/** @type {unknown} */ (json))[name];
+    if (!got || got.length !== length) {
+      throw new RangeError(
+        `"${name}" must hold ${length} numbers for depth ${depth}, ${features} features and ${classes} classes`,
+      );
+    }
+  }
+  const phi = Float32Array.from(json.phi);
+  const q = new Float64Array(leaves * classes);
+  const leafClass = new Int32Array(leaves);
+  for (let l = 0; l < leaves; l++) {
+    let max = -Infinity;
+    for (let k = 0; k < classes; k++) {
+      const v = phi[l * classes + k];
+      if (v > max) {
+        max = v;
+        leafClass[l] = k;
+      }
+    }
+    let sum = 0;
+    for (let k = 0; k < classes; k++) {
+      sum += q[l * classes + k] = Math.exp(phi[l * classes + k] - max);
+    }
+    for (let k = 0; k < classes; k++) q[l * classes + k] /= sum;
+  }
+  return {
+    depth,
+    features,
+    classes,
+    classNames: json.classNames?.length === classes
+      ? json.classNames
+      : Array.from({ length: classes }, (_, k) => String(k)),
+    beta: Math.fround(json.beta),
+    w: Float32Array.from(json.w),
+    b: Float32Array.from(json.b),
+    phi,
+    q,
+    leafClass,
+  };
+}
+
+/**
+ * Routes one input through the tree and predicts its class.
+ *
+ * @param {Model} model A tree from {@link loadModel}.
+ * @param {ArrayLike<number>} x The input `[F]`, scaled like the training data.
+ * @returns {Prediction} The prediction and its path.
+ * @throws {RangeError} When `x` does not hold `F` values.
+ */
+export function predictTree(model, x) {
+  const { depth, features: F, classes: K, w, b, beta, q } = model;
+  if (!x || x.length !== F) {
+    throw new RangeError(`the input holds ${x?.length ?? 0} values, the tree reads ${F}`);
+  }
+  const I = 2 ** depth - 1;
+  const L = I + 1;
+  const logits = new Array(I);
+  const right = new Array(I);
+  const reach = new Array(I + L);
+  reach[0] = 1;
+  for (let n = 0; n < I; n++) {
+    let s = b[n];
+    const off = n * F;
+    for (let f = 0; f < F; f++) s += x[f] * w[off + f];
+    logits[n] = beta * s;
+    right[n] = 1 / (1 + Math.exp(-logits[n]));
+    reach[2 * n + 1] = reach[n] * (1 - right[n]);
+    reach[2 * n + 2] = reach[n] * right[n];
+  }
+  let leaf = 0;
+  for (let l = 1; l < L; l++) if (reach[I + l] > reach[I + leaf]) leaf = l;
+  const path = [];
+  for (let node = I + leaf;; node = (node - 1) >> 1) {
+    path.unshift(node);
+    if (node === 0) break;
+  }
+  const mixture = new Array(K).fill(0);
+  for (let l = 0; l < L; l++) {
+    for (let k = 0; k < K; k++) mixture[k] += reach[I + l] * q[l * K + k];
+  }
+  let mixtureClass = 0;
+  for (let k = 1; k < K; k++) if (mixture[k] > mixture[mixtureClass]) mixtureClass = k;
+  const cls = model.leafClass[leaf];
+  return {
+    class: cls,
+    className: model.classNames[cls],
+    probabilities: Array.from(q.subarray(leaf * K, (leaf + 1) * K)),
+    leaf,
+    leafProbability: reach[I + leaf],
+    path,
+    mixtureClass,
+    mixture,
+    logits,
+    right,
+    reach,
+  };
+}
