@@ -1,14 +1,18 @@
-/** Run the CLI as a subprocess (the way a user does) and capture what it prints. */
+/**
+ * Run the CLI as a subprocess (the way a user does) and capture what it prints; `env` adds
+ * environment variables to the inherited ones.
+ */
 export async function runCli(
   args: string[],
   cwd = new URL("..", import.meta.url).pathname,
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string; json: () => Record<string, unknown> }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../cli.ts", import.meta.url).pathname, ...args],
     cwd,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).output();
   const stdout = new TextDecoder().decode(out.stdout);
   const stderr = new TextDecoder().decode(out.stderr);

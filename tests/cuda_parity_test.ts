@@ -2,6 +2,9 @@
  * The CUDA library (ffi/sdt_cuda.cu) against the tfjs reference: the suite of
  * tests/native_suite_test.ts, ignored where no GPU is present. Where nvcc is installed the
  * library is built first (so the CUDA source is known to compile, GPU or not).
+ *
+ * `SOFTTREE_REQUIRE_CUDA=1` (set by a GPU check) turns "ignored" into failures that say why:
+ * on a machine that should run the suite, a missing nvcc, driver or GPU must not pass.
  */
 import assert from "node:assert/strict";
 import { buildFfi } from "../ffi/build.ts";
@@ -36,11 +39,29 @@ function unavailable(): BackendUnavailableError | null {
   }
 }
 const missing = unavailable();
+const required = Deno.env.get("SOFTTREE_REQUIRE_CUDA") === "1";
+
+Deno.test({
+  name: "cuda: SOFTTREE_REQUIRE_CUDA=1 requires nvcc and a CUDA backend that runs here",
+  ignore: !required,
+  fn: () => {
+    const compiler = Deno.env.get("NVCC") || "nvcc";
+    const why = !nvcc
+      ? `nvcc was not found ("${compiler}"): install the CUDA toolkit or set NVCC`
+      : missing
+      ? `${missing.message}; hint: ${missing.hint}`
+      : null;
+    if (why) {
+      throw new Error(`SOFTTREE_REQUIRE_CUDA=1: the CUDA suite must run here and cannot. ${why}`);
+    }
+  },
+});
 
 Deno.test({
   name: "cuda: the CUDA source compiles with nvcc",
-  ignore: !nvcc,
+  ignore: !nvcc && !required,
   fn: () => {
+    assert.ok(nvcc, "nvcc was not found");
     assert.ok(cuda && cuda.status !== "failed", `nvcc failed:\n${cuda?.detail}`);
   },
 });
@@ -55,4 +76,4 @@ Deno.test({
   },
 });
 
-defineParitySuite("cuda", () => loadNativeBackend("cuda"), missing !== null);
+defineParitySuite("cuda", () => loadNativeBackend("cuda"), missing !== null && !required);
