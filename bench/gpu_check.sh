@@ -1,52 +1,257 @@
 #!/usr/bin/env bash
-# GPU check for softtree's CUDA backend, for a machine with an NVIDIA GPU, its driver, nvcc
-# and deno, and no network (the npm packages must already be in node_modules or deno's
-# cache: run `deno task test` once while online, or copy the checkout with node_modules/).
+# GPU check of softtree's CUDA backend in one go: build, compare, time. It needs only bash, gcc,
+# nvcc, the NVIDIA driver and the repository's tracked files: no Deno, no npm, no network and
+# no folder built beforehand (a bare machine with CUDA's compiler will do).
 #
-#   bench/gpu_check.sh            # about 3-5 minutes
+#   bash bench/gpu_check.sh         # OUT=dir keeps the report and logs there
 #
-# 1. builds ffi/build/libsdt_cuda.so for this GPU (nvcc -arch=native),
-# 2. runs the CUDA parity suite (tests/cuda_parity_test.ts) — it must not be ignored here,
-# 3. runs the training/evaluation benchmark with the CUDA backend against tfjs,
-# and prints a short report. Logs are kept in $OUT (default: a temporary folder).
-# Exit status: non-zero when the build or the parity suite fails.
+# 1. Builds, into a temporary folder, ffi/sdt_cpu.c with gcc and ffi/sdt_cuda.cu with nvcc using
+#    ffi/build.ts's flags (the CPU level from /proc/cpuinfo as build.ts picks it, SOFTTREE_MARCH
+#    overriding; nvcc -arch=native where a GPU is present, SOFTTREE_CUDA_ARCH overriding), and
+#    the check harness ffi/check/gpu_parity.c.
+# 2. The CPU half: the launch arithmetic of the CUDA kernels, the CPU build against a float64
+#    reference and finite differences, and the CPU build against itself with another thread
+#    count (ffi/check/gpu_parity.c says what exactly). `deno task test` runs the same half.
+# 3. With a GPU, both products of the CUDA build, one after the other, each against the CPU
+#    build over depths 1/4/8/12, batches 1/7/64/4096, both losses, fixed and learned beta,
+#    plus a batch of 1,100,000 rows, then timed:
+#      a. cuBLAS: the libcublas.so* found under python3's site-packages (the pip package
+#         nvidia-cublas) or the CUDA install, through SOFTTREE_CUBLAS=<its path>; also times
+#         the CPU build on this machine's cores;
+#      b. the library's own GEMM kernel: SOFTTREE_CUBLAS=none;
+#      c. a SOFTTREE_CUBLAS path that does not exist must be refused, not replaced.
+#    SOFTTREE_REQUIRE_CUDA=1 holds for these runs: a CUDA library that cannot run fails them.
+# 4. Writes report.txt and the logs (build.log, cpu_half.log, cuda_cublas.log, cuda_own.log:
+#    five files) into $OUT when set, else into a temporary folder, and prints the report. The
+#    last line is `gpu check: PASS` or `gpu check: FAIL (reasons)`; the exit status 0 or 1.
+#    Without a GPU the CPU half still runs, then the check fails saying that there is none.
+#
+# Time: every step runs under `timeout`, bounded by one deadline 290 s after the start, so the
+# check ends within 5 minutes whatever happens (a step cut off is a failure that says so). How
+# long it should take on an H200 machine (16 cores): on the 2-core machine where this was
+# written, without a GPU, the builds take about 15 s, the CPU half 3 s, the CPU timings 45 s
+# (data included), and the whole parity matrix with the CPU build on both sides (1 thread
+# against 2) 94 s. A GPU run has the CPU build on one side only, on 8 times the cores, so each
+# of the two runs should take well under that 94 + 45 s bound; the CUDA side is small next to
+# it (the largest case, depth 12 batch 4096, is about 1 GFLOP a step).
 set -uo pipefail
-cd "$(dirname "$0")/.."
-DENO=${DENO:-deno}
+cd "$(dirname "$0")/.." || exit 1
+START=$SECONDS
+DEADLINE=$((START + 290))
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
-export SOFTTREE_CUDA_ARCH=${SOFTTREE_CUDA_ARCH:--arch=native}
-status=0
+BUILD=$(mktemp -d)
+trap 'rm -rf "$BUILD"' EXIT
+REPORT="$OUT/report.txt"
+: >"$REPORT"
+FAILS=()
 
-echo "== softtree gpu check ($(date -u +%FT%TZ)), logs in $OUT"
-gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)
-echo "gpu:   ${gpu:-nvidia-smi not found}"
-echo "nvcc:  $(nvcc --version 2>/dev/null | tail -1)"
+say() { printf '%s\n' "$*" | tee -a "$REPORT"; }
+fail() {
+  FAILS+=("$1")
+  say "FAIL: $1"
+}
+finish() {
+  say ""
+  say "elapsed: $((SECONDS - START)) s; report and logs in $OUT"
+  if [ ${#FAILS[@]} -eq 0 ]; then
+    say "gpu check: PASS"
+    exit 0
+  fi
+  local IFS=';'
+  say "gpu check: FAIL (${FAILS[*]})"
+  exit 1
+}
+# The last line of a log, without "result: ", cut to 300 characters.
+short() { tail -1 "$1" | sed 's/^result: //' | cut -c1-300; }
+# run_step CAP LOG CMD...: CMD under a timeout of CAP seconds or what is left before the
+# deadline, output appended to LOG; returns CMD's status (124: cut off).
+run_step() {
+  local cap=$1 log=$2
+  shift 2
+  local left=$((DEADLINE - SECONDS))
+  [ "$left" -lt "$cap" ] && cap=$left
+  if [ "$cap" -le 0 ]; then
+    echo "not run: the 290 s deadline has passed" >>"$log"
+    return 124
+  fi
+  timeout -k 5 "$cap" "$@" >>"$log" 2>&1
+}
 
-if timeout 300 "$DENO" run -A ffi/build.ts --force >"$OUT/build.log" 2>&1 &&
-  grep -q "^cuda: built" "$OUT/build.log"; then
-  echo "build: ok ($(grep -c built "$OUT/build.log") libraries)"
+# ---------------------------------------------------------------- the machine
+say "== softtree gpu check, $(date -u +%FT%TZ)"
+GPU=""
+if command -v nvidia-smi >/dev/null 2>&1; then
+  GPU=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null |
+    head -1)
+fi
+say "gpu:   ${GPU:-none (nvidia-smi is missing or lists no GPU)}"
+say "cpu:   $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
+say "gcc:   $(gcc --version 2>/dev/null | head -1 || echo missing)"
+NVCC=${NVCC:-nvcc}
+say "nvcc:  $("$NVCC" --version 2>/dev/null | tail -1 || echo missing)"
+
+# ---------------------------------------------------------------- 1. builds
+# The CPU level, as ffi/build.ts's cpuLevel() reads it.
+cpu_level() {
+  local flags f
+  flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2) "
+  has() { for f in "$@"; do [[ $flags == *" $f "* ]] || return 1; done; }
+  if [ "$(uname -m)" != x86_64 ]; then echo native; return; fi
+  if ! has cx16 lahf_lm popcnt sse4_1 sse4_2 ssse3; then echo x86-64; return; fi
+  # no "abm" (LZCNT): some hypervisors hide that flag on CPUs that have it, as build.ts says
+  if ! has avx avx2 bmi1 bmi2 f16c fma movbe xsave; then echo x86-64-v2; return; fi
+  if ! has avx512f avx512bw avx512cd avx512dq avx512vl; then echo x86-64-v3; return; fi
+  echo x86-64-v4
+}
+MARCH=${SOFTTREE_MARCH:-$(cpu_level)}
+if [ -n "$GPU" ]; then ARCH_DEFAULT="-arch=native"; else
+  ARCH_DEFAULT="-gencode=arch=compute_90,code=sm_90" # no GPU: a compile check only
+fi
+read -r -a ARCH <<<"${SOFTTREE_CUDA_ARCH:-$ARCH_DEFAULT}"
+LOG="$OUT/build.log"
+: >"$LOG"
+CPU_CMD=(gcc -std=c11 -O3 -fno-math-errno -fPIC -shared -Wall -Wno-psabi -Wl,-z,nodelete
+  "-march=$MARCH" "-DSOFTTREE_TARGET=\"$MARCH\"" -fopenmp sdt_cpu.c -lm -o "$BUILD/libsdt_cpu.so")
+CUDA_CMD=("$NVCC" -O3 -std=c++17 -shared -Xcompiler=-fPIC "${ARCH[@]}" sdt_cuda.cu -ldl
+  -o "$BUILD/libsdt_cuda.so")
+HARNESS_CMD=(gcc -std=c11 -O2 -Wall ffi/check/gpu_parity.c -ldl -lm -o "$BUILD/gpu_parity")
+echo "\$ (cd ffi && ${CPU_CMD[*]})" >>"$LOG"
+if ! (cd ffi && run_step 120 "$LOG" "${CPU_CMD[@]}"); then
+  fail "the CPU library did not build (see build.log)"
+  tail -20 "$LOG"
+  finish
+fi
+echo "\$ ${HARNESS_CMD[*]}" >>"$LOG"
+if ! run_step 60 "$LOG" "${HARNESS_CMD[@]}"; then
+  fail "the check harness did not build (see build.log)"
+  tail -20 "$LOG"
+  finish
+fi
+say "build: CPU library (-march=$MARCH) and harness ok"
+CUDA_BUILT=0
+if ! command -v "$NVCC" >/dev/null 2>&1; then
+  fail "nvcc not found: the CUDA library cannot be built"
 else
-  echo "build: FAILED"; sed -n 1,30p "$OUT/build.log"; exit 1
+  echo "\$ (cd ffi && ${CUDA_CMD[*]})" >>"$LOG"
+  if (cd ffi && run_step 180 "$LOG" "${CUDA_CMD[@]}"); then
+    CUDA_BUILT=1
+    say "build: CUDA library (${ARCH[*]}) ok"
+  else
+    fail "the CUDA library did not build with ${ARCH[*]} (see build.log)"
+    tail -20 "$LOG"
+  fi
+fi
+HARNESS=("$BUILD/gpu_parity" --cpu "$BUILD/libsdt_cpu.so")
+
+# ---------------------------------------------------------------- 2. the CPU half
+LOG="$OUT/cpu_half.log"
+: >"$LOG"
+SOFTTREE_REQUIRE_CUDA=0 run_step 90 "$LOG" "${HARNESS[@]}" --quick
+rc=$?
+say "cpu half: $(grep -E '^parity:' "$LOG" | tail -1)"
+if [ $rc -ne 0 ]; then
+  fail "the CPU half failed (status $rc): $(short "$LOG")"
+  grep -E '^    FAIL' "$LOG" | head -10 | tee -a "$REPORT"
 fi
 
-timeout 300 "$DENO" test -A tests/cuda_parity_test.ts >"$OUT/parity.log" 2>&1
-rc=$?
-summary=$(grep -E "^(ok|FAILED) \|" "$OUT/parity.log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
-if [ $rc -ne 0 ] || grep -q "ignored" <<<"$(grep -E '^cuda: (forward|gradients)' "$OUT/parity.log")"; then
-  echo "parity: FAILED or ignored (rc $rc): $summary"
-  grep -E "FAILED|ignored|error" "$OUT/parity.log" | sed 's/\x1b\[[0-9;]*m//g' | head -20
-  status=1
+# ---------------------------------------------------------------- 3. the GPU half
+if [ -z "$GPU" ]; then
+  if [ $CUDA_BUILT -eq 1 ]; then
+    say "cuda probe: $(SOFTTREE_REQUIRE_CUDA=0 "${HARNESS[@]}" --cuda "$BUILD/libsdt_cuda.so" \
+      --probe 2>&1 | grep '^cuda:' | tail -1)"
+  fi
+  fail "no NVIDIA GPU on this machine: the CUDA library was not run"
+  finish
+fi
+if [ $CUDA_BUILT -eq 0 ]; then finish; fi
+export SOFTTREE_REQUIRE_CUDA=1
+
+# cuBLAS: under python3's site-packages (pip's nvidia-cublas puts it in nvidia/.../lib), then
+# the CUDA install; libcublas.so.13 first (nvcc 13's), then .so.12, then any libcublas.so*.
+find_cublas() {
+  local dirs=() d nv all
+  if command -v python3 >/dev/null 2>&1; then
+    while IFS= read -r d; do
+      [ -d "$d/nvidia" ] && dirs+=("$d/nvidia")
+    done < <(python3 -c \
+      'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' \
+      2>/dev/null)
+  fi
+  nv=$(command -v "$NVCC" 2>/dev/null) && d=$(dirname "$(dirname "$(readlink -f "$nv")")") &&
+    dirs+=("$d/lib64" "$d/lib" "$d/targets")
+  dirs+=(/usr/local/cuda/lib64 /usr/local/cuda/targets /usr/lib/x86_64-linux-gnu)
+  local have=()
+  for d in "${dirs[@]}"; do [ -d "$d" ] && have+=("$d"); done
+  [ ${#have[@]} -eq 0 ] && return 1
+  all=$(find "${have[@]}" -maxdepth 4 -name 'libcublas.so*' \( -type f -o -type l \) \
+    2>/dev/null | sort -u)
+  for pat in 'libcublas.so.13*' 'libcublas.so.12*' 'libcublas.so*'; do
+    while IFS= read -r f; do
+      # shellcheck disable=SC2053
+      [ -n "$f" ] && [[ $(basename "$f") == $pat ]] && { echo "$f"; return 0; }
+    done <<<"$all"
+  done
+  return 1
+}
+
+# gpu_run NAME LOG CAP ENV... -- ARGS...: one run of the harness against the CUDA library.
+gpu_run() {
+  local name=$1 log=$2 cap=$3
+  shift 3
+  local envs=()
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done
+  shift
+  : >"$log"
+  echo "\$ ${envs[*]} gpu_parity --cuda libsdt_cuda.so $*" >>"$log"
+  run_step "$cap" "$log" env "${envs[@]}" "${HARNESS[@]}" --cuda "$BUILD/libsdt_cuda.so" "$@"
+  local rc=$?
+  say ""
+  say "== $name"
+  grep -E '^cuda:' "$log" | sed 's/^/  /' | tee -a "$REPORT"
+  grep -E '^(parity:|== timing|   CPU:|  case|  depth [0-9]+, batch [0-9]+ +[0-9]|  one epoch)' \
+    "$log" | sed 's/^/  /' | tee -a "$REPORT"
+  grep -E '^    FAIL' "$log" | head -10 | tee -a "$REPORT"
+  say "  $(tail -1 "$log")"
+  [ $rc -eq 124 ] && fail "$name: cut off by the deadline"
+  return $rc
+}
+
+# What the library finds by itself (SOFTTREE_CUBLAS unset), for the record.
+say "cuda with SOFTTREE_CUBLAS unset: $(env -u SOFTTREE_CUBLAS "${HARNESS[@]}" --cuda \
+  "$BUILD/libsdt_cuda.so" --probe 2>&1 | grep -m1 '^cuda: cuda (' | sed 's/^cuda: //')"
+
+CUBLAS=$(find_cublas)
+CPU_TIMING=(--cpu-timing) # with the first CUDA run that happens
+if [ -z "$CUBLAS" ]; then
+  fail "no libcublas.so* under python3's site-packages or the CUDA install: the cuBLAS path was not run"
 else
-  echo "parity: $summary"
+  say "cuBLAS found: $CUBLAS"
+  LOG="$OUT/cuda_cublas.log"
+  if ! gpu_run "CUDA with cuBLAS (SOFTTREE_CUBLAS=$CUBLAS)" "$LOG" 200 \
+    "SOFTTREE_CUBLAS=$CUBLAS" "LD_LIBRARY_PATH=$(dirname "$CUBLAS")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    -- --timing "${CPU_TIMING[@]}"; then
+    fail "CUDA with cuBLAS: $(short "$LOG")"
+  elif ! grep -q '^cuda: .*GEMM: cuBLAS' "$LOG"; then
+    fail "CUDA with cuBLAS: the library did not report cuBLAS in use"
+  fi
+  CPU_TIMING=()
 fi
 
-timeout 360 "$DENO" run -A bench/tree_bench.ts --backend cuda --seconds 1.5 >"$OUT/bench.log" 2>&1
-rc=$?
-echo "bench (rc $rc):"
-sed 's/^/  /' "$OUT/bench.log" | tail -8
-timeout 120 "$DENO" run -A bench/tree_bench.ts --backend native --seconds 1 >"$OUT/bench_native.log" 2>&1
-echo "native on the same machine:"
-grep -E "^(train|evaluate)" "$OUT/bench_native.log" | sed 's/^/  /'
-echo "== done: $([ $status -eq 0 ] && echo PASS || echo FAIL)"
-exit $status
+LOG="$OUT/cuda_own.log"
+if ! gpu_run "CUDA with its own GEMM kernel (SOFTTREE_CUBLAS=none)" "$LOG" 150 \
+  SOFTTREE_CUBLAS=none -- --timing "${CPU_TIMING[@]}"; then
+  fail "CUDA with its own GEMM kernel: $(short "$LOG")"
+elif ! grep -q '^cuda: .*GEMM: own GEMM kernel (SOFTTREE_CUBLAS=none)' "$LOG"; then
+  fail "CUDA with its own GEMM kernel: the library did not report the own kernel in use"
+fi
+
+BAD=/nonexistent/libcublas.so.13
+out=$(SOFTTREE_CUBLAS=$BAD timeout 30 "${HARNESS[@]}" --cuda "$BUILD/libsdt_cuda.so" --probe 2>&1)
+if [ $? -ne 0 ] && grep -q "SOFTTREE_CUBLAS=\"$BAD\" cannot be used" <<<"$out"; then
+  say ""
+  say "a bad SOFTTREE_CUBLAS is refused: $(grep -m1 '^cuda: the CUDA' <<<"$out" | sed 's/^cuda: //')"
+else
+  fail "SOFTTREE_CUBLAS=$BAD was not refused (the probe said: $(grep -m1 '^cuda:' <<<"$out"))"
+fi
+finish
