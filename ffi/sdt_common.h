@@ -227,6 +227,18 @@ static int32_t check_get_penalty(const float* num, const float* den, const int64
   return SDT_OK;
 }
 
+static int32_t check_get_adam(const float* m, const float* v, const int64_t* t,
+                              const void* ctx) {
+  SDT_CHECK_PTRS("sdt_get_adam", {"m", m}, {"v", v}, {"t", t}, {"ctx", ctx});
+  return SDT_OK;
+}
+
+static int32_t check_set_adam(const void* ctx, const float* m, const float* v, int64_t t) {
+  SDT_CHECK_PTRS("sdt_set_adam", {"ctx", ctx}, {"m", m}, {"v", v});
+  if (t < 0) return fail(SDT_ERR_ARGUMENT, "sdt_set_adam: t must be >= 0, got %lld", (long long)t);
+  return SDT_OK;
+}
+
 static int32_t check_set_learning_rate(const void* ctx, double lr) {
   SDT_CHECK_PTRS("sdt_set_learning_rate", {"ctx", ctx});
   return check_real("sdt_set_learning_rate", "learning_rate", lr, 1, 0, 1);

@@ -304,15 +304,14 @@ static void adam_copy(sdt_ctx* c, float* m, float* v, int out) {
 }
 
 int32_t sdt_get_adam(float* m, float* v, int64_t* t, const sdt_ctx* c) {
-  if (!c || !m || !v || !t) return fail(SDT_ERR_ARGUMENT, "sdt_get_adam: null argument");
+  SDT_TRY(check_get_adam(m, v, t, c));
   adam_copy((sdt_ctx*)c, m, v, 1);
   *t = c->t;
   return SDT_OK;
 }
 
 int32_t sdt_set_adam(sdt_ctx* c, const float* m, const float* v, int64_t t) {
-  if (!c || !m || !v) return fail(SDT_ERR_ARGUMENT, "sdt_set_adam: null argument");
-  if (t < 0) return fail(SDT_ERR_ARGUMENT, "sdt_set_adam: t must be >= 0, got %lld", (long long)t);
+  SDT_TRY(check_set_adam(c, m, v, t));
   adam_copy(c, (float*)m, (float*)v, 0);
   c->t = t;
   return SDT_OK;

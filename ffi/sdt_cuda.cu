@@ -400,7 +400,7 @@ extern "C" int32_t sdt_set_beta(sdt_ctx* c, float beta) {
 /* Adam's moments in the parameters' layout, m [P] and v [P] with P = I*F + I + L*K + 1:
  * w [I, F], b [I], phi [L, K], beta, one after another (on the device: four arrays each). */
 extern "C" int32_t sdt_get_adam(float* m, float* v, int64_t* t, const sdt_ctx* c) {
-  if (!c || !m || !v || !t) return fail(SDT_ERR_ARGUMENT, "sdt_get_adam: null argument");
+  SDT_TRY(check_get_adam(m, v, t, c));
   size_t IF = (size_t)c->I * c->F, I = c->I, LK = (size_t)c->L * c->K;
   CK(cudaStreamSynchronize(c->stream));
   const float* src[2][4] = {{c->mw, c->mb, c->mphi, c->mbeta}, {c->vw, c->vb, c->vphi, c->vbeta}};
@@ -414,8 +414,7 @@ extern "C" int32_t sdt_get_adam(float* m, float* v, int64_t* t, const sdt_ctx* c
 }
 
 extern "C" int32_t sdt_set_adam(sdt_ctx* c, const float* m, const float* v, int64_t t) {
-  if (!c || !m || !v) return fail(SDT_ERR_ARGUMENT, "sdt_set_adam: null argument");
-  if (t < 0) return fail(SDT_ERR_ARGUMENT, "sdt_set_adam: t must be >= 0, got %lld", (long long)t);
+  SDT_TRY(check_set_adam(c, m, v, t));
   size_t IF = (size_t)c->I * c->F, I = c->I, LK = (size_t)c->L * c->K;
   CK(cudaStreamSynchronize(c->stream));
   float* dst[2][4] = {{c->mw, c->mb, c->mphi, c->mbeta}, {c->vw, c->vb, c->vphi, c->vbeta}};
