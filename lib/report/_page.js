@@ -130,7 +130,8 @@ function bars(dist, best, label) {
 
 const box = $("tree-box");
 const svg = box.querySelector("svg");
-const full = svg.viewBox.baseVal;
+// A copy: viewBox.baseVal is live and follows every zoom.
+const full = (({ x, y, width, height }) => ({ x, y, width, height }))(svg.viewBox.baseVal);
 const view = { x: full.x, y: full.y, w: full.width, h: full.height };
 
 function applyView() {

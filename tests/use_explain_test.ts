@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { main } from "../cli.ts";
+import { decodeImage } from "../lib/use/decode.ts";
+import { prepareInputs } from "../lib/use/inputs.ts";
+import { TreePredictor } from "../lib/use/predict.ts";
+import { gifFrames } from "./_images.ts";
+import { digit, digitImage, smallRun } from "./_use.ts";
+
+const run = await smallRun();
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const [log, error] = [console.log, console.error];
+  let out = "", err = "";
+  console.log = (...a: unknown[]) => void (out += a.join(" ") + "\n");
+  console.error = (...a: unknown[]) => void (err += a.join(" ") + "\n");
+  try {
+    return { code: await main(args), out, err };
+  } finally {
+    [console.log, console.error] = [log, error];
+  }
+}
+
+Deno.test("explain draws the decision path of one's own image, prepared as predict prepares it", async () => {
+  const dir = await Deno.makeTempDir();
+  const image = `${dir}/two.png`;
+  await Deno.writeFile(image, digitImage(digit(run.splits, 1), { size: 64, invert: true }));
+  const [input] = await prepareInputs([image], run.tree);
+  const p = new TreePredictor(run.tree).predict(input.x!);
+
+  const svg = await cli([
+    "explain",
+    image,
+    "--model",
+    run.dir,
+    "--out",
+    `${dir}/path.svg`,
+    "--label",
+    "2",
+    "--json",
+  ]);
+  assert.equal(svg.code, 0, svg.err);
+  const s = JSON.parse(svg.out);
+  assert.equal(s.class, p.className);
+  assert.equal(s.leaf, p.leaf);
+  assert.deepEqual(s.path, p.path);
+  assert.deepEqual(s.preprocessing, input.steps);
+  const text = await Deno.readTextFile(`${dir}/path.svg`);
+  assert.match(text, new RegExp(`data-max-leaf="${p.leaf}" data-predicted="${p.class}"`));
+  assert.match(text, /input: .*two\.png/);
+  assert.match(text, /true class: 2/);
+  for (const node of p.path.slice(0, -1)) {
+    assert.match(text, new RegExp(`class="inner on-path" data-node="${node}"`));
+  }
+
+  const png = await cli([
+    "explain",
+    image,
+    "--model",
+    run.dir,
+    "--out",
+    `${dir}/path.png`,
+    "--correlation",
+    "--quiet",
+  ]);
+  assert.equal(png.code, 0, png.err);
+  const raster = decodeImage(await Deno.readFile(`${dir}/path.png`), "path.png");
+  assert.ok(raster.width > 600 && raster.height > 400, `${raster.width}x${raster.height}`);
+
+  const gif = await cli([
+    "explain",
+    image,
+    "--model",
+    run.dir,
+    "--out",
+    `${dir}/path.gif`,
+    "--width",
+    "500",
+    "--quiet",
+  ]);
+  assert.equal(gif.code, 0, gif.err);
+  const frames = gifFrames(await Deno.readFile(`${dir}/path.gif`));
+  assert.equal(frames.frames, 2);
+  assert.equal(frames.width, 500);
+});
+
+Deno.test("explain's mistakes: a file of many inputs needs --item, unknown labels and SVG sizes are usage errors, a broken image exits 1", async () => {
+  const dir = await Deno.makeTempDir();
+  const rows = [0, 1].map((i) => Array.from(digit(run.splits, i)).join(","));
+  await Deno.writeTextFile(`${dir}/two.csv`, rows.join("\n"));
+  const many = await cli([
+    "explain",
+    `${dir}/two.csv`,
+    "--model",
+    run.dir,
+    "--out",
+    `${dir}/a.svg`,
+  ]);
+  assert.equal(many.code, 2);
+  assert.match(many.err, /holds 2 inputs: pick one with --item N/);
+  const one = await cli([
+    "explain",
+    `${dir}/two.csv`,
+    "--item",
+    "1",
+    "--model",
+    run.dir,
+    "--out",
+    `${dir}/b.svg`,
+    "--json",
+  ]);
+  assert.equal(one.code, 0, one.err);
+  assert.equal(JSON.parse(one.out).input, `${dir}/two.csv:2`);
+  const label = await cli([
+    "explain",
+    `${dir}/two.csv`,
+    "--item",
+    "0",
+    "--label",
+    "ten",
+    "--model",
+    run.dir,
+    "--out",
+    `${dir}/c.svg`,
+  ]);
+  assert.equal(label.code, 2);
+  assert.match(label.err, /--label "ten" is not a class of this tree/);
+  const size = await cli([
+    "explain",
+    `${dir}/two.csv`,
+    "--model",
+    run.dir,
+    "--out",
+    `${dir}/d.svg`,
+    "--scale",
+    "2",
+  ]);
+  assert.equal(size.code, 2);
+  await Deno.writeTextFile(`${dir}/broken.png`, "nope");
+  const broken = await cli([
+    "explain",
+    `${dir}/broken.png`,
+    "--model",
+    run.dir,
+    "--out",
+    `${dir}/e.png`,
+  ]);
+  assert.equal(broken.code, 1);
+  assert.match(broken.err, /broken\.png": it is not a PNG or JPEG file/);
+  assert.match(broken.err, /hint: /);
+  assert.equal(await Deno.stat(`${dir}/e.png`).then(() => true, () => false), false);
+});
