@@ -61,6 +61,8 @@ export { distill, type DistillOptions, type DistillResult } from "./lib/train/di
 export { augmentImages, type AugmentOptions, concatDatasets } from "./lib/data/augment.ts";
 export * from "./lib/teacher/mod.ts";
 export * from "./lib/render/mod.ts";
+export * from "./lib/use/mod.ts";
+export * from "./lib/report/mod.ts";
 export { loadTreeCheckpoint, saveTreeCheckpoint } from "./lib/io/checkpoint.ts";
 export type { DataInfo, TreeCheckpoint } from "./lib/io/types.ts";
 export {
