@@ -53,6 +53,13 @@ export const LIBRARIES = {
     envVar: "SOFTTREE_CUDA_LIB",
     title: "the CUDA tree library",
   },
+  stk_cpu: {
+    compiler: "cc",
+    main: "stk_cpu.c",
+    sources: ["stk.h", "stk_common.h", "stk_cpu.c"],
+    envVar: "SOFTTREE_TEACHER_LIB",
+    title: "the native teacher kernels",
+  },
 } as const satisfies Record<string, LibrarySpec>;
 
 /** A library's name, e.g. `"sdt_cpu"`; its file is `lib<name>.so`. */

@@ -1,11 +1,14 @@
 /**
  * Adam with its moments in JS arrays and one fused pass per variable: the same update as
  * `tf.train.adam` (bias-corrected, epsilon 1e-7), but one loop instead of about ten
- * elementwise kernels per variable, each reading and writing every weight.
+ * elementwise kernels per variable, each reading and writing every weight. With the native
+ * teacher kernels registered (`kernels_native.ts`) the pass runs in the C library, reading
+ * the weights and gradients in the wasm heap (no copies through JS); otherwise in JS.
  *
  * @module
  */
 import { tf } from "../deps.ts";
+import { nativeAdam } from "./kernels_native.ts";
 
 /** Adam over a fixed list of variables. */
 export class FusedAdam {
@@ -50,15 +53,17 @@ export class FusedAdam {
     const lr = this.#lr;
     for (let i = 0; i < vars.length; i++) {
       const variable = vars[i];
-      const g = grads[i].dataSync() as Float32Array;
-      const w = variable.dataSync() as Float32Array; // a copy
       let m = this.#m.get(variable), v = this.#v.get(variable);
       if (!m || !v) {
-        m = new Float32Array(w.length);
-        v = new Float32Array(w.length);
+        m = new Float32Array(variable.size);
+        v = new Float32Array(variable.size);
         this.#m.set(variable, m);
         this.#v.set(variable, v);
       }
+      const step = { beta1: b1, beta2: b2, lrHat: lr / c1, invC2: 1 / c2, epsilon: eps };
+      if (nativeAdam(variable, grads[i], m, v, step)) continue;
+      const g = grads[i].dataSync() as Float32Array;
+      const w = variable.dataSync() as Float32Array; // a copy
       adamLoop(w, g, m, v, b1, b2, lr / c1, 1 / c2, eps);
       const next = tf.tensor(w, variable.shape, "float32");
       variable.assign(next);

@@ -15,7 +15,7 @@ import { ensureTf } from "../backends/tf_setup.ts";
 import type { Dataset } from "../data/types.ts";
 import { CheckpointError } from "../errors.ts";
 import { Rng } from "../util/random.ts";
-import { registerTeacherKernels } from "./kernels.ts";
+import { ensureTeacherKernels, type TeacherKernels } from "./kernels_select.ts";
 import { FusedAdam } from "./_adam.ts";
 
 /** The shape of a teacher network. */
@@ -276,6 +276,8 @@ export interface TrainTeacherResult {
   history: TeacherEpochInfo[];
   /** The TensorFlow.js backend that trained it (`"wasm"` or `"cpu"`). */
   backend: string;
+  /** The kernels that trained it (native, cuda, wasm or cpu), with a one-line description. */
+  kernels: TeacherKernels;
   /** Wall time of the whole training. */
   seconds: number;
 }
@@ -314,7 +316,8 @@ export function gatherRows(
 /**
  * Trains a teacher on `train` (a new one, or `options.teacher` further): softmax
  * cross-entropy on the logits, Adam, shuffled batches, dropout; validation accuracy after
- * every epoch. Uses the fast wasm backend where it loads (see `kernels.ts`).
+ * every epoch. Runs on the kernels chosen by `prepareTeacherKernels` (`kernels_select.ts`;
+ * by default the native ones, else the wasm backend's).
  *
  * @param train The training split (image data).
  * @param options Sizes, schedule, seed, validation split and progress callbacks.
@@ -346,7 +349,7 @@ export async function trainTeacher(
   }
   const shape = imageShapeOf(train);
   const backend = await ensureTf();
-  registerTeacherKernels();
+  const kernels = await ensureTeacherKernels();
   const teacher = options.teacher ?? createTeacher(shape, train.classes, { ...options, seed });
   checkFits(teacher, train);
   if (options.val) checkFits(teacher, options.val);
@@ -426,11 +429,12 @@ export async function trainTeacher(
       schedule,
       trainSamples: train.n,
       backend,
+      kernels: kernels.name,
       seconds,
       samplesPerSec: history.reduce((a, h) => a + h.samplesPerSec, 0) / history.length,
     },
   };
-  return { teacher, history, backend, seconds };
+  return { teacher, history, backend, kernels, seconds };
 }
 
 /** Options of {@linkcode teacherLogits} and friends. */
@@ -459,7 +463,7 @@ export async function teacherLogits(
   x: Float32Array,
   options: PredictOptions = {},
 ): Promise<Float32Array> {
-  await ensureTf();
+  await ensureTeacherKernels();
   const F = teacher.features, K = teacher.config.classes;
   if (x.length % F !== 0) {
     throw new RangeError(

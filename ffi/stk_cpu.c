@@ -1,0 +1,1051 @@
+/*
+ * stk_cpu.c — the CPU build of the ABI in stk.h (gcc, OpenMP): the teacher's heavy kernels.
+ *
+ * Must match the tfjs kernels named in stk.h (the CPU backend is the reference) within the
+ * tolerances of tests/teacher_native_test.ts, and stk_sgemm must match stk_sgemm_naive.
+ *
+ * One GEMM does the work of every product and convolution, in the style of GotoBLAS and
+ * BLIS: C [M, N] = A [M, K] . B [K, N] is cut into column blocks of up to NV_MAX vectors
+ * (B's panel), K into blocks of KC (so that a block of B's panel, KC x NR floats, stays in
+ * L1 while a chunk of rows streams past it), and rows into tiles of MR that a register-
+ * blocked micro-kernel computes: MR x NV vector accumulators (GCC vector extensions, 16
+ * floats wide with AVX-512, 8 with AVX2, 4 on the baseline), one broadcast of A and NV loads
+ * of B per step of K. OpenMP hands chunks of rows (or columns, or parts of K when the output
+ * is small and K long) to the cores.
+ *
+ * What makes convolutions cheap is how A is read. The micro-kernel reads each row of A in
+ * place through a pointer, so A never has to exist as a matrix: a row is described by a
+ * base pointer, computed from the row index in up to three levels (image, row, column), and
+ * K is a sequence of equal contiguous segments (a filter row of KW C values for a
+ * convolution). So:
+ *   - a convolution (any stride, any padding) is an implicit im2col: row m = (b, oh, ow)
+ *     starts at the (zero-padded, when padding is asked for) image's pixel
+ *     (b, oh SH, ow SW), K = KH segments of KW C values, one image row apart; the filter
+ *     [KH KW C, CO] is B, read in place, and bias and relu are applied as the tile is stored;
+ *   - the input gradient is a convolution of dy, dilated by the strides and padded to
+ *     "full", with the filter turned by 180 degrees (a small copy);
+ *   - the filter gradient (stride 1) is one product over a channel-major copy of x: row
+ *     (kh, kw, c) of A is channel c's plane shifted by kh rows and kw columns, and B is dy
+ *     laid on x's padded grid (zero columns where the filter hangs over the edge), so every
+ *     tap reads x in place; other strides copy im2col's transpose in chunks.
+ * A row-major B is read in place; a transposed one (or the last, partial column block) is
+ * packed once per call, zero-padded to whole vectors. Operands that would have to be
+ * transposed on both sides are handled by computing C's transpose instead.
+ *
+ * The plain stk_sgemm_naive is the reference the tests hold stk_sgemm to, and its rate is
+ * printed beside the blocked one's by bench/teacher_bench.ts.
+ */
+#pragma GCC optimize("fp-contract=fast") /* a x b + c as one FMA in the micro-kernels */
+
+#include "stk_common.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---------------------------------------------------------------- vectors */
+
+#if defined(__AVX512F__)
+#define VL 16
+#define NV_MAX 4
+#define SIMD_NAME "avx512"
+#elif defined(__AVX2__)
+#define VL 8
+#define NV_MAX 2
+#define SIMD_NAME "avx2"
+#elif defined(__AVX__)
+#define VL 8
+#define NV_MAX 2
+#define SIMD_NAME "avx"
+#else
+#define VL 4
+#define NV_MAX 2
+#define SIMD_NAME "sse"
+#endif
+#define NR_MAX (NV_MAX * VL)
+/* The most rows of any micro-kernel. */
+#define MR_MAX 8
+
+typedef float vf __attribute__((vector_size(VL * 4)));
+typedef float vfu __attribute__((vector_size(VL * 4), aligned(4), may_alias));
+typedef int32_t vi __attribute__((vector_size(VL * 4)));
+
+static inline vf ldu(const float* p) { return *(const vfu*)p; }
+static inline void stu(float* p, vf v) { *(vfu*)p = v; }
+/* mask ? a : b, lane by lane (C has no vector ?:). */
+static inline vf vsel(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
+
+/* Bytes of B's panel (KC x NR floats) kept in L1 while a chunk of rows streams past. */
+#define KC_BYTES (32 * 1024)
+/* Below this many multiply-adds a parallel region costs more than it saves. */
+#define PAR_WORK 200000.0
+
+/* ---------------------------------------------------------------- build, threads */
+
+int32_t stk_abi_version(void) { return STK_ABI_VERSION; }
+const char* stk_last_error(void) { return g_error; }
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#ifdef _OPENMP
+#define OMP_NAME ", openmp"
+#else
+#define OMP_NAME ""
+#endif
+#ifdef SOFTTREE_TARGET
+#define TARGET_NAME SOFTTREE_TARGET ", "
+#else
+#define TARGET_NAME ""
+#endif
+#ifdef __clang__
+#define CC_NAME "clang " STR(__clang_major__) "." STR(__clang_minor__)
+#else
+#define CC_NAME "gcc " STR(__GNUC__) "." STR(__GNUC_MINOR__)
+#endif
+
+const char* stk_build_info(void) {
+  return "cpu (" CC_NAME ", " TARGET_NAME SIMD_NAME OMP_NAME ")";
+}
+
+static int g_threads = 0; /* 0: every core */
+
+static int cores(void) {
+#ifdef _OPENMP
+  return omp_get_num_procs();
+#else
+  return 1;
+#endif
+}
+
+int32_t stk_threads(void) {
+#ifdef _OPENMP
+  int t = __atomic_load_n(&g_threads, __ATOMIC_RELAXED);
+  return t > 0 ? t : cores();
+#else
+  return 1;
+#endif
+}
+
+int32_t stk_set_threads(int32_t threads) {
+  STK_TRY(check_threads(threads));
+  __atomic_store_n(&g_threads, threads > 0 ? threads : 0, __ATOMIC_RELAXED);
+  g_error[0] = 0;
+  return STK_OK;
+}
+
+int32_t stk_probe(char* info, int32_t cap) {
+  STK_TRY(check_probe(info, cap));
+  if (cap > 0) {
+    int t = stk_threads();
+    snprintf(info, (size_t)cap, "%s, %d thread%s", stk_build_info(), t, t == 1 ? "" : "s");
+  }
+  g_error[0] = 0;
+  return STK_OK;
+}
+
+/* Threads for a piece of work of `work` multiply-adds. */
+static int threads_for(double work) { return work < PAR_WORK ? 1 : stk_threads(); }
+
+static void* alloc_floats(int64_t n) {
+  size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
+  return aligned_alloc(64, bytes);
+}
+
+#define ALLOC(ptr, n, what)                                                              \
+  do {                                                                                   \
+    (ptr) = (float*)alloc_floats(n);                                                     \
+    if (!(ptr))                                                                          \
+      return fail(STK_ERR_MEMORY, "Cannot allocate %lld floats for %s", (long long)(n), \
+                  what);                                                                 \
+  } while (0)
+
+/* ---------------------------------------------------------------- the GEMM's operands */
+
+/* A [M, K], read in place: row i starts at
+ *   base + (i / d1) s1 + ((i % d1) / d2) s2 + (i % d2) s3
+ * and element k of a row lies at (k / seglen) segstride + k % seglen from it. */
+typedef struct {
+  const float* base;
+  int64_t d1, d2, s1, s2, s3;
+  int64_t seglen, segstride;
+} rows_t;
+
+static inline const float* row_at(const rows_t* a, int64_t i) {
+  int64_t q1 = i / a->d1, r = i - q1 * a->d1, q2 = r / a->d2, q3 = r - q2 * a->d2;
+  return a->base + q1 * a->s1 + q2 * a->s2 + q3 * a->s3;
+}
+
+/* A plain row-major matrix with leading dimension lda. */
+static rows_t rows_matrix(const float* a, int64_t lda, int64_t K) {
+  rows_t r = {a, INT64_MAX, 1, 0, lda, 0, K > 0 ? K : 1, 0};
+  return r;
+}
+
+/* A column block of B: columns [n0, n0 + w) of op(B), w <= nv VL, as rows of K at `b` with
+ * stride ldb (B itself, or a packed, zero-padded copy). */
+typedef struct {
+  int64_t n0;
+  int w, nv;
+  const float* b;
+  int64_t ldb;
+} colblk_t;
+
+typedef struct {
+  int64_t M, N, K;
+  rows_t A;
+  int ncb;
+  const colblk_t* cb;
+  float* C;
+  int64_t rs_c, cs_c;
+  float alpha, beta;
+  const float* bias; /* [N], added after the product (with relu) */
+  int relu;
+} gemm_t;
+
+/* ---------------------------------------------------------------- micro-kernels */
+
+/*
+ * ukr_MRxNV: out [MR, NV VL] = sum over the runs r of
+ *   sum_{l < len[r]} a[i][off[r] + l] * b[(k_r + l) ldb + j],
+ * k_r being the runs' lengths so far: MR x NV accumulators, one broadcast of each row's
+ * element and NV vector loads of B per step. `a` holds MR row pointers.
+ */
+#define DEF_UKR(MR, NV)                                                                    \
+  static void ukr_##MR##x##NV(int nruns, const int64_t* off, const int64_t* len,           \
+                              const float* const* a, const float* b, int64_t ldb,          \
+                              float* out) {                                                \
+    vf acc[MR][NV];                                                                        \
+    _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++)                                   \
+        _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) acc[i][j] = (vf){0};          \
+    for (int r = 0; r < nruns; r++) {                                                      \
+      const float* p[MR];                                                                  \
+      _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) p[i] = a[i] + off[r];           \
+      const int64_t n = len[r];                                                            \
+      for (int64_t l = 0; l < n; l++, b += ldb) {                                          \
+        vf bv[NV];                                                                         \
+        _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) bv[j] = ldu(b + j * VL);      \
+        _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) {                             \
+          const vf ai = p[i][l] - (vf){0}; /* a splat */                                       \
+          _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) acc[i][j] += ai * bv[j];    \
+        }                                                                                  \
+      }                                                                                    \
+    }                                                                                      \
+    _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++)                                   \
+        _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++)                               \
+            stu(out + i * NR_MAX + j * VL, acc[i][j]);                                     \
+  }
+
+typedef void (*ukr_fn)(int, const int64_t*, const int64_t*, const float* const*,
+                       const float*, int64_t, float*);
+
+#if NV_MAX == 4
+DEF_UKR(8, 1)
+DEF_UKR(8, 2)
+DEF_UKR(8, 3)
+DEF_UKR(6, 4)
+static const ukr_fn UKR[NV_MAX + 1] = {0, ukr_8x1, ukr_8x2, ukr_8x3, ukr_6x4};
+static const int MR_OF[NV_MAX + 1] = {0, 8, 8, 8, 6};
+#else
+DEF_UKR(8, 1)
+DEF_UKR(6, 2)
+static const ukr_fn UKR[NV_MAX + 1] = {0, ukr_8x1, ukr_6x2};
+static const int MR_OF[NV_MAX + 1] = {0, 8, 6};
+#endif
+
+/* ---------------------------------------------------------------- the GEMM driver */
+
+/* Stores a tile: C = (first ? beta C : C) + alpha tile, then, at the last block of K,
+ * relu(C + bias). Rows [i0, i0 + mr), the columns of block cb. */
+static void store_tile(const gemm_t* g, const colblk_t* cb, int64_t i0, int mr,
+                       const float* tile, int first, int last) {
+  const float alpha = g->alpha, beta = g->beta;
+  const int w = cb->w;
+  for (int i = 0; i < mr; i++) {
+    float* c = g->C + (i0 + i) * g->rs_c + cb->n0 * g->cs_c;
+    const float* t = tile + i * NR_MAX;
+    const float* bias = g->bias ? g->bias + cb->n0 : NULL;
+    int j = 0;
+    if (g->cs_c == 1) {
+      for (; j + VL <= w; j += VL) {
+        vf v = ldu(t + j) * alpha;
+        if (!first) {
+          v += ldu(c + j);
+        } else if (beta != 0) {
+          v += ldu(c + j) * beta;
+        }
+        if (last) {
+          if (bias) v += ldu(bias + j);
+          if (g->relu) v = vsel(v < 0, (vf){0}, v);
+        }
+        stu(c + j, v);
+      }
+    }
+    for (; j < w; j++) {
+      float* cj = c + j * g->cs_c;
+      float v = t[j] * alpha;
+      if (!first) {
+        v += *cj;
+      } else if (beta != 0) {
+        v += *cj * beta;
+      }
+      if (last) {
+        if (bias) v += bias[j];
+        if (g->relu && v < 0) v = 0;
+      }
+      *cj = v;
+    }
+  }
+}
+
+/* The runs of K in [k0, k0 + kc): for each, the offset from a row's start and the length. */
+static int runs_of(const rows_t* a, int64_t k0, int64_t kc, int64_t* off, int64_t* len) {
+  int n = 0;
+  while (kc > 0) {
+    int64_t s = k0 / a->seglen, o = k0 - s * a->seglen;
+    int64_t l = a->seglen - o < kc ? a->seglen - o : kc;
+    off[n] = s * a->segstride + o;
+    len[n] = l;
+    n++;
+    k0 += l;
+    kc -= l;
+  }
+  return n;
+}
+
+/* Runs of K per block of K at most (a K block of short segments is cut short). */
+#define MAX_RUNS 64
+
+/* The rows per K block of a block of nv vectors: B's panel block fills KC_BYTES (and holds
+ * at most MAX_RUNS - 2 segments of A). */
+static int64_t kc_of(int nv, int64_t seglen) {
+  int64_t kc = KC_BYTES / (nv * VL * (int64_t)sizeof(float));
+  return kc < (MAX_RUNS - 2) * seglen ? kc : (MAX_RUNS - 2) * seglen;
+}
+
+/*
+ * Rows [m0, m1) of column block cbi over K range [ka, kb), into g->C (the tiles' first
+ * block applies beta, the last bias and relu; a caller splitting K passes a g whose beta is
+ * 0 and bias null).
+ */
+static void run_unit(const gemm_t* g, int64_t m0, int64_t m1, int cbi, int64_t ka,
+                     int64_t kb) {
+  const colblk_t* cb = &g->cb[cbi];
+  const int nv = cb->nv, MR = MR_OF[nv];
+  const ukr_fn ukr = UKR[nv];
+  const int64_t KC = kc_of(nv, g->A.seglen);
+  float tile[MR_MAX * NR_MAX] __attribute__((aligned(64)));
+  int64_t off[MAX_RUNS], len[MAX_RUNS];
+  for (int64_t k0 = ka; k0 < kb; k0 += KC) {
+    const int64_t kc = kb - k0 < KC ? kb - k0 : KC;
+    const int nruns = runs_of(&g->A, k0, kc, off, len);
+    const float* bp = cb->b + k0 * cb->ldb;
+    const int first = k0 == ka, last = k0 + kc == kb;
+    for (int64_t i0 = m0; i0 < m1; i0 += MR) {
+      const int mr = (int)(m1 - i0 < MR ? m1 - i0 : MR);
+      const float* rp[MR_MAX];
+      for (int i = 0; i < MR; i++) rp[i] = row_at(&g->A, i0 + (i < mr ? i : mr - 1));
+      ukr(nruns, off, len, rp, bp, cb->ldb, tile);
+      store_tile(g, cb, i0, mr, tile, first, last);
+    }
+  }
+}
+
+/* Rows per chunk of work: several chunks per thread, at most 32 tiles; all rows at once
+ * when they are few (then B streams through the cache once). */
+static int64_t chunk_rows(int64_t M, int ncb, int MR, int threads) {
+  int64_t tiles = (M + MR - 1) / MR;
+  if (M <= 64) return tiles * MR;
+  int64_t want = 4 * (int64_t)threads; /* chunks of work in all */
+  int64_t per = (tiles * ncb + want - 1) / want;
+  if (per < 1) per = 1;
+  if (per > 32) per = 32;
+  return per * MR;
+}
+
+/* Runs a product; STK_ERR_MEMORY when scratch cannot be had. */
+static int32_t gemm_run(const gemm_t* g) {
+  if (g->M == 0 || g->ncb == 0) return STK_OK;
+  const int T = threads_for((double)g->M * (double)g->N * (double)g->K);
+  int MRmin = MR_MAX;
+  for (int c = 0; c < g->ncb; c++) MRmin = MR_OF[g->cb[c].nv] < MRmin ? MR_OF[g->cb[c].nv] : MRmin;
+  const int64_t rows = chunk_rows(g->M, g->ncb, MRmin, T);
+  const int64_t mchunks = (g->M + rows - 1) / rows;
+  const int64_t units = mchunks * g->ncb;
+  if (g->K == 0) {
+    /* C = relu(beta C + bias): a product over nothing. */
+    float zero[MR_MAX * NR_MAX] = {0};
+    for (int c = 0; c < g->ncb; c++) {
+      const int MR = MR_OF[g->cb[c].nv];
+      for (int64_t i0 = 0; i0 < g->M; i0 += MR) {
+        store_tile(g, &g->cb[c], i0, (int)(g->M - i0 < MR ? g->M - i0 : MR), zero, 1, 1);
+      }
+    }
+    return STK_OK;
+  }
+  /* Few units and a long K: each thread sums a part of K into its own copy of C. */
+  if (T > 1 && units < T && g->K >= 256 * T) {
+    const int64_t MN = g->M * g->N;
+    float* part = (float*)calloc((size_t)(MN * T), sizeof(float));
+    if (!part) return fail(STK_ERR_MEMORY, "Cannot allocate the GEMM's partial sums");
+#pragma omp parallel num_threads(T)
+    {
+#ifdef _OPENMP
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+      const int t = 0, nt = 1;
+#endif
+      gemm_t h = *g;
+      h.C = part + MN * t;
+      h.rs_c = g->N;
+      h.cs_c = 1;
+      h.alpha = g->alpha;
+      h.beta = 0;
+      h.bias = NULL;
+      h.relu = 0;
+      const int64_t ka = g->K * t / nt, kb = g->K * (t + 1) / nt;
+      if (kb > ka) {
+        for (int c = 0; c < g->ncb; c++) run_unit(&h, 0, g->M, c, ka, kb);
+      }
+    }
+    for (int64_t i = 0; i < g->M; i++) {
+      for (int64_t j = 0; j < g->N; j++) {
+        float s = 0;
+        for (int t = 0; t < T; t++) s += part[MN * t + i * g->N + j];
+        float* c = g->C + i * g->rs_c + j * g->cs_c;
+        float v = g->beta != 0 ? g->beta * *c + s : s;
+        if (g->bias) v += g->bias[j];
+        if (g->relu && v < 0) v = 0;
+        *c = v;
+      }
+    }
+    free(part);
+    return STK_OK;
+  }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(T) if (T > 1 && units > 1)
+  for (int64_t u = 0; u < units; u++) {
+    const int c = (int)(u % g->ncb);
+    const int64_t m0 = (u / g->ncb) * rows;
+    const int64_t m1 = m0 + rows < g->M ? m0 + rows : g->M;
+    run_unit(g, m0, m1, c, 0, g->K);
+  }
+  return STK_OK;
+}
+
+/* ---------------------------------------------------------------- B's column blocks */
+
+/* The column blocks of op(B) [K, N]: whole blocks of NV_MAX vectors, then one of the fewest
+ * vectors that hold the rest. Blocks whose columns B holds in place, row-major and whole,
+ * read B; the others (all of them when B is transposed) are packed into `packed` (as many
+ * floats as pack_size says), zero-padded to whole vectors. */
+static int col_blocks(int64_t N, colblk_t* cb) {
+  int n = 0;
+  for (int64_t n0 = 0; n0 < N; n0 += NR_MAX) {
+    int w = (int)(N - n0 < NR_MAX ? N - n0 : NR_MAX);
+    cb[n].n0 = n0;
+    cb[n].w = w;
+    cb[n].nv = (w + VL - 1) / VL;
+    n++;
+  }
+  return n;
+}
+
+static int64_t blocks_count(int64_t N) { return (N + NR_MAX - 1) / NR_MAX; }
+
+/* Whether block c must be packed: B transposed, or a block whose width is not whole
+ * vectors (reading it in place would read past the row). */
+static int needs_pack(const colblk_t* c, int trans_b) { return trans_b || c->w % VL != 0; }
+
+static int64_t pack_size(const colblk_t* cb, int ncb, int64_t K, int trans_b) {
+  int64_t n = 0;
+  for (int c = 0; c < ncb; c++) {
+    if (needs_pack(&cb[c], trans_b)) n += K * cb[c].nv * VL;
+  }
+  return n;
+}
+
+/* Points every block at B or at its packed copy (filling it). B [K, N] with ldb, or with
+ * trans_b B [N, K] transposed. */
+static void place_blocks(colblk_t* cb, int ncb, const float* b, int64_t ldb, int trans_b,
+                         int64_t K, float* packed, int T) {
+  float* at = packed;
+  for (int c = 0; c < ncb; c++) {
+    colblk_t* blk = &cb[c];
+    if (!needs_pack(blk, trans_b)) {
+      blk->b = b + blk->n0;
+      blk->ldb = ldb;
+      continue;
+    }
+    const int nr = blk->nv * VL, w = blk->w;
+    float* dst = at;
+    at += K * nr;
+    blk->b = dst;
+    blk->ldb = nr;
+    const int64_t n0 = blk->n0;
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1 && K * nr > 65536)
+    for (int64_t k0 = 0; k0 < K; k0 += 64) {
+      const int64_t k1 = k0 + 64 < K ? k0 + 64 : K;
+      for (int64_t k = k0; k < k1; k++) memset(dst + k * nr + w, 0, (size_t)(nr - w) * 4);
+      if (trans_b) {
+        for (int j = 0; j < w; j++) {
+          const float* src = b + (n0 + j) * ldb;
+          for (int64_t k = k0; k < k1; k++) dst[k * nr + j] = src[k];
+        }
+      } else {
+        for (int64_t k = k0; k < k1; k++) memcpy(dst + k * nr, b + k * ldb + n0, (size_t)w * 4);
+      }
+    }
+  }
+}
+
+/* Runs C = alpha A op(B) + beta C (+ bias, relu) with A given as rows; packs B's blocks as
+ * needed. */
+static int32_t gemm_rows(int64_t M, int64_t N, int64_t K, const rows_t* A, const float* b,
+                         int64_t ldb, int trans_b, float* c, int64_t rs_c, int64_t cs_c,
+                         float alpha, float beta, const float* bias, int relu) {
+  const int64_t nb = blocks_count(N);
+  colblk_t small[8];
+  colblk_t* cb = small;
+  if (nb > 8) {
+    cb = (colblk_t*)malloc((size_t)nb * sizeof *cb);
+    if (!cb) return fail(STK_ERR_MEMORY, "Cannot allocate the GEMM's column blocks");
+  }
+  const int ncb = col_blocks(N, cb);
+  const int64_t np = pack_size(cb, ncb, K, trans_b);
+  float* packed = NULL;
+  if (np > 0) {
+    packed = (float*)alloc_floats(np);
+    if (!packed) {
+      if (cb != small) free(cb);
+      return fail(STK_ERR_MEMORY, "Cannot allocate %lld floats to pack B", (long long)np);
+    }
+  }
+  place_blocks(cb, ncb, b, ldb, trans_b, K, packed, threads_for((double)np * 8));
+  gemm_t g = {M, N, K, *A, ncb, cb, c, rs_c, cs_c, alpha, beta, bias, relu};
+  int32_t s = gemm_run(&g);
+  free(packed);
+  if (cb != small) free(cb);
+  return s;
+}
+
+/* dst [cols, rows] = src [rows, cols] (leading dimension lds), in cache-sized tiles. */
+static void transpose(float* dst, const float* src, int64_t rows, int64_t cols, int64_t lds,
+                      int T) {
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1 && rows * cols > 65536)
+  for (int64_t r0 = 0; r0 < rows; r0 += 32) {
+    const int64_t r1 = r0 + 32 < rows ? r0 + 32 : rows;
+    for (int64_t c0 = 0; c0 < cols; c0 += 32) {
+      const int64_t c1 = c0 + 32 < cols ? c0 + 32 : cols;
+      for (int64_t r = r0; r < r1; r++) {
+        for (int64_t q = c0; q < c1; q++) dst[q * rows + r] = src[r * lds + q];
+      }
+    }
+  }
+}
+
+/*
+ * C [M, N] (row stride ldc) = alpha op(A) op(B) + beta C (+ bias [N], relu). The micro-
+ * kernel wants A's rows contiguous along K; when op(A) is transposed either A is copied
+ * transposed or C's transpose is computed (C^T = op(B)^T op(A)^T, whose A is B), whichever
+ * copies fewer values. With a bias C itself is always computed.
+ */
+static int32_t gemm_general(int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
+                            int trans_a, const float* b, int64_t ldb, int trans_b, float* c,
+                            int64_t ldc, float alpha, float beta, const float* bias, int relu) {
+  if (M == 0 || N == 0) return STK_OK;
+  const int T = threads_for((double)M * N * K);
+  /* Values copied (a strided store of C counts twice) by each plan. */
+  double direct = (trans_a ? (double)M * K : 0) + (trans_b ? (double)N * K : 0);
+  double swapped = (trans_b ? 0 : (double)N * K) + (trans_a ? 0 : (double)M * K) +
+                   2.0 * (double)M * N;
+  if (bias || K == 0 || direct <= swapped) {
+    float* at = NULL;
+    rows_t A;
+    if (trans_a && K > 0) {
+      ALLOC(at, M * K, "A's transpose");
+      transpose(at, a, K, M, lda, T);
+      A = rows_matrix(at, K, K);
+    } else {
+      A = rows_matrix(a, lda, K);
+    }
+    int32_t s = gemm_rows(M, N, K, &A, b, ldb, trans_b, c, ldc, 1, alpha, beta, bias, relu);
+    free(at);
+    return s;
+  }
+  /* C^T [N, M] = op(B)^T [N, K] op(A)^T [K, M]: rows of op(B)^T are rows of B when trans_b,
+   * else B is copied transposed; op(A)^T is A read in place (trans_a) or packed. */
+  float* bt = NULL;
+  rows_t A;
+  if (trans_b) {
+    A = rows_matrix(b, ldb, K);
+  } else {
+    ALLOC(bt, N * K, "B's transpose");
+    transpose(bt, b, K, N, ldb, T);
+    A = rows_matrix(bt, K, K);
+  }
+  int32_t s = gemm_rows(N, M, K, &A, a, lda, !trans_a, c, 1, ldc, alpha, beta, NULL, relu);
+  free(bt);
+  return s;
+}
+
+/* ---------------------------------------------------------------- matrix products */
+
+int32_t stk_sgemm(float* c, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
+                  float alpha, const float* a, int32_t lda, const float* b, int32_t ldb,
+                  float beta, int32_t ldc) {
+  STK_TRY(check_sgemm("stk_sgemm", c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
+                      ldc));
+  STK_TRY(gemm_general(m, n, k, a, lda, trans_a, b, ldb, trans_b, c, ldc, alpha, beta, NULL,
+                       0));
+  g_error[0] = 0;
+  return STK_OK;
+}
+
+int32_t stk_sgemm_naive(float* c, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n,
+                        int32_t k, float alpha, const float* a, int32_t lda, const float* b,
+                        int32_t ldb, float beta, int32_t ldc) {
+  STK_TRY(check_sgemm("stk_sgemm_naive", c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                      beta, ldc));
+  for (int64_t i = 0; i < m; i++) {
+    for (int64_t j = 0; j < n; j++) {
+      double s = 0;
+      for (int64_t p = 0; p < k; p++) {
+        const double x = trans_a ? a[p * lda + i] : a[i * lda + p];
+        const double y = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+        s += x * y;
+      }
+      float* cij = c + i * ldc + j;
+      *cij = (float)(alpha * s + (beta != 0 ? (double)beta * *cij : 0.0));
+    }
+  }
+  g_error[0] = 0;
+  return STK_OK;
+}
+
+/* The system BLAS, looked for once: SOFTTREE_BLAS=none skips it, a path names it. */
+typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float*, int,
+                               const float*, int, float, float*, int);
+static struct {
+  cblas_sgemm_fn sgemm;
+  char why[256];
+} g_blas;
+static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
+
+static void load_blas_once(void) {
+  const char* env = getenv("SOFTTREE_BLAS");
+  if (env && strcmp(env, "none") == 0) {
+    snprintf(g_blas.why, sizeof g_blas.why, "SOFTTREE_BLAS=none");
+    return;
+  }
+  const char* names[] = {"libopenblas.so.0", "libopenblas.so", "libblis.so.4", "libblas.so.3"};
+  const int count = env && *env ? 1 : 4;
+  for (int i = 0; i < count; i++) {
+    const char* name = env && *env ? env : names[i];
+    void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!h) continue;
+    cblas_sgemm_fn f = (cblas_sgemm_fn)dlsym(h, "cblas_sgemm");
+    if (f) {
+      g_blas.sgemm = f;
+      snprintf(g_blas.why, sizeof g_blas.why, "%s", name);
+      return;
+    }
+    dlclose(h);
+  }
+  snprintf(g_blas.why, sizeof g_blas.why,
+           env && *env ? "SOFTTREE_BLAS=\"%s\" has no cblas_sgemm or cannot be loaded"
+                       : "no system BLAS (libopenblas.so.0, libblis.so.4 or libblas.so.3 with "
+                         "cblas_sgemm)%s",
+           env && *env ? env : "");
+}
+
+int32_t stk_sgemm_blas(float* c, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n,
+                       int32_t k, float alpha, const float* a, int32_t lda, const float* b,
+                       int32_t ldb, float beta, int32_t ldc) {
+  STK_TRY(check_sgemm("stk_sgemm_blas", c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                      beta, ldc));
+  pthread_once(&g_blas_once, load_blas_once);
+  if (!g_blas.sgemm) return fail(STK_ERR_UNAVAILABLE, "stk_sgemm_blas: %s", g_blas.why);
+  /* CblasRowMajor 101, CblasNoTrans 111, CblasTrans 112 */
+  g_blas.sgemm(101, trans_a ? 112 : 111, trans_b ? 112 : 111, m, n, k, alpha, a, lda, b, ldb,
+               beta, c, ldc);
+  g_error[0] = 0;
+  return STK_OK;
+}
+
+int32_t stk_matmul(float* c, const float* a, const float* b, const float* bias, int32_t batch,
+                   int32_t m, int32_t n, int32_t k, int64_t a_stride, int64_t b_stride,
+                   int32_t trans_a, int32_t trans_b, int32_t activation) {
+  STK_TRY(check_matmul(c, a, b, batch, m, n, k, a_stride, b_stride, trans_a, trans_b,
+                       activation));
+  const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
+  for (int64_t i = 0; i < batch; i++) {
+    STK_TRY(gemm_general(m, n, k, a + i * a_stride, lda, trans_a, b + i * b_stride, ldb,
+                         trans_b, c + i * (int64_t)m * n, n, 1, 0, bias,
+                         activation == STK_ACT_RELU));
+  }
+  g_error[0] = 0;
+  return STK_OK;
+}
+
+/* ---------------------------------------------------------------- convolutions */
+
+/* Copies images [B, H, W, C] into dst [B, Hd, Wd, C] (zeroed first) at row r0 + ih sh and
+ * column c0 + iw sw: zero padding, and with strides > 1 the dilation of the input
+ * gradient. */
+static void place_images(float* dst, const float* src, int64_t B, int64_t H, int64_t W,
+                         int64_t C, int64_t Hd, int64_t Wd, int64_t r0, int64_t c0, int64_t sh,
+                         int64_t sw, int T) {
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
+  for (int64_t b = 0; b < B; b++) {
+    float* img = dst + b * Hd * Wd * C;
+    memset(img, 0, (size_t)(Hd * Wd * C) * sizeof(float));
+    for (int64_t ih = 0; ih < H; ih++) {
+      const float* s = src + ((b * H + ih) * W) * C;
+      float* d = img + ((r0 + ih * sh) * Wd + c0) * C;
+      if (sw == 1) {
+        memcpy(d, s, (size_t)(W * C) * sizeof(float));
+      } else {
+        for (int64_t iw = 0; iw < W; iw++) memcpy(d + iw * sw * C, s + iw * C, (size_t)C * 4);
+      }
+    }
+  }
+}
+
+/* y [B, OH, OW, CO] = act(conv(x as [B, Hp, Wp, C] at its own origin) + bias), where x is
+ * already padded (no padding left in the geometry but the strides). */
+static int32_t conv_padded(float* y, const float* x, int64_t Hp, int64_t Wp,
+                           const float* filter, int64_t ldf, int trans_f, const float* bias,
+                           int64_t B, int64_t C, int64_t OH, int64_t OW, int64_t CO,
+                           int64_t KH, int64_t KW, int64_t SH, int64_t SW, int relu) {
+  (void)B;
+  rows_t A;
+  A.base = x;
+  A.d1 = OH * OW;
+  A.d2 = OW;
+  A.s1 = Hp * Wp * C;
+  A.s2 = SH * Wp * C;
+  A.s3 = SW * C;
+  A.seglen = KW * C;
+  A.segstride = Wp * C;
+  return gemm_rows(B * OH * OW, CO, KH * KW * C, &A, filter, ldf, trans_f, y, CO, 1, 1, 0, bias,
+                   relu);
+}
+
+int32_t stk_conv2d(float* y, const float* x, const float* filter, const float* bias,
+                   const stk_conv* g, int32_t activation) {
+  const char* fn = "stk_conv2d";
+  STK_TRY(check_geometry(fn, g, 0));
+  STK_TRY(check_activation(fn, activation));
+  STK_TRY(check_ptr(fn, "y", y));
+  STK_TRY(check_ptr(fn, "x", x));
+  STK_TRY(check_ptr(fn, "filter", filter));
+  const int64_t B = g->batch, H = g->in_h, W = g->in_w, C = g->in_c;
+  const int64_t pb = pad_bottom(g), pr = pad_right(g);
+  const int64_t Hp = H + g->pad_top + (pb > 0 ? pb : 0), Wp = W + g->pad_left + (pr > 0 ? pr : 0);
+  float* xp = NULL;
+  const float* src = x;
+  if (Hp != H || Wp != W) {
+    ALLOC(xp, B * Hp * Wp * C, "the padded input");
+    place_images(xp, x, B, H, W, C, Hp, Wp, g->pad_top, g->pad_left, 1, 1,
+                 threads_for((double)B * Hp * Wp * C * 4));
+    src = xp;
+  }
+  int32_t s = conv_padded(y, src, Hp, Wp, filter, g->out_c, 0, bias, B, C, g->out_h, g->out_w,
+                          g->out_c, g->filter_h, g->filter_w, g->stride_h, g->stride_w,
+                          activation == STK_ACT_RELU);
+  free(xp);
+  if (s == STK_OK) g_error[0] = 0;
+  return s;
+}
+
+int32_t stk_conv2d_backprop_input(float* dx, const float* dy, const float* filter,
+                                  const stk_conv* g) {
+  const char* fn = "stk_conv2d_backprop_input";
+  STK_TRY(check_geometry(fn, g, 0));
+  STK_TRY(check_ptr(fn, "dx", dx));
+  STK_TRY(check_ptr(fn, "dy", dy));
+  STK_TRY(check_ptr(fn, "filter", filter));
+  const int64_t B = g->batch, H = g->in_h, W = g->in_w, C = g->in_c;
+  const int64_t OH = g->out_h, OW = g->out_w, CO = g->out_c, KH = g->filter_h, KW = g->filter_w;
+  /* dy dilated by the strides and padded so that a plain convolution with the turned
+   * filter gives [H, W]: dy[oh, ow] lands at (KH - 1 - PT + oh SH, KW - 1 - PL + ow SW). */
+  const int64_t Hq = H + KH - 1, Wq = W + KW - 1;
+  /* The turned filter, [KH KW CO, C]: ft[(kh, kw, co), c] = filter[KH-1-kh, KW-1-kw, c, co]. */
+  float *dq, *ft;
+  ALLOC(dq, B * Hq * Wq * CO, "the dilated, padded dy");
+  ft = (float*)alloc_floats(KH * KW * CO * C);
+  if (!ft) {
+    free(dq);
+    return fail(STK_ERR_MEMORY, "Cannot allocate the turned filter");
+  }
+  place_images(dq, dy, B, OH, OW, CO, Hq, Wq, KH - 1 - g->pad_top, KW - 1 - g->pad_left,
+               g->stride_h, g->stride_w, threads_for((double)B * Hq * Wq * CO * 4));
+  for (int64_t kh = 0; kh < KH; kh++) {
+    for (int64_t kw = 0; kw < KW; kw++) {
+      const float* src = filter + ((KH - 1 - kh) * KW + (KW - 1 - kw)) * C * CO;
+      float* dst = ft + (kh * KW + kw) * CO * C;
+      for (int64_t c = 0; c < C; c++) {
+        for (int64_t co = 0; co < CO; co++) dst[co * C + c] = src[c * CO + co];
+      }
+    }
+  }
+  int32_t s = conv_padded(dx, dq, Hq, Wq, ft, C, 0, NULL, B, CO, H, W, C, KH, KW, 1, 1, 0);
+  free(dq);
+  free(ft);
+  if (s == STK_OK) g_error[0] = 0;
+  return s;
+}
+
+/* dfilter for strides > 1: im2col's transpose in chunks of output positions,
+ * colsT [KH KW C, chunk] . dy [chunk, CO], summed over the chunks. */
+static int32_t backprop_filter_chunks(float* dw, const float* x, const float* dy,
+                                      const stk_conv* g) {
+  const int64_t H = g->in_h, W = g->in_w, C = g->in_c, OH = g->out_h, OW = g->out_w;
+  const int64_t CO = g->out_c, KH = g->filter_h, KW = g->filter_w;
+  const int64_t KK = KH * KW * C, M = (int64_t)g->batch * OH * OW;
+  const int64_t chunk = 2048;
+  float* cols;
+  ALLOC(cols, KK * chunk, "im2col's transpose");
+  int32_t s = STK_OK;
+  for (int64_t m0 = 0; m0 < M && s == STK_OK; m0 += chunk) {
+    const int64_t n = M - m0 < chunk ? M - m0 : chunk;
+    const int T = threads_for((double)KK * n * 8);
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
+    for (int64_t t = 0; t < KK; t++) {
+      const int64_t kh = t / (KW * C), kw = (t / C) % KW, c = t % C;
+      float* row = cols + t * n;
+      for (int64_t q = 0; q < n; q++) {
+        const int64_t m = m0 + q, b = m / (OH * OW), oh = (m / OW) % OH, ow = m % OW;
+        const int64_t ih = oh * g->stride_h + kh - g->pad_top;
+        const int64_t iw = ow * g->stride_w + kw - g->pad_left;
+        row[q] = ih >= 0 && ih < H && iw >= 0 && iw < W ? x[((b * H + ih) * W + iw) * C + c] : 0;
+      }
+    }
+    rows_t A = rows_matrix(cols, n, n);
+    s = gemm_rows(KK, CO, n, &A, dy + m0 * CO, CO, 0, dw, CO, 1, 1, m0 == 0 ? 0 : 1, NULL, 0);
+  }
+  free(cols);
+  return s;
+}
+
+int32_t stk_conv2d_backprop_filter(float* dfilter, const float* x, const float* dy,
+                                   const stk_conv* g) {
+  const char* fn = "stk_conv2d_backprop_filter";
+  STK_TRY(check_geometry(fn, g, 0));
+  STK_TRY(check_ptr(fn, "dfilter", dfilter));
+  STK_TRY(check_ptr(fn, "x", x));
+  STK_TRY(check_ptr(fn, "dy", dy));
+  if (g->stride_h != 1 || g->stride_w != 1) {
+    int32_t s = backprop_filter_chunks(dfilter, x, dy, g);
+    if (s == STK_OK) g_error[0] = 0;
+    return s;
+  }
+  const int64_t B = g->batch, H = g->in_h, W = g->in_w, C = g->in_c;
+  const int64_t OH = g->out_h, OW = g->out_w, CO = g->out_c, KH = g->filter_h, KW = g->filter_w;
+  const int64_t pb = pad_bottom(g), pr = pad_right(g);
+  /* Stride 1: the padded grid is exactly OH + KH - 1 rows by OW + KW - 1 columns. */
+  const int64_t Hp = H + g->pad_top + (pb > 0 ? pb : 0), Wp = W + g->pad_left + (pr > 0 ? pr : 0);
+  const int64_t plane = B * Hp * Wp + KW; /* a channel's plane, and zeros the last taps read */
+  float *xt, *dyp;
+  ALLOC(xt, C * plane, "x's channel-major copy");
+  dyp = (float*)alloc_floats(B * OH * Wp * CO);
+  if (!dyp) {
+    free(xt);
+    return fail(STK_ERR_MEMORY, "Cannot allocate dy on the padded grid");
+  }
+  const int T = threads_for((double)C * plane * 8);
+  /* xt [C, B Hp Wp (+ KW zeros)]: x channel-major on its padded grid. */
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
+  for (int64_t c = 0; c < C; c++) {
+    float* p = xt + c * plane;
+    memset(p, 0, (size_t)plane * sizeof(float));
+    for (int64_t b = 0; b < B; b++) {
+      for (int64_t ih = 0; ih < H; ih++) {
+        const float* s = x + ((b * H + ih) * W) * C + c;
+        float* d = p + (b * Hp + ih + g->pad_top) * Wp + g->pad_left;
+        for (int64_t iw = 0; iw < W; iw++) d[iw] = s[iw * C];
+      }
+    }
+  }
+  /* dyp [B, OH, Wp, CO]: dy with zero columns OW..Wp-1, where a tap's shifted row of x runs
+   * past the output (into the padding, or the next row). */
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
+  for (int64_t r = 0; r < B * OH; r++) {
+    float* d = dyp + r * Wp * CO;
+    memcpy(d, dy + r * OW * CO, (size_t)(OW * CO) * sizeof(float));
+    memset(d + OW * CO, 0, (size_t)((Wp - OW) * CO) * sizeof(float));
+  }
+  /* A [KH KW C, B OH Wp]: row (kh, kw, c) is channel c's plane from (kh, kw) on; K runs over
+   * the images, OH Wp values each, one padded image apart. */
+  rows_t A;
+  A.base = xt;
+  A.d1 = KW * C;
+  A.d2 = C;
+  A.s1 = Wp;
+  A.s2 = 1;
+  A.s3 = plane;
+  A.seglen = OH * Wp;
+  A.segstride = Hp * Wp;
+  int32_t s = gemm_rows(KH * KW * C, CO, B * OH * Wp, &A, dyp, CO, 0, dfilter, CO, 1, 1, 0, NULL,
+                        0);
+  free(xt);
+  free(dyp);
+  if (s == STK_OK) g_error[0] = 0;
+  return s;
+}
+
+/* ---------------------------------------------------------------- pooling */
+
+int32_t stk_max_pool(float* y, const float* x, const stk_conv* g) {
+  const char* fn = "stk_max_pool";
+  STK_TRY(check_geometry(fn, g, 1));
+  STK_TRY(check_ptr(fn, "y", y));
+  STK_TRY(check_ptr(fn, "x", x));
+  const int64_t B = g->batch, H = g->in_h, W = g->in_w, C = g->in_c;
+  const int64_t OH = g->out_h, OW = g->out_w, KH = g->filter_h, KW = g->filter_w;
+  const int T = threads_for((double)B * OH * OW * C * KH * KW);
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
+  for (int64_t r = 0; r < B * OH; r++) {
+    const int64_t b = r / OH, oh = r % OH;
+    const int64_t h0 = oh * g->stride_h - g->pad_top;
+    const int64_t ha = h0 < 0 ? 0 : h0, hb = h0 + KH < H ? h0 + KH : H;
+    for (int64_t ow = 0; ow < OW; ow++) {
+      const int64_t w0 = ow * g->stride_w - g->pad_left;
+      const int64_t wa = w0 < 0 ? 0 : w0, wb = w0 + KW < W ? w0 + KW : W;
+      float* out = y + ((b * OH + oh) * OW + ow) * C;
+      int64_t c = 0;
+      for (; c + VL <= C; c += VL) {
+        vf m = (vf){0} - __builtin_inff();
+        for (int64_t ih = ha; ih < hb; ih++) {
+          for (int64_t iw = wa; iw < wb; iw++) {
+            const vf v = ldu(x + ((b * H + ih) * W + iw) * C + c);
+            m = vsel(v > m, v, m); /* NaN is passed over */
+          }
+        }
+        stu(out + c, m);
+      }
+      for (; c < C; c++) {
+        float m = -__builtin_inff();
+        for (int64_t ih = ha; ih < hb; ih++) {
+          for (int64_t iw = wa; iw < wb; iw++) {
+            const float v = x[((b * H + ih) * W + iw) * C + c];
+            if (v > m) m = v;
+          }
+        }
+        out[c] = m;
+      }
+    }
+  }
+  g_error[0] = 0;
+  return STK_OK;
+}
+
+int32_t stk_max_pool_grad(float* dx, const float* dy, const float* x, const stk_conv* g) {
+  const char* fn = "stk_max_pool_grad";
+  STK_TRY(check_geometry(fn, g, 1));
+  STK_TRY(check_ptr(fn, "dx", dx));
+  STK_TRY(check_ptr(fn, "dy", dy));
+  STK_TRY(check_ptr(fn, "x", x));
+  const int64_t B = g->batch, H = g->in_h, W = g->in_w, C = g->in_c;
+  const int64_t OH = g->out_h, OW = g->out_w, KH = g->filter_h, KW = g->filter_w;
+  const int T = threads_for((double)B * OH * OW * C * KH * KW);
+  /* By image: windows of one image only add into that image. */
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1 && B > 1)
+  for (int64_t b = 0; b < B; b++) {
+    float* dimg = dx + b * H * W * C;
+    const float* ximg = x + b * H * W * C;
+    memset(dimg, 0, (size_t)(H * W * C) * sizeof(float));
+    for (int64_t oh = 0; oh < OH; oh++) {
+      const int64_t h0 = oh * g->stride_h - g->pad_top;
+      const int64_t ha = h0 < 0 ? 0 : h0, hb = h0 + KH < H ? h0 + KH : H;
+      for (int64_t ow = 0; ow < OW; ow++) {
+        const int64_t w0 = ow * g->stride_w - g->pad_left;
+        const int64_t wa = w0 < 0 ? 0 : w0, wb = w0 + KW < W ? w0 + KW : W;
+        const float* gy = dy + ((b * OH + oh) * OW + ow) * C;
+        for (int64_t c = 0; c < C; c++) {
+          float m = -__builtin_inff();
+          int64_t at = -1;
+          for (int64_t ih = ha; ih < hb; ih++) {
+            for (int64_t iw = wa; iw < wb; iw++) {
+              const int64_t i = (ih * W + iw) * C + c;
+              if (ximg[i] > m) {
+                m = ximg[i];
+                at = i;
+              }
+            }
+          }
+          if (at >= 0) dimg[at] += gy[c];
+        }
+      }
+    }
+  }
+  g_error[0] = 0;
+  return STK_OK;
+}
+
+/* ---------------------------------------------------------------- reductions, optimizer */
+
+int32_t stk_sum_rows(float* out, const float* x, int64_t rows, int32_t cols) {
+  STK_TRY(check_sum_rows(out, x, rows, cols));
+  const int T = threads_for((double)rows * cols);
+  /* Each thread sums a band of rows into its own row of partial sums, in double. */
+  double* part = (double*)calloc((size_t)T * cols, sizeof(double));
+  if (!part) return fail(STK_ERR_MEMORY, "Cannot allocate %d partial sums", T * cols);
+#pragma omp parallel num_threads(T) if (T > 1)
+  {
+#ifdef _OPENMP
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+#else
+    const int t = 0, n = 1;
+#endif
+    double* p = part + (int64_t)t * cols;
+    for (int64_t r = rows * t / n; r < rows * (t + 1) / n; r++) {
+      const float* xr = x + r * cols;
+      for (int32_t c = 0; c < cols; c++) p[c] += xr[c];
+    }
+  }
+  for (int32_t c = 0; c < cols; c++) {
+    double s = 0;
+    for (int t = 0; t < T; t++) s += part[(int64_t)t * cols + c];
+    out[c] = (float)s;
+  }
+  free(part);
+  g_error[0] = 0;
+  return STK_OK;
+}
+
+int32_t stk_adam(float* w_out, float* m, float* v, const float* w, const float* g, int64_t n,
+                 float beta1, float beta2, float lr_hat, float inv_c2, float eps) {
+  STK_TRY(check_adam(w_out, m, v, w, g, n, beta1, beta2, lr_hat, inv_c2, eps));
+  const float a1 = 1 - beta1, a2 = 1 - beta2;
+  const int T = threads_for((double)n * 8);
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
+  for (int64_t i0 = 0; i0 < n; i0 += 4096) {
+    const int64_t i1 = i0 + 4096 < n ? i0 + 4096 : n;
+    int64_t i = i0;
+    for (; i + VL <= i1; i += VL) {
+      const vf gi = ldu(g + i);
+      const vf mi = ldu(m + i) * beta1 + gi * a1;
+      const vf vi = ldu(v + i) * beta2 + gi * gi * a2;
+      stu(m + i, mi);
+      stu(v + i, vi);
+      const vf s = vi * inv_c2;
+      vf r;
+      for (int j = 0; j < VL; j++) r[j] = __builtin_sqrtf(s[j]);
+      stu(w_out + i, ldu(w + i) - mi * lr_hat / (r + eps));
+    }
+    for (; i < i1; i++) {
+      const float mi = beta1 * m[i] + a1 * g[i];
+      const float vi = beta2 * v[i] + a2 * g[i] * g[i];
+      m[i] = mi;
+      v[i] = vi;
+      w_out[i] = w[i] - lr_hat * mi / (__builtin_sqrtf(vi * inv_c2) + eps);
+    }
+  }
+  g_error[0] = 0;
+  return STK_OK;
+}
