@@ -26,7 +26,8 @@
  *    and predictions (over 1.5 batches + 1 rows; predictions may differ only on near-ties),
  *    evaluate(), gradients with a fresh and a part-way penalty, several sdt_train_samples
  *    epochs over 2.5 batches + 1 rows (a short last batch) with sdt_set_beta between epochs
- *    when beta is fixed, and one sdt_train_step.
+ *    when beta is fixed, one sdt_train_step, and Adam's state (sdt_get_adam, and a round trip
+ *    through sdt_set_adam).
  * 4. --timing (CUDA) and --cpu-timing (CPU): samples/s of training and evaluation on
  *    MNIST-sized synthetic rows (784 features, 81% zeros, 10 classes) at depth 4 batch 4,
  *    depth 8 batch 64, depth 10 batch 4096 (50,000 rows) and depth 12 batch 4096 (300,000
@@ -208,6 +209,8 @@ typedef struct {
   __typeof__(&sdt_set_penalty) set_penalty;
   __typeof__(&sdt_get_penalty) get_penalty;
   __typeof__(&sdt_set_beta) set_beta;
+  __typeof__(&sdt_get_adam) get_adam;
+  __typeof__(&sdt_set_adam) set_adam;
   __typeof__(&sdt_set_train_data) set_train_data;
   __typeof__(&sdt_train_samples) train_samples;
   __typeof__(&sdt_train_step) train_step;
@@ -242,6 +245,8 @@ static int load_lib(lib_t* L, const char* path, char* why, size_t cap) {
   SYM(set_penalty, "sdt_set_penalty");
   SYM(get_penalty, "sdt_get_penalty");
   SYM(set_beta, "sdt_set_beta");
+  SYM(get_adam, "sdt_get_adam");
+  SYM(set_adam, "sdt_set_adam");
   SYM(set_train_data, "sdt_set_train_data");
   SYM(train_samples, "sdt_train_samples");
   SYM(train_step, "sdt_train_step");
@@ -742,6 +747,30 @@ static void pair_case(lib_t* a, lib_t* b, int depth, int batch, int loss, int le
       expect(beta[0] == (float)(p.beta * 3) && beta[1] == (float)(p.beta * 3),
              "%s: beta after sdt_set_beta is %.9g vs %.9g (want %.9g)", wh, beta[0], beta[1],
              (float)(p.beta * 3));
+  }
+  /* Adam's state: the same after training; b's state set into a comes back unchanged */
+  {
+    const size_t P = (size_t)I * F + I + (size_t)L * K + 1;
+    float *am = xmalloc(P * 4), *av = xmalloc(P * 4), *bm = xmalloc(P * 4), *bv = xmalloc(P * 4);
+    int64_t at = -1, bt = -2;
+    char wh[192];
+    snprintf(wh, sizeof wh, "%s, Adam's state", where);
+    int32_t st = a->get_adam(am, av, &at, ca);
+    if (st == SDT_OK) st = b->get_adam(bm, bv, &bt, cb);
+    if (st == SDT_OK) {
+      expect(at == bt, "%s: step counts %lld vs %lld", wh, (long long)at, (long long)bt);
+      wst.epochs = maxd(wst.epochs, comparef(wh, "first moments", am, bm, P, tp));
+      wst.epochs = maxd(wst.epochs, comparef(wh, "second moments", av, bv, P, tp));
+      st = a->set_adam(ca, bm, bv, bt);
+      if (st == SDT_OK) st = a->get_adam(am, av, &at, ca);
+      expect(st != SDT_OK || (at == bt && memcmp(am, bm, P * 4) == 0 && memcmp(av, bv, P * 4) == 0),
+             "%s: sdt_set_adam then sdt_get_adam on %s does not give the state back", wh,
+             a->label);
+    }
+    if (st != SDT_OK)
+      failure("%s: sdt_get_adam or sdt_set_adam returned status %d: %s / %s", wh, st,
+              a->last_error(), b->last_error());
+    free(am), free(av), free(bm), free(bv);
   }
   printf("  %-49s forward %.1e  gradients %.1e  %d epochs %.1e  (%.2f s)\n", where,
          wst.forward, wst.gradient, epochs, wst.epochs, now() - t_start);
