@@ -9,6 +9,8 @@
  */
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { printError, UsageError } from "./cli/common.ts";
+import { exitStatusOf } from "./cli/interrupt.ts";
+import { TrainingInterruptedError } from "./lib/errors.ts";
 import { evalCommand, trainCommand } from "./cli/train.ts";
 import { teacherCommand } from "./cli/teacher.ts";
 import { drawCommand } from "./cli/draw.ts";
@@ -60,6 +62,8 @@ export async function main(args: string[]): Promise<number> {
       console.error("see --help for usage");
       return 2;
     }
+    // An interrupted run has said where it stopped and how to continue it.
+    if (error instanceof TrainingInterruptedError) return exitStatusOf(error.reason);
     printError(error, args.includes("--verbose"));
     return error instanceof UsageError ? 2 : 1;
   }

@@ -10,6 +10,8 @@ import {
   CheckpointError,
   DatasetError,
   NativeError,
+  RunDirectoryError,
+  TrainingDivergedError,
 } from "../lib/errors.ts";
 
 /** A mistake in how a command was called; printed with a pointer to `--help`, exit 2. */
@@ -87,6 +89,10 @@ export class HintedError extends Error {
 /** The hint printed under a runtime error, chosen by the error's kind. */
 export function hintFor(error: unknown): string {
   if (error instanceof BackendUnavailableError || error instanceof HintedError) return error.hint;
+  if (error instanceof RunDirectoryError) return error.hint;
+  if (error instanceof TrainingDivergedError) {
+    return "start over with a lower --learning-rate and --retrain (the best tree so far is kept until then)";
+  }
   if (error instanceof CheckpointError) {
     return "retrain with --retrain, or point --model at a valid run directory or checkpoint";
   }

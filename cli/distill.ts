@@ -8,8 +8,11 @@ import { distill } from "../lib/train/distill.ts";
 import { assetPath } from "../lib/io/assets.ts";
 import { intArg, numArg, printJson } from "./common.ts";
 import { formatDuration, info, percent, ProgressBar } from "./progress.ts";
+import { TrainingInterruptedError } from "../lib/errors.ts";
+import { reportInterrupted, resumedOptions, StopSignals } from "./interrupt.ts";
 import {
   fitOptionsFrom,
+  labelsJson,
   loadDataFrom,
   printRunResult,
   runOptionsFrom,
@@ -58,91 +61,125 @@ export function distillCommand() {
       intArg("--teacher-epochs", 1),
       6,
     )
-    .action(async (o) => {
+    .action(async (given, cmd) => {
+      const out = given.out ?? `runs/distill-d${given.depth}-s${given.seed}`;
+      const o = given.resume
+        ? await resumedOptions(cmd, given, [out, `${out}/hard-labels`])
+        : given;
       const quiet = Boolean(o.quiet);
-      const out = o.out ?? `runs/distill-d${o.depth}-s${o.seed}`;
-      const splits = await loadDataFrom(o, quiet);
-      const teacherDir = o.teacher ??
-        (o.data === "mnist" ? assetPath("teacher") ?? "assets/teacher" : `${out}/teacher`);
-      const fit = fitOptionsFrom(o, "tree");
-      const anim = withAnimation(o, fit, splits);
-      const teacherBar = new ProgressBar("teacher", quiet);
-      const labelBar = new ProgressBar("soft labels", quiet);
-      const result = await distill(splits, {
-        teacher: teacherDir,
-        temperature: o.temperature,
-        cacheDir: o.cacheDir,
-        compare: Boolean(o.compare),
-        augment: { copies: o.augment },
-        hardWeight: o.hardWeight,
-        ...runOptionsFrom(o, "distill", out, fit),
-        teacherTraining: {
-          epochs: o.teacherEpochs,
-          onBatch: (b) =>
-            teacherBar.update(b.epoch, o.teacherEpochs, b.done, b.total, {
-              loss: b.loss.toFixed(4),
-              "samples/s": b.samplesPerSec.toFixed(0),
-            }),
-          onEpoch: (e) =>
-            teacherBar.line(
-              `epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}  val ${
-                percent(e.valAccuracy)
-              }  ${formatDuration(e.seconds)}`,
-            ),
-        },
-        onStage: (stage) => {
-          if (stage === "teacher") info(`teacher: ${teacherDir}`, quiet);
-          if (stage === "hard") info("training the same tree on hard labels (--compare)", quiet);
-        },
-        onTeacher: (t) =>
-          info(
-            `teacher: ${t.loaded ? "loaded" : "trained and saved"} ${t.file}; test accuracy ${
-              percent(t.testAccuracy)
-            }`,
-            quiet,
-          ),
-        onLabelProgress: (done, total) => labelBar.update(1, 1, done, total, {}),
-        onCache: (e) =>
-          info(`soft labels: ${e.hit ? "cached" : "computed and cached in"} ${e.file}`, quiet),
-      });
-      const d = result.distilled;
-      if (d.loaded) info(`loaded the tree in ${out} (use --retrain to train a new one)`, quiet);
-      printRunResult(d, "distilled", quiet);
-      info(
-        `fidelity to the teacher: ${percent(result.fidelity)} (max-leaf), ${
-          percent(result.fidelityMixture)
-        } (mixture)`,
-        quiet,
-      );
-      if (result.hard) {
-        printRunResult(result.hard, "hard labels", quiet);
-        const gain = d.test.accuracy - result.hard.test.accuracy;
-        info(
-          `distillation ${gain >= 0 ? "gained" : "lost"} ${
-            (Math.abs(gain) * 100).toFixed(2)
-          } points of test accuracy`,
-          quiet,
-        );
+      const stops = new StopSignals(quiet);
+      stops.folders.push(out, `${out}/hard-labels`);
+      try {
+        await distillAction(o, out, quiet, stops);
+      } catch (e) {
+        if (e instanceof TrainingInterruptedError) {
+          const hard = e.out.endsWith("hard-labels");
+          await reportInterrupted(
+            e,
+            o,
+            hard ? "Trained on labels" : `Distilled (T = ${o.temperature})`,
+          );
+        }
+        throw e;
+      } finally {
+        stops.dispose();
       }
-      if (!d.loaded) await writeRunPictures(o, d, out, anim, `Distilled (T = ${o.temperature})`);
-      if (result.hard && !result.hard.loaded && o.pictures !== false) {
-        await writeRunPictures(o, result.hard, `${out}/hard-labels`, null, "Trained on labels");
-      }
-      info(`wrote ${out}/`, quiet);
-      if (o.json) {
-        printJson({
-          command: "distill",
-          ...runSummary(d, out),
-          teacher_test_accuracy: result.teacherTestAccuracy,
-          teacher_loaded: result.teacherLoaded,
-          teacher: result.teacherFile,
-          temperature: result.temperature,
-          fidelity: result.fidelity,
-          fidelity_mixture: result.fidelityMixture,
-          hard_labels: result.hard ? runSummary(result.hard, `${out}/hard-labels`) : undefined,
-        });
-      }
-      d.tree.dispose();
-      result.hard?.tree.dispose();
     });
+}
+
+/** The options `distill` parses. */
+type DistillCliOptions = ReturnType<ReturnType<typeof distillCommand>["opts"]>;
+
+/** What `distill` does once its options are known. */
+async function distillAction(
+  o: DistillCliOptions,
+  out: string,
+  quiet: boolean,
+  stops: StopSignals,
+): Promise<void> {
+  const splits = await loadDataFrom(o, quiet);
+  const teacherDir = o.teacher ??
+    (o.data === "mnist" ? assetPath("teacher") ?? "assets/teacher" : `${out}/teacher`);
+  const fit = { ...fitOptionsFrom(o, "tree"), signal: stops.signal };
+  const anim = withAnimation(o, fit, splits);
+  const teacherBar = new ProgressBar("teacher", quiet);
+  const labelBar = new ProgressBar("soft labels", quiet);
+  const result = await distill(splits, {
+    teacher: teacherDir,
+    temperature: o.temperature,
+    cacheDir: o.cacheDir,
+    compare: Boolean(o.compare),
+    augment: { copies: o.augment },
+    hardWeight: o.hardWeight,
+    ...runOptionsFrom(o, "distill", out, fit),
+    onTraining: (t) => stops.training = t,
+    teacherTraining: {
+      epochs: o.teacherEpochs,
+      onBatch: (b) =>
+        teacherBar.update(b.epoch, o.teacherEpochs, b.done, b.total, {
+          loss: b.loss.toFixed(4),
+          "samples/s": b.samplesPerSec.toFixed(0),
+        }),
+      onEpoch: (e) =>
+        teacherBar.line(
+          `epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}  val ${
+            percent(e.valAccuracy)
+          }  ${formatDuration(e.seconds)}`,
+        ),
+    },
+    onStage: (stage) => {
+      if (stage === "teacher") info(`teacher: ${teacherDir}`, quiet);
+      if (stage === "hard") info("training the same tree on hard labels (--compare)", quiet);
+    },
+    onTeacher: (t) =>
+      info(
+        `teacher: ${t.loaded ? "loaded" : "trained and saved"} ${t.file}; test accuracy ${
+          percent(t.testAccuracy)
+        }`,
+        quiet,
+      ),
+    onLabelProgress: (done, total) => labelBar.update(1, 1, done, total, {}),
+    onCache: (e) =>
+      info(`soft labels: ${e.hit ? "cached" : "computed and cached in"} ${e.file}`, quiet),
+  });
+  const d = result.distilled;
+  if (d.loaded) info(`loaded the tree in ${out} (use --retrain to train a new one)`, quiet);
+  printRunResult(d, "distilled", quiet);
+  info(
+    `fidelity to the teacher: ${percent(result.fidelity)} (max-leaf), ${
+      percent(result.fidelityMixture)
+    } (mixture)`,
+    quiet,
+  );
+  if (result.hard) {
+    printRunResult(result.hard, "hard labels", quiet);
+    const gain = d.test.accuracy - result.hard.test.accuracy;
+    info(
+      `distillation ${gain >= 0 ? "gained" : "lost"} ${
+        (Math.abs(gain) * 100).toFixed(2)
+      } points of test accuracy`,
+      quiet,
+    );
+  }
+  if (!d.loaded) await writeRunPictures(o, d, out, anim, `Distilled (T = ${o.temperature})`);
+  if (result.hard && !result.hard.loaded && o.pictures !== false) {
+    await writeRunPictures(o, result.hard, `${out}/hard-labels`, null, "Trained on labels");
+  }
+  info(`wrote ${out}/`, quiet);
+  if (o.json) {
+    printJson({
+      command: "distill",
+      ...runSummary(d, out),
+      teacher_test_accuracy: result.teacherTestAccuracy,
+      teacher_loaded: result.teacherLoaded,
+      teacher: result.teacherFile,
+      temperature: result.temperature,
+      fidelity: result.fidelity,
+      fidelity_mixture: result.fidelityMixture,
+      hard_labels: result.hard ? runSummary(result.hard, `${out}/hard-labels`) : undefined,
+      labels: labelsJson(splits.labels),
+    });
+  }
+  d.tree.dispose();
+  result.hard?.tree.dispose();
 }

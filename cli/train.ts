@@ -4,10 +4,11 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { BACKEND_CHOICES, type BackendChoice } from "../lib/backends/types.ts";
 import { loadData } from "../lib/data/mod.ts";
-import type { Splits } from "../lib/data/types.ts";
+import type { LabelReport } from "../lib/data/labels.ts";
+import type { LoadedSplits, Splits } from "../lib/data/types.ts";
 import type { FitOptions } from "../lib/train/fit.ts";
 import type { RunOptions, RunResult } from "../lib/train/run.ts";
 import { trainOrLoad } from "../lib/train/run.ts";
@@ -25,14 +26,35 @@ import {
 } from "../lib/render/mod.ts";
 import { DEFAULT_TREE_CONFIG } from "../lib/tree/types.ts";
 import { buildProgress, formatDuration, info, percent, ProgressBar } from "./progress.ts";
+import { OPTIONS_KEY, reportInterrupted, resumedOptions, StopSignals } from "./interrupt.ts";
+import { TrainingInterruptedError } from "../lib/errors.ts";
+
+/** `--data`: `mnist`, `idx:DIR` or `csv:FILE`. */
+export function dataSpecArg(value: string): string {
+  if (value === "mnist" || /^(idx|csv):./.test(value)) return value;
+  throw new InvalidArgumentError(
+    `--data must be "mnist", "idx:DIR" (a folder of IDX files) or "csv:FILE" (a CSV file), ` +
+      `got "${value}".`,
+  );
+}
 
 /** Data options shared by every command that reads data. */
 export function withDataOptions(cmd: Command) {
   return cmd
-    .option("--data <spec>", 'data set: "mnist", "idx:DIR" (IDX files) or "csv:FILE"', "mnist")
+    .option(
+      "--data <spec>",
+      'data set: "mnist", "idx:DIR" (IDX files) or "csv:FILE"',
+      dataSpecArg,
+      "mnist",
+    )
     .option(
       "--label-column <col>",
       "CSV: the label column, by name or 0-based index (default: last)",
+    )
+    .option(
+      "--classes <k>",
+      "the number of classes K: a label outside 0..K-1 is an error (default: the largest label + 1)",
+      intArg("--classes", 1),
     )
     .option(
       "--limit <n>",
@@ -122,6 +144,10 @@ export function withTreeOptions(cmd: Command) {
     )
     .option("--out <dir>", "run directory (default: runs/<command>-d<depth>-s<seed>)")
     .option("--retrain", "train even if the run directory already holds a tree")
+    .option(
+      "--resume",
+      "continue the interrupted run in --out with the options it was started with",
+    )
     .option("--no-pictures", "do not draw tree.png and curves.png into the run directory")
     .option(
       "--animate",
@@ -149,16 +175,20 @@ export function treeConfigFrom(o: TreeCliOptions): Partial<TreeConfig> {
   };
 }
 
-/** Load the data named by the options, showing what was loaded. */
+/**
+ * Load the data named by the options, showing what was loaded and warning (on stderr, even
+ * with `--quiet`) about classes without training samples.
+ */
 export async function loadDataFrom(
-  o: { data: string; labelColumn?: string; limit?: number; seed?: number },
+  o: { data: string; labelColumn?: string; limit?: number; seed?: number; classes?: number },
   quiet: boolean,
-): Promise<Splits> {
+): Promise<LoadedSplits> {
   const t0 = performance.now();
   const lc = o.labelColumn;
   const splits = await loadData(o.data, {
     labelColumn: lc === undefined ? undefined : /^\d+$/.test(lc) ? Number(lc) : lc,
     seed: o.seed,
+    classes: o.classes,
     limit: o.limit ? { train: o.limit, val: o.limit, test: o.limit } : undefined,
   });
   info(
@@ -167,7 +197,18 @@ export async function loadDataFrom(
     }s)`,
     quiet,
   );
+  for (const line of splits.labels.warnings) console.error(`warning: ${line}`);
   return splits;
+}
+
+/** What `--json` reports about the labels: samples per class and split, missing classes. */
+export function labelsJson(report: LabelReport): Record<string, unknown> {
+  return {
+    classes: report.classes,
+    counts: report.counts,
+    missing_in_train: report.missingInTrain,
+    warnings: report.warnings,
+  };
 }
 
 /** Fit options with progress drawn on stderr. */
@@ -218,9 +259,15 @@ export function runOptionsFrom(
     backend: o.backend,
     seed: o.seed,
     retrain: Boolean(o.retrain),
+    resume: Boolean(o.resume),
     onBackend: (note) => info(note, Boolean(o.quiet)),
     onBuild: buildProgress(Boolean(o.quiet)),
-    meta: { command: [command, ...Deno.args.slice(1)].join(" "), data: o.data },
+    onNote: (line) => info(line, Boolean(o.quiet)),
+    meta: {
+      command: [command, ...Deno.args.slice(1)].join(" "),
+      data: o.data,
+      [OPTIONS_KEY]: o,
+    },
   };
 }
 
@@ -230,6 +277,7 @@ export function runSummary(r: RunResult, out: string): Record<string, unknown> {
     backend: r.tree.backend,
     depth: r.tree.config.depth,
     loaded: r.loaded,
+    resumed: r.resumed,
     val_accuracy: r.val.accuracy,
     val_accuracy_mixture: r.val.accuracyMixture,
     test_accuracy: r.test.accuracy,
@@ -324,21 +372,42 @@ export function trainCommand() {
     .description(
       "Train a soft decision tree on hard labels, evaluate it and save it in a run directory.",
     )
-    .action(async (o) => {
+    .action(async (given, cmd) => {
+      const out = given.out ?? `runs/train-d${given.depth}-s${given.seed}`;
+      const o = given.resume ? await resumedOptions(cmd, given, [out]) : given;
       const quiet = Boolean(o.quiet);
-      const out = o.out ?? `runs/train-d${o.depth}-s${o.seed}`;
-      const splits = await loadDataFrom(o, quiet);
-      const fit = fitOptionsFrom(o, "tree");
-      const anim = withAnimation(o, fit, splits);
-      const result = await trainOrLoad(splits, runOptionsFrom(o, "train", out, fit));
-      if (result.loaded) {
-        info(`loaded the tree in ${out} (use --retrain to train a new one)`, quiet);
+      const stops = new StopSignals(quiet);
+      stops.folders.push(out);
+      try {
+        const splits = await loadDataFrom(o, quiet);
+        const fit = { ...fitOptionsFrom(o, "tree"), signal: stops.signal };
+        const anim = withAnimation(o, fit, splits);
+        const result = await trainOrLoad(splits, {
+          ...runOptionsFrom(o, "train", out, fit),
+          onTraining: (t) => stops.training = t,
+        }).catch(async (e) => {
+          if (e instanceof TrainingInterruptedError) {
+            await reportInterrupted(e, o, "Trained on labels");
+          }
+          throw e;
+        });
+        if (result.loaded) {
+          info(`loaded the tree in ${out} (use --retrain to train a new one)`, quiet);
+        }
+        printRunResult(result, "train", quiet);
+        if (!result.loaded) await writeRunPictures(o, result, out, anim, "Trained on labels");
+        info(`wrote ${out}/`, quiet || result.loaded);
+        if (o.json) {
+          printJson({
+            command: "train",
+            ...runSummary(result, out),
+            labels: labelsJson(splits.labels),
+          });
+        }
+        result.tree.dispose();
+      } finally {
+        stops.dispose();
       }
-      printRunResult(result, "train", quiet);
-      if (!result.loaded) await writeRunPictures(o, result, out, anim, "Trained on labels");
-      info(`wrote ${out}/`, quiet || result.loaded);
-      if (o.json) printJson({ command: "train", ...runSummary(result, out) });
-      result.tree.dispose();
     });
 }
 

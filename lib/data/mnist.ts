@@ -22,6 +22,12 @@ export interface MnistOptions {
    */
   valSize?: number;
   /**
+   * The number of classes `K`; every label must be in `[0, K)` (an error names the file and
+   * the first label outside it).
+   * @default 10
+   */
+  classes?: number;
+  /**
    * Read the four IDX files (raw or `.gz`) from this folder instead of the npm package.
    * @default undefined (the npm package)
    */
@@ -59,8 +65,12 @@ const FILES = [
  */
 export async function loadMnist(options: MnistOptions = {}): Promise<Splits> {
   const valSize = checkCount(options.valSize ?? 10000, "validation size");
+  const classes = options.classes ?? 10;
+  if (!Number.isSafeInteger(classes) || classes < 1) {
+    throw new RangeError(`Invalid number of classes "${classes}": expected an integer >= 1`);
+  }
   if (options.dir !== undefined) {
-    return await loadIdxDir(options.dir, { valSize, classes: 10, source: "mnist" });
+    return await loadIdxDir(options.dir, { valSize, classes, source: "mnist" });
   }
   if (valSize >= 60000) {
     throw new RangeError(`Invalid validation size "${valSize}": MNIST has 60000 training images`);
@@ -80,7 +90,7 @@ export async function loadMnist(options: MnistOptions = {}): Promise<Splits> {
   });
   checkLabels(trainLabels, trainImages);
   checkLabels(testLabels, testImages);
-  const common = { classes: 10, transpose: false, source: "mnist" };
+  const common = { classes, transpose: false, source: "mnist" };
   const train = idxToDataset(trainImages, trainLabels, common);
   const test = idxToDataset(testImages, testLabels, common);
   return holdOutTail(train, valSize, test);

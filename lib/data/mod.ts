@@ -18,14 +18,16 @@
 import { checkCount, sliceRows } from "./_common.ts";
 import { type CsvOptions, loadCsv } from "./csv.ts";
 import { type IdxDirOptions, loadIdxDir } from "./idx_dir.ts";
+import { labelReport } from "./labels.ts";
 import { loadMnist } from "./mnist.ts";
-import type { Splits } from "./types.ts";
+import type { LoadedSplits, Splits } from "./types.ts";
 
-export type { Dataset, Splits } from "./types.ts";
+export type { Dataset, LoadedSplits, Splits } from "./types.ts";
 export { IDX_TYPES, type IdxArray, type IdxData, type IdxType, parseIdx, readIdx } from "./idx.ts";
 export { type IdxDirOptions, idxFileRole, loadIdxDir } from "./idx_dir.ts";
 export { loadMnist, type MnistOptions } from "./mnist.ts";
 export { type CsvOptions, loadCsv, parseCsvDataset } from "./csv.ts";
+export { type LabelReport, labelReport, type MissingClass } from "./labels.ts";
 
 /** How many samples to keep of each split: the first `n`. */
 export interface SplitLimit {
@@ -60,7 +62,8 @@ const FORMS = `"mnist", "idx:DIR" or "csv:FILE"`;
  *
  * @param spec Which data set; `"mnist"` when absent.
  * @param options The loader's options, plus `limit` to keep the first `n` of each split.
- * @returns The three splits; each records `spec` as its `source`.
+ * @returns The three splits; each records `spec` as its `source`; `labels` counts the classes
+ * of each split and warns about classes without training samples.
  * @throws {TypeError} When `spec` has none of the accepted forms.
  * @throws {RangeError} When an option is out of range.
  * @throws {DatasetError} When the data cannot be read or is bad.
@@ -73,11 +76,11 @@ const FORMS = `"mnist", "idx:DIR" or "csv:FILE"`;
 export async function loadData(
   spec: string = "mnist",
   options: LoadDataOptions = {},
-): Promise<Splits> {
+): Promise<LoadedSplits> {
   const { limit, ...rest } = options;
   let splits: Splits;
   if (spec === "mnist") {
-    splits = await loadMnist({ valSize: rest.valSize });
+    splits = await loadMnist({ valSize: rest.valSize, classes: rest.classes });
   } else if (spec.startsWith("idx:") && spec.length > 4) {
     splits = await loadIdxDir(spec.slice(4), { ...rest, source: rest.source ?? spec });
   } else if (spec.startsWith("csv:") && spec.length > 4) {
@@ -85,7 +88,8 @@ export async function loadData(
   } else {
     throw new TypeError(`Unknown data spec "${spec}": expected ${FORMS}`);
   }
-  return limit === undefined ? splits : limitSplits(splits, limit);
+  const out = limit === undefined ? splits : limitSplits(splits, limit);
+  return { ...out, labels: labelReport(out) };
 }
 
 /**

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { LabelReport } from "./labels.ts";
 
 /** One split of a data set, held in memory. */
 export interface Dataset {
@@ -36,4 +37,10 @@ export interface Splits {
   train: Dataset;
   val: Dataset;
   test: Dataset;
+}
+
+/** Splits as `loadData` returns them, with what their labels hold. */
+export interface LoadedSplits extends Splits {
+  /** The classes each split holds, and those without training samples. */
+  labels: LabelReport;
 }

@@ -68,6 +68,11 @@ export interface RunOptions {
   lock?: boolean;
   /** Lines worth showing: a stale lock taken over, where a resumed run goes on from. */
   onNote?: (line: string) => void;
+  /**
+   * Told `true` right before training starts (from then on `fit.signal` makes it stop and save
+   * its state) and `false` when it has ended.
+   */
+  onTraining?: (training: boolean) => void;
   /** Called once the backend is chosen, with a line saying which. */
   onBackend?: (note: string) => void;
   /** Told when a native library is compiled (its first use on a machine). */
@@ -186,13 +191,20 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
       if (saved) {
         const f = saved.fit;
         const batches = Math.ceil(f.plan.trainSamples / f.plan.batchSize);
-        options.onNote?.(
-          `resuming ${options.out} at epoch ${f.epoch} (batch ${
-            Math.ceil(f.done / f.plan.batchSize)
-          } of ${batches})${f.candidate >= 0 ? `, candidate ${f.candidate + 1}` : ""}`,
-        );
+        const where = f.done === 0
+          ? `at the start of epoch ${f.epoch}`
+          : `in epoch ${f.epoch} after batch ${Math.ceil(f.done / f.plan.batchSize)} of ${batches}`;
+        const candidate = f.candidate >= 0
+          ? ` (candidate ${f.candidate + 1} of ${f.plan.restarts})`
+          : "";
+        options.onNote?.(`resuming ${options.out} ${where}${candidate}`);
       }
-      fitResult = await fitTree(tree, splits, options, saved, file);
+      options.onTraining?.(true);
+      try {
+        fitResult = await fitTree(tree, splits, options, saved, file);
+      } finally {
+        options.onTraining?.(false);
+      }
     }
     val = tree.evaluate(splits.val);
     test = tree.evaluate(splits.test);

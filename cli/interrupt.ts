@@ -1,0 +1,192 @@
+/**
+ * What keeps a long command-line run: Ctrl-C and SIGTERM turned into a stop request at the
+ * next batch boundary (a second one quits at once), the message and pictures of an
+ * interrupted run, and `--resume` taking the options recorded in the run.
+ *
+ * @module
+ */
+import type { Command } from "@commander-js/extra-typings";
+import type { TrainingInterruptedError } from "../lib/errors.ts";
+import { inDir } from "../lib/io/atomic.ts";
+import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
+import { writeLearningCurves, writeTreePicture } from "../lib/render/mod.ts";
+import { loadTreeState, STATE_FILE } from "../lib/train/state.ts";
+import { UsageError } from "./common.ts";
+import { info, percent } from "./progress.ts";
+
+/** Exit status of a run stopped by a signal: 128 + the signal's number. */
+export const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/** The exit status for an interruption's reason (130 unless it was SIGTERM). */
+export function exitStatusOf(reason: unknown): number {
+  return SIGNAL_EXIT[String(reason)] ?? 130;
+}
+
+/**
+ * SIGINT and SIGTERM while a command runs: during training the first one aborts `signal`
+ * (the run stops at the next batch boundary and saves its state); outside training, or the
+ * second time, the process exits at once with 130 (SIGINT) or 143 (SIGTERM). Writes are
+ * atomic, so quitting at once never leaves a half-written file.
+ */
+export class StopSignals {
+  readonly #controller = new AbortController();
+  readonly #listeners: [Deno.Signal, () => void][] = [];
+  readonly #quiet: boolean;
+  #training = false;
+  /** Folders to clear of this process's temporary files when it quits at once. */
+  readonly folders: string[] = [];
+
+  /** @param quiet Print nothing when the first signal arrives. */
+  constructor(quiet: boolean) {
+    this.#quiet = quiet;
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      const listener = () => this.#on(sig);
+      try {
+        Deno.addSignalListener(sig, listener);
+        this.#listeners.push([sig, listener]);
+      } catch {
+        // A platform without this signal (SIGTERM on Windows).
+      }
+    }
+  }
+
+  /** The stop request to pass to training. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Whether a training run that can save its state is in progress. */
+  set training(value: boolean) {
+    this.#training = value;
+  }
+
+  #on(sig: "SIGINT" | "SIGTERM"): void {
+    if (!this.#training || this.#controller.signal.aborted) {
+      if (this.#controller.signal.aborted) info(`\n${sig} again: quitting at once`);
+      this.#clearTemps();
+      Deno.exit(SIGNAL_EXIT[sig]);
+    }
+    this.#controller.abort(sig);
+    info(
+      `\n${sig}: stopping at the next batch boundary to save the run (again to quit at once)`,
+      this.#quiet,
+    );
+  }
+
+  /** Remove the temporary files of writes this process leaves unfinished by quitting. */
+  #clearTemps(): void {
+    const mine = new RegExp(`\\.${Deno.pid}-[a-z0-9]+\\.tmp$`);
+    for (const dir of this.folders) {
+      try {
+        for (const entry of Deno.readDirSync(dir)) {
+          if (entry.isFile && mine.test(entry.name)) Deno.removeSync(inDir(dir, entry.name));
+        }
+      } catch {
+        // Nothing to clear there.
+      }
+    }
+  }
+
+  /** Remove the listeners (the process then reacts to signals as usual). */
+  dispose(): void {
+    for (const [sig, listener] of this.#listeners) Deno.removeSignalListener(sig, listener);
+    this.#listeners.length = 0;
+  }
+}
+
+/**
+ * Tell the user where an interrupted run stopped and how to continue it, after drawing the
+ * best tree so far and the learning curves into its directory (unless `pictures` is false):
+ * `interrupted at epoch E (batch b of n): best so far val X% saved in RUN; continue with --resume`.
+ */
+export async function reportInterrupted(
+  e: TrainingInterruptedError,
+  o: { pictures?: boolean; quiet?: boolean },
+  title: string,
+): Promise<void> {
+  const out = e.out;
+  const quiet = Boolean(o.quiet);
+  if (o.pictures !== false && out && e.bestValAccuracy !== null) {
+    const ckpt = await loadTreeCheckpoint(out).catch(() => null);
+    const state = await loadTreeState(out).catch(() => null);
+    if (ckpt) {
+      await writeTreePicture(inDir(out, "tree.png"), ckpt, {
+        title: `${title}, best so far (interrupted): depth ${ckpt.config.depth}, val accuracy ${
+          percent(e.bestValAccuracy)
+        }`,
+      });
+      const history = state?.fit.history ?? [];
+      if (history.length) {
+        await writeLearningCurves(inDir(out, "curves.png"), history, { title });
+      }
+      info(`drew ${inDir(out, "tree.png")}${history.length ? " and curves.png" : ""}`, quiet);
+    }
+  }
+  const where = `interrupted at epoch ${e.at.epoch} (batch ${e.at.batch} of ${e.at.batches})`;
+  const saved = out ? ` saved in ${out}` : "";
+  console.error(
+    e.bestValAccuracy === null
+      ? `${where}: no epoch has finished yet; the run's state is${saved}; continue with --resume`
+      : `${where}: best so far val ${percent(e.bestValAccuracy)}${saved}; continue with --resume`,
+  );
+}
+
+/** Options that may differ on `--resume`: they change how a run is shown, not what it trains. */
+const FREE_ON_RESUME = new Set([
+  "quiet",
+  "json",
+  "pictures",
+  "backend",
+  "resume",
+  "verbose",
+  "cacheDir",
+]);
+
+/** The key under which a run records its command-line options (in its state's metadata). */
+export const OPTIONS_KEY = "options";
+
+/**
+ * The options of an interrupted run to continue with `--resume`: those recorded in the state
+ * file of the first of `dirs` that holds one, with the options of `FREE_ON_RESUME` taken from
+ * this call.
+ *
+ * @throws {UsageError} when there is nothing to resume, when `--retrain` is given too, or when
+ *   an option given on this command line differs from the recorded one (naming it).
+ */
+export async function resumedOptions<T extends Record<string, unknown>>(
+  cmd: Command<unknown[], Record<string, unknown>>,
+  o: T,
+  dirs: string[],
+): Promise<T> {
+  if (o.retrain) throw new UsageError("--resume and --retrain cannot be used together");
+  let recorded: Record<string, unknown> | null = null;
+  for (const dir of dirs) {
+    const state = await loadTreeState(dir);
+    const options = state?.meta[OPTIONS_KEY];
+    if (options && typeof options === "object") {
+      recorded = options as Record<string, unknown>;
+      break;
+    }
+  }
+  if (!recorded) {
+    throw new UsageError(
+      `--resume: "${dirs[0]}" holds no interrupted run to continue (no ${STATE_FILE}); run ` +
+        `the command without --resume: a finished tree there is loaded, a missing one trained`,
+    );
+  }
+  for (const [key, value] of Object.entries(o)) {
+    if (FREE_ON_RESUME.has(key) || cmd.getOptionValueSource(key) !== "cli") continue;
+    if (JSON.stringify(value) !== JSON.stringify(recorded[key])) {
+      const flag = cmd.options.find((opt) => opt.attributeName() === key)?.long ?? key;
+      throw new UsageError(
+        `${flag} ${JSON.stringify(value)} conflicts with the interrupted run, which has ${
+          JSON.stringify(recorded[key])
+        }: --resume continues a run with the options it was started with`,
+      );
+    }
+  }
+  const merged: Record<string, unknown> = { ...recorded };
+  for (const key of FREE_ON_RESUME) if (key in o) merged[key] = o[key];
+  merged.resume = true;
+  return merged as T;
+}
