@@ -60,6 +60,13 @@ export const LIBRARIES = {
     envVar: "SOFTTREE_TEACHER_LIB",
     title: "the native teacher kernels",
   },
+  stk_cuda: {
+    compiler: "nvcc",
+    main: "stk_cuda.cu",
+    sources: ["stk.h", "stk_common.h", "stk_cuda.cu"],
+    envVar: "SOFTTREE_TEACHER_CUDA_LIB",
+    title: "the CUDA teacher kernels",
+  },
 } as const satisfies Record<string, LibrarySpec>;
 
 /** A library's name, e.g. `"sdt_cpu"`; its file is `lib<name>.so`. */
