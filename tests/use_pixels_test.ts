@@ -10,7 +10,7 @@ const MNIST: ImageTarget = { height: 28, width: 28, channels: 1, lightOnDark: tr
 const splits = await loadData("mnist", { limit: { train: 1, val: 1, test: 20 } });
 const testDigit = (i: number) => splits.test.x.slice(i * 784, (i + 1) * 784);
 
-/** The bounding box of values above 0.2 and the centre of mass of a `[h, w]` image. */
+/** The bounding box of values above 0.2 and the centre of mass (in pixel indices) of a `[h, w]` image. */
 function inkStats(v: ArrayLike<number>, w: number, h: number) {
   let x0 = w, x1 = -1, y0 = h, y1 = -1, m = 0, mx = 0, my = 0;
   for (let y = 0; y < h; y++) {
@@ -20,8 +20,8 @@ function inkStats(v: ArrayLike<number>, w: number, h: number) {
         [x0, x1, y0, y1] = [Math.min(x0, x), Math.max(x1, x), Math.min(y0, y), Math.max(y1, y)];
       }
       m += a;
-      mx += a * (x + 0.5);
-      my += a * (y + 0.5);
+      mx += a * x;
+      my += a * y;
     }
   }
   return { width: x1 - x0 + 1, height: y1 - y0 + 1, cx: mx / m, cy: my / m };

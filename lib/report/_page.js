@@ -261,7 +261,7 @@ function renderNode(n) {
       `<h3>Filter w (blue negative, red positive)${p ? " and input × filter" : ""}</h3>`,
       `<div class="filters"><figure><canvas id="node-filter" class="pixels"></canvas>bias ${
         b.toFixed(3)
-      }, β ${MODEL.beta}</figure>${
+      }, β ${Number(MODEL.beta.toPrecision(4))}</figure>${
         p ? `<figure><canvas id="node-corr" class="pixels"></canvas>input × filter</figure>` : ""
       }</div>`,
     );
