@@ -9,7 +9,12 @@ import { assetPath } from "../lib/io/assets.ts";
 import { intArg, numArg, printJson } from "./common.ts";
 import { formatDuration, info, percent, ProgressBar } from "./progress.ts";
 import { TrainingInterruptedError } from "../lib/errors.ts";
-import { reportInterrupted, resumedOptions, StopSignals } from "./interrupt.ts";
+import {
+  recordedTreeOptions,
+  reportInterrupted,
+  resumedOptions,
+  StopSignals,
+} from "./interrupt.ts";
 import {
   fitOptionsFrom,
   labelsJson,
@@ -64,7 +69,7 @@ export function distillCommand() {
     .action(async (given, cmd) => {
       const out = given.out ?? `runs/distill-d${given.depth}-s${given.seed}`;
       const o = given.resume
-        ? await resumedOptions(cmd, given, [out, `${out}/hard-labels`])
+        ? resumedOptions(cmd, given, await recordedTreeOptions([out, `${out}/hard-labels`]), out)
         : given;
       const quiet = Boolean(o.quiet);
       const stops = new StopSignals(quiet);

@@ -133,6 +133,7 @@ export async function reportInterrupted(
 
 /** Options that may differ on `--resume`: they change how a run is shown, not what it trains. */
 const FREE_ON_RESUME = new Set([
+  "out",
   "quiet",
   "json",
   "pictures",
@@ -145,33 +146,38 @@ const FREE_ON_RESUME = new Set([
 /** The key under which a run records its command-line options (in its state's metadata). */
 export const OPTIONS_KEY = "options";
 
+/** The command-line options recorded in the state of the first of `dirs` holding one. */
+export async function recordedTreeOptions(
+  dirs: string[],
+): Promise<Record<string, unknown> | null> {
+  for (const dir of dirs) {
+    const options = (await loadTreeState(dir))?.meta[OPTIONS_KEY];
+    if (options && typeof options === "object") return options as Record<string, unknown>;
+  }
+  return null;
+}
+
 /**
- * The options of an interrupted run to continue with `--resume`: those recorded in the state
- * file of the first of `dirs` that holds one, with the options of `FREE_ON_RESUME` taken from
- * this call.
+ * The options of an interrupted run to continue with `--resume`: the `recorded` ones (from
+ * its state file), with the options of `FREE_ON_RESUME` taken from this call.
  *
+ * @param where The run directory, for messages.
+ * @param stateFile The state file's name, for messages.
  * @throws {UsageError} when there is nothing to resume, when `--retrain` is given too, or when
  *   an option given on this command line differs from the recorded one (naming it).
  */
-export async function resumedOptions<T extends Record<string, unknown>>(
+export function resumedOptions<T extends Record<string, unknown>>(
   cmd: Command<unknown[], Record<string, unknown>>,
   o: T,
-  dirs: string[],
-): Promise<T> {
+  recorded: Record<string, unknown> | null,
+  where: string,
+  stateFile = STATE_FILE,
+): T {
   if (o.retrain) throw new UsageError("--resume and --retrain cannot be used together");
-  let recorded: Record<string, unknown> | null = null;
-  for (const dir of dirs) {
-    const state = await loadTreeState(dir);
-    const options = state?.meta[OPTIONS_KEY];
-    if (options && typeof options === "object") {
-      recorded = options as Record<string, unknown>;
-      break;
-    }
-  }
   if (!recorded) {
     throw new UsageError(
-      `--resume: "${dirs[0]}" holds no interrupted run to continue (no ${STATE_FILE}); run ` +
-        `the command without --resume: a finished tree there is loaded, a missing one trained`,
+      `--resume: "${where}" holds no interrupted run to continue (no ${stateFile}); run ` +
+        `the command without --resume`,
     );
   }
   for (const [key, value] of Object.entries(o)) {

@@ -5,11 +5,15 @@
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { loadTeacher, saveTeacher, teacherPaths } from "../lib/teacher/io.ts";
-import { checkFits, SEED_TEACHER, teacherAccuracy, trainTeacher } from "../lib/teacher/model.ts";
+import { loadTeacher, teacherPaths } from "../lib/teacher/io.ts";
+import { checkFits, SEED_TEACHER, teacherAccuracy } from "../lib/teacher/model.ts";
+import { loadTeacherState, TEACHER_STATE_FILE } from "../lib/teacher/train_state.ts";
+import { trainTeacherRun } from "../lib/teacher/train_run.ts";
+import { TrainingInterruptedError } from "../lib/errors.ts";
 import { choiceArg, intArg, numArg, printJson } from "./common.ts";
+import { OPTIONS_KEY, reportInterrupted, resumedOptions, StopSignals } from "./interrupt.ts";
 import { formatDuration, info, percent, ProgressBar } from "./progress.ts";
-import { loadDataFrom, withDataOptions } from "./train.ts";
+import { labelsJson, loadDataFrom, withDataOptions } from "./train.ts";
 
 /** Where `teacher train` writes when `--out` is absent (the shipped teacher is elsewhere). */
 export const DEFAULT_TEACHER_OUT = "runs/teacher";
@@ -56,79 +60,122 @@ function teacherTrainCommand() {
     )
     .option("--seed <n>", "seed of initialisation, shuffling and dropout", intArg("--seed", 0), 0)
     .option("--out <dir>", `folder to write model.json and weights.bin to`, DEFAULT_TEACHER_OUT)
+    .option(
+      "--resume",
+      "continue the interrupted training in --out with the options it was started with",
+    )
+    .option("--retrain", "start over even if --out holds an interrupted training")
     .option("--json", "print one JSON summary on stdout")
     .option("--quiet", "no progress on stderr")
-    .action(async (o) => {
+    .action(async (given, cmd) => {
+      const o = given.resume
+        ? resumedOptions(
+          cmd,
+          given,
+          (await loadTeacherState(given.out))?.meta[OPTIONS_KEY] as Record<string, unknown> ??
+            null,
+          given.out,
+          TEACHER_STATE_FILE,
+        )
+        : given;
       const quiet = Boolean(o.quiet);
-      const command = ["teacher", "train", ...Deno.args.slice(2)].join(" ");
-      const splits = await loadDataFrom(o, quiet);
-      const bar = new ProgressBar("teacher", quiet);
-      const logEvery = Deno.stderr.isTerminal() ? Infinity : 60_000;
-      let lastLog = performance.now();
-      const { teacher, history, backend, seconds } = await trainTeacher(splits.train, {
-        epochs: o.epochs,
-        batchSize: o.batchSize,
-        filters: o.filters,
-        dense: o.dense,
-        learningRate: o.learningRate,
-        schedule: o.schedule,
-        seed: o.seed,
-        val: splits.val,
-        onBatch: (b) => {
-          const fields = {
-            loss: b.loss.toFixed(4),
-            "samples/s": b.samplesPerSec.toFixed(0),
-          };
-          bar.update(b.epoch, o.epochs, b.done, b.total, fields);
-          // Logs (not a terminal) get a line a minute, so a long run shows it is alive.
-          if (performance.now() - lastLog > logEvery) {
-            lastLog = performance.now();
-            const left = (b.total - b.done + (o.epochs - b.epoch) * b.total) / b.samplesPerSec;
-            bar.line(
-              `epoch ${b.epoch}/${o.epochs}: ${b.done}/${b.total}  loss ${fields.loss}  ${
-                fields["samples/s"]
-              } samples/s  ETA ${formatDuration(left)}`,
-            );
-          }
-        },
-        onEpoch: (e) =>
-          bar.line(
-            `epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}  val ${
-              percent(e.valAccuracy)
-            }  ${e.samplesPerSec.toFixed(0)} samples/s  ${formatDuration(e.seconds)}`,
-          ),
-      });
-      const testAccuracy = await teacherAccuracy(teacher, splits.test);
-      teacher.meta = { ...teacher.meta, testAccuracy, command, date: new Date().toISOString() };
-      const file = await saveTeacher(teacher, o.out);
-      info(
-        `teacher: test ${percent(testAccuracy)}, val ${
-          percent(history.at(-1)!.valAccuracy)
-        }; ${history.length} epochs in ${formatDuration(seconds)} on ${backend}; wrote ${file}`,
-        quiet,
-      );
-      if (o.json) {
-        printJson({
-          command: "teacher train",
-          backend,
-          test_accuracy: testAccuracy,
-          val_accuracy: history.at(-1)!.valAccuracy,
-          epochs: history.length,
-          seconds,
-          samples_per_second: splits.train.n * history.length / seconds,
-          history: history.map((h) => ({
-            epoch: h.epoch,
-            loss: h.loss,
-            val_accuracy: h.valAccuracy,
-            samples_per_second: h.samplesPerSec,
-          })),
-          seed: o.seed,
-          out: o.out,
-          model: file,
-        });
+      const stops = new StopSignals(quiet);
+      stops.folders.push(o.out);
+      try {
+        await teacherTrain(o, quiet, stops);
+      } catch (e) {
+        if (e instanceof TrainingInterruptedError) {
+          await reportInterrupted(e, { pictures: false }, "Teacher");
+        }
+        throw e;
+      } finally {
+        stops.dispose();
       }
-      teacher.dispose();
     });
+}
+
+/** The options `teacher train` parses. */
+type TeacherTrainOptions = ReturnType<ReturnType<typeof teacherTrainCommand>["opts"]>;
+
+/** What `teacher train` does once its options are known. */
+async function teacherTrain(
+  o: TeacherTrainOptions,
+  quiet: boolean,
+  stops: StopSignals,
+): Promise<void> {
+  const command = ["teacher", "train", ...Deno.args.slice(2)].join(" ");
+  const splits = await loadDataFrom(o, quiet);
+  const bar = new ProgressBar("teacher", quiet);
+  const logEvery = Deno.stderr.isTerminal() ? Infinity : 60_000;
+  let lastLog = performance.now();
+  stops.training = true;
+  const { teacher, history, backend, seconds, testAccuracy, file } = await trainTeacherRun(splits, {
+    out: o.out,
+    resume: Boolean(o.resume),
+    retrain: Boolean(o.retrain),
+    signal: stops.signal,
+    meta: { command, [OPTIONS_KEY]: o },
+    onNote: (line) => info(line, quiet),
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    filters: o.filters,
+    dense: o.dense,
+    learningRate: o.learningRate,
+    schedule: o.schedule,
+    seed: o.seed,
+    onBatch: (b) => {
+      const fields = {
+        loss: b.loss.toFixed(4),
+        "samples/s": b.samplesPerSec.toFixed(0),
+      };
+      bar.update(b.epoch, o.epochs, b.done, b.total, fields);
+      // Logs (not a terminal) get a line a minute, so a long run shows it is alive.
+      if (performance.now() - lastLog > logEvery) {
+        lastLog = performance.now();
+        const left = (b.total - b.done + (o.epochs - b.epoch) * b.total) / b.samplesPerSec;
+        bar.line(
+          `epoch ${b.epoch}/${o.epochs}: ${b.done}/${b.total}  loss ${fields.loss}  ${
+            fields["samples/s"]
+          } samples/s  ETA ${formatDuration(left)}`,
+        );
+      }
+    },
+    onEpoch: (e) =>
+      bar.line(
+        `epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}  val ${percent(e.valAccuracy)}  ${
+          e.samplesPerSec.toFixed(0)
+        } samples/s  ${formatDuration(e.seconds)}`,
+      ),
+  });
+  stops.training = false;
+  info(
+    `teacher: test ${percent(testAccuracy)}, val ${
+      percent(history.at(-1)!.valAccuracy)
+    }; ${history.length} epochs in ${formatDuration(seconds)} on ${backend}; wrote ${file}`,
+    quiet,
+  );
+  if (o.json) {
+    printJson({
+      command: "teacher train",
+      backend,
+      test_accuracy: testAccuracy,
+      val_accuracy: history.at(-1)!.valAccuracy,
+      epochs: history.length,
+      seconds,
+      samples_per_second: splits.train.n * history.length / seconds,
+      history: history.map((h) => ({
+        epoch: h.epoch,
+        loss: h.loss,
+        val_accuracy: h.valAccuracy,
+        samples_per_second: h.samplesPerSec,
+      })),
+      seed: o.seed,
+      out: o.out,
+      model: file,
+      labels: labelsJson(splits.labels),
+    });
+  }
+  teacher.dispose();
 }
 
 /** `softtree teacher eval`. */

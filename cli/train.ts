@@ -26,7 +26,13 @@ import {
 } from "../lib/render/mod.ts";
 import { DEFAULT_TREE_CONFIG } from "../lib/tree/types.ts";
 import { buildProgress, formatDuration, info, percent, ProgressBar } from "./progress.ts";
-import { OPTIONS_KEY, reportInterrupted, resumedOptions, StopSignals } from "./interrupt.ts";
+import {
+  OPTIONS_KEY,
+  recordedTreeOptions,
+  reportInterrupted,
+  resumedOptions,
+  StopSignals,
+} from "./interrupt.ts";
 import { TrainingInterruptedError } from "../lib/errors.ts";
 
 /** `--data`: `mnist`, `idx:DIR` or `csv:FILE`. */
@@ -374,7 +380,9 @@ export function trainCommand() {
     )
     .action(async (given, cmd) => {
       const out = given.out ?? `runs/train-d${given.depth}-s${given.seed}`;
-      const o = given.resume ? await resumedOptions(cmd, given, [out]) : given;
+      const o = given.resume
+        ? resumedOptions(cmd, given, await recordedTreeOptions([out]), out)
+        : given;
       const quiet = Boolean(o.quiet);
       const stops = new StopSignals(quiet);
       stops.folders.push(out);

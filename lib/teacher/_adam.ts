@@ -10,6 +10,16 @@
 import { tf } from "../deps.ts";
 import { nativeAdam } from "./kernels_native.ts";
 
+/** Adam's moments of a list of variables, in its order, and the steps taken. */
+export interface AdamMoments {
+  /** Steps taken. */
+  step: number;
+  /** First moments, one array per variable. */
+  m: Float32Array[];
+  /** Second moments, one array per variable. */
+  v: Float32Array[];
+}
+
 /** Adam over a fixed list of variables. */
 export class FusedAdam {
   #lr: number;
@@ -36,6 +46,47 @@ export class FusedAdam {
   /** The step size from the next step on (for schedules). */
   set learningRate(lr: number) {
     this.#lr = lr;
+  }
+
+  /**
+   * A copy of the moments of `vars` (zeros for a variable not stepped yet) and the step
+   * count, to save a training run and resume it exactly.
+   */
+  getState(vars: tf.Variable[]): AdamMoments {
+    return {
+      step: this.#step,
+      m: vars.map((v) => this.#m.get(v)?.slice() ?? new Float32Array(v.size)),
+      v: vars.map((v) => this.#v.get(v)?.slice() ?? new Float32Array(v.size)),
+    };
+  }
+
+  /**
+   * Replace the moments of `vars` and the step count with a saved state.
+   * @throws {RangeError} When the state does not fit the variables.
+   */
+  setState(vars: tf.Variable[], state: AdamMoments): void {
+    if (!Number.isSafeInteger(state.step) || state.step < 0) {
+      throw new RangeError(`Adam's step count must be a whole number >= 0, got ${state.step}`);
+    }
+    if (state.m.length !== vars.length || state.v.length !== vars.length) {
+      throw new RangeError(
+        `Adam's state holds moments of ${state.m.length} variables, expected ${vars.length}`,
+      );
+    }
+    vars.forEach((variable, i) => {
+      if (state.m[i].length !== variable.size || state.v[i].length !== variable.size) {
+        throw new RangeError(
+          `Adam's moments of "${variable.name}" hold ${
+            state.m[i].length
+          } values, expected ${variable.size}`,
+        );
+      }
+    });
+    this.#step = state.step;
+    vars.forEach((variable, i) => {
+      this.#m.set(variable, state.m[i].slice());
+      this.#v.set(variable, state.v[i].slice());
+    });
   }
 
   /**

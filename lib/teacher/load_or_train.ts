@@ -4,6 +4,8 @@
  * @module
  */
 import type { Splits } from "../data/types.ts";
+import { RunDirectoryError } from "../errors.ts";
+import { loadTeacherState } from "./train_state.ts";
 import { loadTeacher, saveTeacher, teacherExists, teacherPaths } from "./io.ts";
 import {
   checkFits,
@@ -50,6 +52,7 @@ export interface LoadOrTrainResult {
  * @param options Training options, `retrain`, and metadata to record.
  * @returns The teacher, whether it was loaded, its file and test accuracy.
  * @throws {CheckpointError} When a saved teacher is corrupt or does not fit the data.
+ * @throws {RunDirectoryError} When the folder holds an unfinished training.
  * @example
  * ```ts
  * const { teacher, loaded } = await loadOrTrainTeacher("assets/teacher", splits);
@@ -60,7 +63,16 @@ export async function loadOrTrainTeacher(
   splits: Splits,
   options: LoadOrTrainOptions = {},
 ): Promise<LoadOrTrainResult> {
-  const file = teacherPaths(path).model;
+  const { model: file, dir } = teacherPaths(path);
+  const unfinished = await loadTeacherState(dir).catch(() => null);
+  if (unfinished && !options.retrain) {
+    const t = unfinished.train;
+    throw new RunDirectoryError(
+      `The teacher folder "${dir}" holds an unfinished training (at epoch ${t.epoch} of ` +
+        `${t.plan.epochs}); its model.json is the best teacher so far, not a finished one`,
+      `finish it with \`softtree teacher train --resume --out ${dir}\`, or choose another teacher`,
+    );
+  }
   if (!options.retrain && await teacherExists(path)) {
     const teacher = await loadTeacher(path, splits.train);
     try {

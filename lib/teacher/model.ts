@@ -13,10 +13,16 @@
 import { tf, tfl } from "../deps.ts";
 import { ensureTf } from "../backends/tf_setup.ts";
 import type { Dataset } from "../data/types.ts";
-import { CheckpointError } from "../errors.ts";
+import { CheckpointError, TrainingDivergedError, TrainingInterruptedError } from "../errors.ts";
 import { Rng } from "../util/random.ts";
 import { ensureTeacherKernels, type TeacherKernels } from "./kernels_select.ts";
 import { FusedAdam } from "./_adam.ts";
+import {
+  checkTeacherResume,
+  readWeights,
+  type TeacherPlan,
+  type TeacherTrainState,
+} from "./train_state.ts";
 
 /** The shape of a teacher network. */
 export interface TeacherConfig {
@@ -266,6 +272,15 @@ export interface TrainTeacherOptions extends CreateTeacherOptions {
   onBatch?: (info: TeacherBatchInfo) => void;
   /** Called after every epoch. */
   onEpoch?: (info: TeacherEpochInfo) => void;
+  /**
+   * A stop request, checked after every batch (the loop lets the event loop run at least
+   * every 50 ms): the state goes to `onState` and a `TrainingInterruptedError` is thrown.
+   */
+  signal?: AbortSignal;
+  /** Receives the training state to save: after every epoch, and when interrupted. */
+  onState?: (state: TeacherTrainState) => void | Promise<void>;
+  /** Continue from a state `onState` received (with the same options and teacher shape). */
+  resume?: TeacherTrainState;
 }
 
 /** What {@linkcode trainTeacher} returns. */
@@ -323,7 +338,9 @@ export function gatherRows(
  * @param options Sizes, schedule, seed, validation split and progress callbacks.
  * @returns The trained teacher and the per-epoch history.
  * @throws {TypeError} When the data is not image data.
- * @throws {RangeError} When an option is out of range.
+ * @throws {RangeError} When an option is out of range, or `resume` is another run's.
+ * @throws {TrainingInterruptedError} When `signal` is aborted (after `onState` got the state).
+ * @throws {TrainingDivergedError} When a batch's loss is not finite.
  * @example
  * ```ts
  * const { train, val } = await loadData("mnist", { limit: { train: 2000, val: 500 } });
@@ -354,7 +371,7 @@ export async function trainTeacher(
   checkFits(teacher, train);
   if (options.val) checkFits(teacher, options.val);
 
-  const rng = new Rng(seed);
+  let rng = new Rng(seed);
   const schedule = options.schedule ?? "constant";
   if (schedule !== "constant" && schedule !== "cosine") {
     throw new RangeError(`Invalid schedule "${schedule}": expected "constant" or "cosine"`);
@@ -368,11 +385,51 @@ export async function trainTeacher(
   const yBuf = new Int32Array(batchSize);
   const history: TeacherEpochInfo[] = [];
   const t0 = performance.now();
-  for (let epoch = 1; epoch <= epochs; epoch++) {
-    const e0 = performance.now();
-    const order = rng.permutation(train.n);
-    let lossSum = 0;
-    for (let start = 0; start < train.n; start += batchSize) {
+  // Resuming: the weights, Adam, the generator and the history go on from the saved state.
+  const plan: TeacherPlan = {
+    epochs,
+    batchSize,
+    learningRate,
+    schedule,
+    seed,
+    trainSamples: train.n,
+  };
+  const resume = options.resume;
+  let best = resume?.best ?? null;
+  if (resume) {
+    checkTeacherResume(resume, plan, vars);
+    vars.forEach((v, i) => v.assign(tf.tensor(resume.weights[i], v.shape, "float32")));
+    optimizer.setState(vars, resume.adam);
+    rng = Rng.fromState(resume.rngEpoch);
+    step = resume.step;
+    history.push(...resume.history);
+  }
+  let yielded = performance.now();
+  for (let epoch = resume?.epoch ?? 1; epoch <= epochs; epoch++) {
+    const part = resume && epoch === resume.epoch && resume.done > 0 ? resume : null;
+    const rngEpoch = part ? part.rngEpoch : rng.state;
+    const order = (part ? Rng.fromState(part.rngEpoch) : rng).permutation(train.n);
+    if (part) rng = Rng.fromState(part.rng);
+    const e0 = performance.now() - 1000 * (part?.seconds ?? 0);
+    let lossSum = part?.lossSum ?? 0;
+    const state = (reason: TeacherTrainState["reason"], at: Partial<TeacherTrainState>) => ({
+      plan,
+      reason,
+      epoch,
+      done: 0,
+      rngEpoch,
+      rng: rng.state,
+      step,
+      lossSum,
+      seconds: (performance.now() - e0) / 1000,
+      history: [...history],
+      weights: readWeights(vars),
+      adam: optimizer.getState(vars),
+      best,
+      bestIsCurrent: false,
+      ...at,
+    });
+    for (let start = part?.done ?? 0; start < train.n; start += batchSize) {
       const end = Math.min(train.n, start + batchSize);
       const b = end - start;
       gatherRows(train.x, F, order, start, end, xBuf);
@@ -393,6 +450,16 @@ export async function trainTeacher(
       optimizer.apply(vars, vars.map((v) => grads[v.name]));
       const value = (await loss.data())[0];
       tf.dispose([loss, ...Object.values(grads)]);
+      if (!Number.isFinite(value)) {
+        throw new TrainingDivergedError(
+          { epoch, batch: Math.ceil(end / batchSize), batches: stepsPerEpoch },
+          {
+            loss: Number.isNaN(value) ? "NaN" : "infinite",
+            bestValAccuracy: best && Number.isFinite(best.valAccuracy) ? best.valAccuracy : null,
+            learningRate,
+          },
+        );
+      }
       lossSum += value * b;
       options.onBatch?.({
         epoch,
@@ -401,6 +468,19 @@ export async function trainTeacher(
         loss: value,
         samplesPerSec: end / ((performance.now() - e0) / 1000),
       });
+      if (options.signal && performance.now() - yielded > 50) {
+        // Let a signal handler run (a batch's awaits may not reach the event loop).
+        await new Promise((r) => setTimeout(r, 0));
+        yielded = performance.now();
+      }
+      if (options.signal?.aborted && end < train.n) {
+        await options.onState?.(state("interrupted", { done: end }));
+        throw interrupted(
+          { epoch, batch: Math.ceil(end / batchSize), batches: stepsPerEpoch },
+          best,
+          options.signal.reason,
+        );
+      }
     }
     const trainSeconds = (performance.now() - e0) / 1000;
     const valAccuracy = options.val ? await teacherAccuracy(teacher, options.val) : NaN;
@@ -414,6 +494,27 @@ export async function trainTeacher(
     };
     history.push(info);
     options.onEpoch?.(info);
+    // The best epoch on validation (without validation, the latest).
+    const better = !best || !(valAccuracy <= best.valAccuracy);
+    if (better) best = { epoch, valAccuracy };
+    const stop = Boolean(options.signal?.aborted) && epoch < epochs;
+    await options.onState?.(
+      state(stop ? "interrupted" : "epoch", {
+        epoch: epoch + 1,
+        done: 0,
+        rngEpoch: rng.state,
+        lossSum: 0,
+        seconds: 0,
+        bestIsCurrent: better,
+      }),
+    );
+    if (stop) {
+      throw interrupted(
+        { epoch, batch: stepsPerEpoch, batches: stepsPerEpoch },
+        best,
+        options.signal!.reason,
+      );
+    }
   }
   const seconds = (performance.now() - t0) / 1000;
   const last = history[history.length - 1];
@@ -435,6 +536,20 @@ export async function trainTeacher(
     },
   };
   return { teacher, history, backend, kernels, seconds };
+}
+
+/** The error of an interrupted teacher training. */
+function interrupted(
+  at: { epoch: number; batch: number; batches: number },
+  best: { valAccuracy: number } | null,
+  reason: unknown,
+): TrainingInterruptedError {
+  return new TrainingInterruptedError(
+    `Teacher training was interrupted at epoch ${at.epoch} (batch ${at.batch} of ${at.batches})`,
+    at,
+    best && Number.isFinite(best.valAccuracy) ? best.valAccuracy : null,
+    reason,
+  );
 }
 
 /** Options of {@linkcode teacherLogits} and friends. */
