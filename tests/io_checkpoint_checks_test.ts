@@ -68,6 +68,16 @@ Deno.test("a header of another format is refused, even when everything else fits
   refused(withHeader({ ...header, format: undefined }), /names format "undefined"/);
 });
 
+Deno.test("a file too short to hold a header, or holding only one, is refused as such", () => {
+  for (const n of [0, 7, 8, 11]) refused(good.subarray(0, n), /does not start with "SOFTTREE"/);
+  // The magic and a header length of 0: the header is there, and empty.
+  const empty = new Uint8Array(12);
+  empty.set(good.subarray(0, 8));
+  refused(empty, /its header is not valid JSON/);
+  // The magic and a whole header, but no weights after it.
+  refused(good.subarray(0, 12 + headerLength), /should hold \d+ float32 weights/);
+});
+
 Deno.test("a header length beyond the end of the file is refused as such", () => {
   // Magic, a length 40 bytes too long, then the header alone: the JSON itself is intact.
   const json = good.subarray(12, 12 + headerLength);
@@ -83,6 +93,38 @@ Deno.test("a header length beyond the end of the file is refused as such", () =>
   refused(bytes, /header declares 4294967295 bytes/);
 });
 
+Deno.test("a header whose arrays do not match its configuration is refused, listing them", () => {
+  const [w, b, phi] = header.arrays;
+  const shapes = /do not match depth 2, 5 features, 3 classes/;
+  refused(
+    withHeader({ ...header, arrays: [w, b, phi] }),
+    /its arrays \[w:15, b:3, phi:12\] do not/,
+  );
+  refused(withHeader({ ...header, arrays: [...header.arrays, { name: "x", length: 1 }] }), shapes);
+  refused(withHeader({ ...header, arrays: undefined }), /its arrays \[\] do not match/);
+  refused(
+    withHeader({ ...header, arrays: [w, b, { ...phi, length: 11 }, header.arrays[3]] }),
+    shapes,
+  );
+});
+
+Deno.test("a header without data facts or class names gets defaults, classes numbered from 0", () => {
+  const numbered = ["0", "1", "2"];
+  const bare = decodeCheckpoint(withHeader({ ...header, data: undefined }), "x");
+  assert.deepEqual(bare.data, {
+    source: "unknown",
+    imageShape: null,
+    featureNames: null,
+    classNames: numbered,
+  });
+  for (const classNames of [undefined, []]) {
+    const back = decodeCheckpoint(withHeader({ ...header, data: { ...data, classNames } }), "x");
+    assert.deepEqual(back.data.classNames, numbered);
+    assert.equal(back.data.source, "t");
+  }
+  assert.deepEqual(decodeCheckpoint(withHeader({ ...header, meta: undefined }), "x").meta, {});
+});
+
 Deno.test("a checkpoint with bytes missing or left over after its weights is refused", () => {
   const floats = (good.length - weightsStart) / 4;
   const size = new RegExp(`should hold ${floats} float32 weights \\(${good.length} bytes\\)`);
@@ -93,6 +135,23 @@ Deno.test("a checkpoint with bytes missing or left over after its weights is ref
     longer.set(good);
     refused(longer, size);
   }
+});
+
+Deno.test("a checkpoint that cannot be read keeps the system's error as its cause", async () => {
+  const dir = await Deno.makeTempDir();
+  await assert.rejects(() => loadTreeCheckpoint(`${dir}/missing.sdt`), (e: unknown) => {
+    assert.ok(e instanceof CheckpointError);
+    assert.match(e.message, /missing\.sdt": no such file$/);
+    assert.ok(e.cause instanceof Deno.errors.NotFound, `cause: ${e.cause}`);
+    return true;
+  });
+  await Deno.mkdir(`${dir}/tree.sdt`); // a run directory whose tree.sdt is a folder
+  await assert.rejects(() => loadTreeCheckpoint(`${dir}/tree.sdt`), (e: unknown) => {
+    assert.ok(e instanceof CheckpointError);
+    assert.ok(e.cause instanceof Error, `cause: ${e.cause}`);
+    return true;
+  });
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("a refused checkpoint file is named in the error the loader throws", async () => {
