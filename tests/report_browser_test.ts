@@ -185,7 +185,7 @@ Deno.test({
         "#result ol.steps li",
         (li) => li.map((e) => e.textContent ?? ""),
       );
-      assert.match(steps.join("; "), /280x280 RGBA.*digit framing as MNIST/);
+      assert.match(steps.join("; "), /280x280 RGBA.*MNIST framing/);
       const png = await page.evaluate(
         `document.getElementById("pad").toDataURL("image/png")`,
       ) as string;
@@ -293,7 +293,7 @@ globalThis.result = { classes: out, steps: prepareImage(raster, { height: 28, wi
         (_, i) => predictor.predict(test.x.subarray(i * 784, (i + 1) * 784)).class,
       );
       assert.deepEqual(result.classes, want);
-      assert.match(result.steps.join("; "), /2x2 gray.*digit framing/);
+      assert.match(result.steps.join("; "), /2x2 gray.*MNIST framing/);
       assert.deepEqual(problems, []);
     } finally {
       await browser.close();

@@ -115,10 +115,10 @@ Deno.test("prepareInputs() reads a folder's images in name order, skips other fi
   assert.deepEqual(inputs[0].x, digit(splits, 0));
   assert.match(
     inputs[1].steps.join("; "),
-    /64x64 gray.*inverted to light on dark.*digit framing as MNIST/,
+    /64x64 gray.*light background \(1\.00\): inverted.*MNIST framing/,
   );
-  assert.match(inputs[2].steps.join("; "), /90x90 RGBA.*inverted to light on dark/);
-  assert.match(inputs[3].steps.join("; "), /40x40 RGBA.*dark, kept/);
+  assert.match(inputs[2].steps.join("; "), /90x90 RGBA.*light background \(\d\.\d\d\): inverted/);
+  assert.match(inputs[3].steps.join("; "), /40x40 RGBA.*dark background \(0\.\d\d\): kept/);
   assert.equal(inputs[4].x, undefined);
   assert.match(inputs[4].error!, /e-broken\.png": the PNG data is broken/);
   const missing = await prepareInputs([`${dir}/nope.png`], tree);
@@ -147,7 +147,7 @@ Deno.test("IDX image files are read item by item: the model's size as the data l
   for (let p = 30; p < 120; p += 2) small[p] = 255;
   await Deno.writeFile(`${dir}/small.idx`, idx(2, 14, small));
   const two = await prepareInputs([`${dir}/small.idx`], tree);
-  assert.match(two[0].steps.join("; "), /14x14 gray.*digit framing/);
+  assert.match(two[0].steps.join("; "), /14x14 gray.*MNIST framing/);
   assert.match(two[1].error!, /small\.idx#1": the image is blank/);
 });
 
@@ -246,7 +246,10 @@ Deno.test("predict on a folder prints one prediction per good image and one erro
     table.out.split("\n")[0],
     /^input +class +p +mixture +p +leaf +P\(leaf\) +preprocessing$/,
   );
-  assert.match(table.out, /b-inverted-64\.png +\S+ +0\.\d{3} .*inverted to light on dark/);
+  assert.match(
+    table.out,
+    /b-inverted-64\.png +\S+ +0\.\d{3} .*light background \(1\.00\): inverted/,
+  );
   const csvRun = await cli([
     "predict",
     "--model",

@@ -104,10 +104,10 @@ export function toChannels(raster, channels) {
       values[i * 3] = values[i * 3 + 1] = values[i * 3 + 2] = px[0];
     }
   }
-  if (transparent) notes.push("transparent pixels laid over white");
+  if (transparent) notes.push("transparent pixels over white");
   if (coloured) notes.push("colour to gray (luma)");
-  else if (colour === 3 && channels === 1) notes.push("RGB with equal channels read as gray");
-  if (colour === 1 && channels === 3) notes.push("gray repeated into RGB");
+  else if (colour === 3 && channels === 1) notes.push("gray (R = G = B)");
+  if (colour === 1 && channels === 3) notes.push("gray to RGB");
   return { values, notes };
 }
 
@@ -231,11 +231,7 @@ export function frameDigit(gray, width, height, outWidth, outHeight) {
     levels[i] = Math.min(1, Math.max(0, (gray[i] - background) / (brightest - background)));
   }
   if (background > 0.005 || brightest < 0.995) {
-    notes.push(
-      `levels stretched: background ${background.toFixed(2)} to 0, brightest ${
-        brightest.toFixed(2)
-      } to 1`,
-    );
+    notes.push(`levels ${background.toFixed(2)}-${brightest.toFixed(2)} stretched to 0-1`);
   }
   let x0 = width, y0 = height, x1 = -1, y1 = -1;
   for (let y = 0; y < height; y++) {
@@ -284,7 +280,9 @@ export function frameDigit(gray, width, height, outWidth, outHeight) {
     }
   }
   notes.push(
-    `digit framing as MNIST: ink ${bw}x${bh} scaled to ${tw}x${th}, centred by mass in ${outWidth}x${outHeight}`,
+    `MNIST framing: ink ${bw}x${bh} to ${tw}x${th}, centre of mass at (${outWidth >> 1}, ${
+      outHeight >> 1
+    }) of ${outWidth}x${outHeight}`,
   );
   return { values, notes };
 }
@@ -309,7 +307,7 @@ export function prepareImage(raster, target, options = {}) {
     ? "16-bit"
     : `0-${raster.maxValue}`;
   const kind = kinds[raster.channels] ?? `${raster.channels} channels`;
-  const steps = [`${width}x${height} ${kind}, ${depth} values scaled to [0, 1]`];
+  const steps = [`${width}x${height} ${kind}, ${depth} to [0, 1]`];
   const converted = toChannels(raster, target.channels);
   let values = converted.values;
   steps.push(...converted.notes);
@@ -321,14 +319,14 @@ export function prepareImage(raster, target, options = {}) {
     const level = borderLevel(values, width, height, target.channels);
     inverted = level > 0.5;
     steps.push(
-      `background ${level.toFixed(2)}: ${
-        inverted ? "light, inverted to light on dark" : "dark, kept"
-      }`,
+      inverted
+        ? `light background (${level.toFixed(2)}): inverted`
+        : `dark background (${level.toFixed(2)}): kept`,
     );
   }
   if (inverted) {
     for (let i = 0; i < values.length; i++) values[i] = 1 - values[i];
-    if (invertMode === "always") steps.push("inverted");
+    if (invertMode === "always") steps.push("inverted, as asked");
   }
 
   const sameSize = width === target.width && height === target.height;
