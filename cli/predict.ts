@@ -113,7 +113,6 @@ export function predictCommand() {
       });
       const predictions = new TreePredictor(tree).predictInputs(prepared);
       const errors = prepared.filter((p) => p.error !== undefined);
-      for (const e of errors) console.error(`error: ${e.error}`);
 
       if (o.out) {
         await writeFileAtomic(o.out, predictionsCsv(predictions));
@@ -130,6 +129,7 @@ export function predictCommand() {
       } else if (!o.out && predictions.length) {
         console.log(predictionTable(predictions));
       }
+      for (const e of errors) console.error(`error: ${e.error}`);
       if (prepared.length === 0) {
         throw new HintedError(
           `No inputs: ${inputs.map((s) => `"${s}"`).join(", ")} hold no images`,

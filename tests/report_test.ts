@@ -3,6 +3,7 @@ import { buildReportData, reportHtml } from "../lib/report/mod.ts";
 import { route } from "../lib/tree/inspect.ts";
 import { SoftDecisionTree } from "../lib/tree/soft_tree.ts";
 import { predictorSource } from "../lib/use/_sources.ts";
+import { runCli } from "./_cli.ts";
 import { smallRun } from "./_use.ts";
 
 const run = await smallRun();
@@ -117,4 +118,54 @@ Deno.test("the report is one self-contained HTML file: inline script and style, 
   assert.match(html, /class="softtree-curves"/);
   assert.equal((html.match(/<g class="inner"/g) ?? []).length, I);
   assert.equal((html.match(/<g class="leaf"/g) ?? []).length, L);
+});
+
+Deno.test("report on a run whose teacher is gone still writes the page, and says why the teacher is missing", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.copyFile(`${run.dir}/tree.sdt`, `${dir}/tree.sdt`);
+  await Deno.writeTextFile(
+    `${dir}/metrics.json`,
+    JSON.stringify({ ...metrics, teacher: `${dir}/gone/model.json`, fidelity: 0.5 }),
+  );
+  const out = await runCli([
+    "report",
+    ...[
+      "--model",
+      dir,
+      "--out",
+      `${dir}/report.html`,
+      "--limit",
+      "500",
+      "--samples",
+      "20",
+      "--json",
+    ],
+  ]);
+  assert.equal(out.code, 0, out.stderr);
+  const s = out.json();
+  assert.equal(s.teacher_test_accuracy, null);
+  assert.equal(s.samples, 20);
+  assert.equal(s.test_samples, 500);
+  assert.match(out.stderr, /warning: The teacher ".*gone\/model\.json" could not be loaded/);
+  const html = await Deno.readTextFile(`${dir}/report.html`);
+  assert.match(
+    html,
+    /could not be loaded \([^)]*\), so its confusion matrix and the fidelity are missing/,
+  );
+  const left = await runCli([
+    "report",
+    "--model",
+    dir,
+    "--out",
+    `${dir}/b.html`,
+    "--limit",
+    "500",
+    "--no-teacher",
+    "--quiet",
+  ]);
+  assert.equal(left.code, 0, left.stderr);
+  assert.match(await Deno.readTextFile(`${dir}/b.html`), /The teacher was left out of this report/);
+  const missing = await runCli(["report", "--model", `${dir}/nope`, "--out", `${dir}/c.html`]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /Cannot read tree checkpoint/);
 });
