@@ -10,8 +10,8 @@
  * L1 while a chunk of rows streams past it), and rows into tiles of MR that a register-
  * blocked micro-kernel computes: MR x NV vector accumulators (GCC vector extensions, 16
  * floats wide with AVX-512, 8 with AVX2, 4 on the baseline), one broadcast of A and NV loads
- * of B per step of K. OpenMP hands chunks of rows (or columns, or parts of K when the output
- * is small and K long) to the cores.
+ * of B per step of K. A small thread pool hands chunks of rows (or columns, or parts of K when
+ * the output is small and K long) to the cores.
  *
  * What makes convolutions cheap is how A is read. The micro-kernel reads each row of A in
  * place through a pointer, so A never has to exist as a matrix: a row is described by a
@@ -34,19 +34,27 @@
  *
  * The plain stk_sgemm_naive is the reference the tests hold stk_sgemm to, and its rate is
  * printed beside the blocked one's by bench/teacher_bench.ts.
+ *
+ * Threads: the pool's workers claim chunks of a job from one atomic ticket, and the calling
+ * thread works through the chunks too, then waits only for chunks already claimed. On a
+ * machine shared with other work a worker the scheduler has not run yet costs nothing (the
+ * caller does its chunks), where a fork-join team (OpenMP) would wait for it at the barrier
+ * of every call: measured on two loaded cores, a training step of the teacher ran 4x slower
+ * with two OpenMP threads than with one.
  */
+#define _GNU_SOURCE /* sched_getaffinity */
 #pragma GCC optimize("fp-contract=fast") /* a x b + c as one FMA in the micro-kernels */
 
 #include "stk_common.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include <time.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- vectors */
 
@@ -92,11 +100,6 @@ const char* stk_last_error(void) { return g_error; }
 
 #define STR2(x) #x
 #define STR(x) STR2(x)
-#ifdef _OPENMP
-#define OMP_NAME ", openmp"
-#else
-#define OMP_NAME ""
-#endif
 #ifdef SOFTTREE_TARGET
 #define TARGET_NAME SOFTTREE_TARGET ", "
 #else
@@ -109,33 +112,162 @@ const char* stk_last_error(void) { return g_error; }
 #endif
 
 const char* stk_build_info(void) {
-  return "cpu (" CC_NAME ", " TARGET_NAME SIMD_NAME OMP_NAME ")";
+  return "cpu (" CC_NAME ", " TARGET_NAME SIMD_NAME ")";
 }
 
-static int g_threads = 0; /* 0: every core */
+/* ---------------------------------------------------------------- the thread pool */
 
+#define MAX_THREADS 1024
+
+static atomic_int g_threads; /* 0: every core */
+
+/* The cores this process may run on. */
 static int cores(void) {
-#ifdef _OPENMP
-  return omp_get_num_procs();
-#else
-  return 1;
-#endif
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
 }
 
 int32_t stk_threads(void) {
-#ifdef _OPENMP
-  int t = __atomic_load_n(&g_threads, __ATOMIC_RELAXED);
-  return t > 0 ? t : cores();
-#else
-  return 1;
-#endif
+  int t = atomic_load_explicit(&g_threads, memory_order_relaxed);
+  t = t > 0 ? t : cores();
+  return t < MAX_THREADS ? t : MAX_THREADS;
 }
 
 int32_t stk_set_threads(int32_t threads) {
   STK_TRY(check_threads(threads));
-  __atomic_store_n(&g_threads, threads > 0 ? threads : 0, __ATOMIC_RELAXED);
+  atomic_store_explicit(&g_threads, threads > 0 ? threads : 0, memory_order_relaxed);
   g_error[0] = 0;
   return STK_OK;
+}
+
+/* A job: fn(ctx, c) for every chunk c < chunks, in any order, on any thread. */
+typedef void (*chunk_fn)(void* ctx, int64_t chunk);
+
+static struct {
+  pthread_mutex_t call; /* one job at a time */
+  pthread_mutex_t lock; /* guards sleepers and the wake-up */
+  pthread_cond_t wake;
+  int workers, sleepers;
+  /* The job: its generation (high 32 bits) and next unclaimed chunk (low 32 bits). */
+  _Atomic uint64_t ticket;
+  _Atomic(chunk_fn) fn;
+  _Atomic(void*) ctx;
+  _Atomic int64_t chunks;
+  _Atomic int64_t done;
+  atomic_int wanted; /* workers with an index below this join the job */
+} g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static double now_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/* Claims and runs chunks of job `gen` until none is left (or the job is another one). */
+static void work(uint32_t gen) {
+  const chunk_fn fn = atomic_load_explicit(&g_pool.fn, memory_order_relaxed);
+  void* const ctx = atomic_load_explicit(&g_pool.ctx, memory_order_relaxed);
+  const int64_t chunks = atomic_load_explicit(&g_pool.chunks, memory_order_relaxed);
+  uint64_t t = atomic_load_explicit(&g_pool.ticket, memory_order_acquire);
+  for (;;) {
+    /* A claim succeeds only while job gen is current and unfinished, so fn and ctx (written
+     * before the job was published, rewritten only after it finished) are gen's. */
+    if ((uint32_t)(t >> 32) != gen || (int64_t)(t & 0xffffffffu) >= chunks) return;
+    if (atomic_compare_exchange_weak_explicit(&g_pool.ticket, &t, t + 1, memory_order_acq_rel,
+                                              memory_order_acquire)) {
+      fn(ctx, (int64_t)(t & 0xffffffffu));
+      atomic_fetch_add_explicit(&g_pool.done, 1, memory_order_release);
+      t = atomic_load_explicit(&g_pool.ticket, memory_order_acquire);
+    }
+  }
+}
+
+/* A worker: waits for a job (spinning a little, then asleep), joins it if wanted. */
+static void* worker_main(void* arg) {
+  const int index = (int)(intptr_t)arg;
+  uint32_t seen = (uint32_t)(atomic_load(&g_pool.ticket) >> 32);
+  for (;;) {
+    uint32_t gen = (uint32_t)(atomic_load_explicit(&g_pool.ticket, memory_order_acquire) >> 32);
+    if (gen == seen) {
+      /* Jobs come in bursts (a training step calls dozens): spin 0.2 ms before sleeping. */
+      const double until = now_seconds() + 2e-4;
+      while ((gen = (uint32_t)(atomic_load_explicit(&g_pool.ticket, memory_order_acquire) >>
+                               32)) == seen &&
+             now_seconds() < until) {
+        for (int i = 0; i < 64; i++) cpu_relax();
+      }
+      if (gen == seen) {
+        pthread_mutex_lock(&g_pool.lock);
+        g_pool.sleepers++;
+        while ((uint32_t)(atomic_load(&g_pool.ticket) >> 32) == seen) {
+          pthread_cond_wait(&g_pool.wake, &g_pool.lock);
+        }
+        g_pool.sleepers--;
+        pthread_mutex_unlock(&g_pool.lock);
+        continue;
+      }
+    }
+    seen = gen;
+    if (index < atomic_load_explicit(&g_pool.wanted, memory_order_relaxed)) work(gen);
+  }
+  return NULL;
+}
+
+/* Starts workers up to `n` (once started they live as long as the process). */
+static void ensure_workers(int n) {
+  while (g_pool.workers < n) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int ok = pthread_create(&t, &attr, worker_main, (void*)(intptr_t)g_pool.workers) == 0;
+    pthread_attr_destroy(&attr);
+    if (!ok) return; /* fewer workers: the caller does more chunks itself */
+    g_pool.workers++;
+  }
+}
+
+/* Runs fn(ctx, c) for c < chunks on up to `threads` threads, the caller among them. */
+static void parallel_for(int64_t chunks, int threads, chunk_fn fn, void* ctx) {
+  if (threads > chunks) threads = (int)chunks;
+  if (threads <= 1 || chunks > 0xffffffffLL) {
+    for (int64_t c = 0; c < chunks; c++) fn(ctx, c);
+    return;
+  }
+  pthread_mutex_lock(&g_pool.call);
+  ensure_workers(threads - 1);
+  atomic_store_explicit(&g_pool.fn, fn, memory_order_relaxed);
+  atomic_store_explicit(&g_pool.ctx, ctx, memory_order_relaxed);
+  atomic_store_explicit(&g_pool.chunks, chunks, memory_order_relaxed);
+  atomic_store_explicit(&g_pool.done, 0, memory_order_relaxed);
+  atomic_store_explicit(&g_pool.wanted, threads - 1, memory_order_relaxed);
+  const uint32_t gen = (uint32_t)(atomic_load(&g_pool.ticket) >> 32) + 1;
+  atomic_store_explicit(&g_pool.ticket, (uint64_t)gen << 32, memory_order_release);
+  pthread_mutex_lock(&g_pool.lock);
+  if (g_pool.sleepers > 0) pthread_cond_broadcast(&g_pool.wake);
+  pthread_mutex_unlock(&g_pool.lock);
+  work(gen);
+  /* Only chunks that a worker claimed can be left: wait for those. */
+  for (int spins = 0; atomic_load_explicit(&g_pool.done, memory_order_acquire) < chunks;
+       spins++) {
+    if (spins < 4096) {
+      cpu_relax();
+    } else {
+      sched_yield();
+    }
+  }
+  pthread_mutex_unlock(&g_pool.call);
 }
 
 int32_t stk_probe(char* info, int32_t cap) {
@@ -367,6 +499,45 @@ static int64_t chunk_rows(int64_t M, int ncb, int MR, int threads) {
   return per * MR;
 }
 
+/* Chunk u of a product: a chunk of rows of one column block. */
+typedef struct {
+  const gemm_t* g;
+  int64_t rows;
+} units_t;
+
+static void units_chunk(void* ctx, int64_t u) {
+  const units_t* j = (const units_t*)ctx;
+  const gemm_t* g = j->g;
+  const int c = (int)(u % g->ncb);
+  const int64_t m0 = (u / g->ncb) * j->rows;
+  const int64_t m1 = m0 + j->rows < g->M ? m0 + j->rows : g->M;
+  run_unit(g, m0, m1, c, 0, g->K);
+}
+
+/* Part t of a product split along K: its sum goes to part + t M N, without beta, bias or
+ * relu (applied when the parts are added). */
+typedef struct {
+  const gemm_t* g;
+  float* part;
+  int parts;
+} ksplit_t;
+
+static void ksplit_chunk(void* ctx, int64_t t) {
+  const ksplit_t* j = (const ksplit_t*)ctx;
+  const gemm_t* g = j->g;
+  gemm_t h = *g;
+  h.C = j->part + g->M * g->N * t;
+  h.rs_c = g->N;
+  h.cs_c = 1;
+  h.beta = 0;
+  h.bias = NULL;
+  h.relu = 0;
+  const int64_t ka = g->K * t / j->parts, kb = g->K * (t + 1) / j->parts;
+  if (kb > ka) {
+    for (int c = 0; c < g->ncb; c++) run_unit(&h, 0, g->M, c, ka, kb);
+  }
+}
+
 /* Runs a product; STK_ERR_MEMORY when scratch cannot be had. */
 static int32_t gemm_run(const gemm_t* g) {
   if (g->M == 0 || g->ncb == 0) return STK_OK;
@@ -387,31 +558,13 @@ static int32_t gemm_run(const gemm_t* g) {
     }
     return STK_OK;
   }
-  /* Few units and a long K: each thread sums a part of K into its own copy of C. */
+  /* Few units and a long K: each part of K is summed into its own copy of C. */
   if (T > 1 && units < T && g->K >= 256 * T) {
     const int64_t MN = g->M * g->N;
     float* part = (float*)calloc((size_t)(MN * T), sizeof(float));
     if (!part) return fail(STK_ERR_MEMORY, "Cannot allocate the GEMM's partial sums");
-#pragma omp parallel num_threads(T)
-    {
-#ifdef _OPENMP
-      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-      const int t = 0, nt = 1;
-#endif
-      gemm_t h = *g;
-      h.C = part + MN * t;
-      h.rs_c = g->N;
-      h.cs_c = 1;
-      h.alpha = g->alpha;
-      h.beta = 0;
-      h.bias = NULL;
-      h.relu = 0;
-      const int64_t ka = g->K * t / nt, kb = g->K * (t + 1) / nt;
-      if (kb > ka) {
-        for (int c = 0; c < g->ncb; c++) run_unit(&h, 0, g->M, c, ka, kb);
-      }
-    }
+    ksplit_t job = {g, part, T};
+    parallel_for(T, T, ksplit_chunk, &job);
     for (int64_t i = 0; i < g->M; i++) {
       for (int64_t j = 0; j < g->N; j++) {
         float s = 0;
@@ -426,13 +579,8 @@ static int32_t gemm_run(const gemm_t* g) {
     free(part);
     return STK_OK;
   }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(T) if (T > 1 && units > 1)
-  for (int64_t u = 0; u < units; u++) {
-    const int c = (int)(u % g->ncb);
-    const int64_t m0 = (u / g->ncb) * rows;
-    const int64_t m1 = m0 + rows < g->M ? m0 + rows : g->M;
-    run_unit(g, m0, m1, c, 0, g->K);
-  }
+  units_t job = {g, rows};
+  parallel_for(units, T, units_chunk, &job);
   return STK_OK;
 }
 
@@ -468,6 +616,33 @@ static int64_t pack_size(const colblk_t* cb, int ncb, int64_t K, int trans_b) {
   return n;
 }
 
+/* Rows [64 c, 64 c + 64) of a packed block. */
+typedef struct {
+  float* dst;
+  const float* b;
+  int64_t ldb;
+  int trans_b;
+  int64_t K, n0;
+  int w, nr;
+} pack_t;
+
+static void pack_chunk(void* ctx, int64_t c) {
+  const pack_t* j = (const pack_t*)ctx;
+  const int64_t k0 = 64 * c, k1 = k0 + 64 < j->K ? k0 + 64 : j->K;
+  const int w = j->w, nr = j->nr;
+  for (int64_t k = k0; k < k1; k++) memset(j->dst + k * nr + w, 0, (size_t)(nr - w) * 4);
+  if (j->trans_b) {
+    for (int q = 0; q < w; q++) {
+      const float* src = j->b + (j->n0 + q) * j->ldb;
+      for (int64_t k = k0; k < k1; k++) j->dst[k * nr + q] = src[k];
+    }
+  } else {
+    for (int64_t k = k0; k < k1; k++) {
+      memcpy(j->dst + k * nr, j->b + k * j->ldb + j->n0, (size_t)w * 4);
+    }
+  }
+}
+
 /* Points every block at B or at its packed copy (filling it). B [K, N] with ldb, or with
  * trans_b B [N, K] transposed. */
 static void place_blocks(colblk_t* cb, int ncb, const float* b, int64_t ldb, int trans_b,
@@ -485,20 +660,8 @@ static void place_blocks(colblk_t* cb, int ncb, const float* b, int64_t ldb, int
     at += K * nr;
     blk->b = dst;
     blk->ldb = nr;
-    const int64_t n0 = blk->n0;
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1 && K * nr > 65536)
-    for (int64_t k0 = 0; k0 < K; k0 += 64) {
-      const int64_t k1 = k0 + 64 < K ? k0 + 64 : K;
-      for (int64_t k = k0; k < k1; k++) memset(dst + k * nr + w, 0, (size_t)(nr - w) * 4);
-      if (trans_b) {
-        for (int j = 0; j < w; j++) {
-          const float* src = b + (n0 + j) * ldb;
-          for (int64_t k = k0; k < k1; k++) dst[k * nr + j] = src[k];
-        }
-      } else {
-        for (int64_t k = k0; k < k1; k++) memcpy(dst + k * nr, b + k * ldb + n0, (size_t)w * 4);
-      }
-    }
+    pack_t job = {dst, b, ldb, trans_b, K, blk->n0, w, nr};
+    parallel_for((K + 63) / 64, K * nr > 65536 ? T : 1, pack_chunk, &job);
   }
 }
 
@@ -533,18 +696,27 @@ static int32_t gemm_rows(int64_t M, int64_t N, int64_t K, const rows_t* A, const
 }
 
 /* dst [cols, rows] = src [rows, cols] (leading dimension lds), in cache-sized tiles. */
-static void transpose(float* dst, const float* src, int64_t rows, int64_t cols, int64_t lds,
-                      int T) {
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1 && rows * cols > 65536)
-  for (int64_t r0 = 0; r0 < rows; r0 += 32) {
-    const int64_t r1 = r0 + 32 < rows ? r0 + 32 : rows;
-    for (int64_t c0 = 0; c0 < cols; c0 += 32) {
-      const int64_t c1 = c0 + 32 < cols ? c0 + 32 : cols;
-      for (int64_t r = r0; r < r1; r++) {
-        for (int64_t q = c0; q < c1; q++) dst[q * rows + r] = src[r * lds + q];
-      }
+typedef struct {
+  float* dst;
+  const float* src;
+  int64_t rows, cols, lds;
+} transpose_t;
+
+static void transpose_chunk(void* ctx, int64_t c) {
+  const transpose_t* j = (const transpose_t*)ctx;
+  const int64_t r0 = 32 * c, r1 = r0 + 32 < j->rows ? r0 + 32 : j->rows;
+  for (int64_t c0 = 0; c0 < j->cols; c0 += 32) {
+    const int64_t c1 = c0 + 32 < j->cols ? c0 + 32 : j->cols;
+    for (int64_t r = r0; r < r1; r++) {
+      for (int64_t q = c0; q < c1; q++) j->dst[q * j->rows + r] = j->src[r * j->lds + q];
     }
   }
+}
+
+static void transpose(float* dst, const float* src, int64_t rows, int64_t cols, int64_t lds,
+                      int T) {
+  transpose_t job = {dst, src, rows, cols, lds};
+  parallel_for((rows + 31) / 32, rows * cols > 65536 ? T : 1, transpose_chunk, &job);
 }
 
 /*
@@ -696,23 +868,33 @@ int32_t stk_matmul(float* c, const float* a, const float* b, const float* bias, 
 /* Copies images [B, H, W, C] into dst [B, Hd, Wd, C] (zeroed first) at row r0 + ih sh and
  * column c0 + iw sw: zero padding, and with strides > 1 the dilation of the input
  * gradient. */
+typedef struct {
+  float* dst;
+  const float* src;
+  int64_t H, W, C, Hd, Wd, r0, c0, sh, sw;
+} place_t;
+
+static void place_chunk(void* ctx, int64_t b) {
+  const place_t* j = (const place_t*)ctx;
+  const int64_t H = j->H, W = j->W, C = j->C, Wd = j->Wd;
+  float* img = j->dst + b * j->Hd * Wd * C;
+  memset(img, 0, (size_t)(j->Hd * Wd * C) * sizeof(float));
+  for (int64_t ih = 0; ih < H; ih++) {
+    const float* s = j->src + ((b * H + ih) * W) * C;
+    float* d = img + ((j->r0 + ih * j->sh) * Wd + j->c0) * C;
+    if (j->sw == 1) {
+      memcpy(d, s, (size_t)(W * C) * sizeof(float));
+    } else {
+      for (int64_t iw = 0; iw < W; iw++) memcpy(d + iw * j->sw * C, s + iw * C, (size_t)C * 4);
+    }
+  }
+}
+
 static void place_images(float* dst, const float* src, int64_t B, int64_t H, int64_t W,
                          int64_t C, int64_t Hd, int64_t Wd, int64_t r0, int64_t c0, int64_t sh,
                          int64_t sw, int T) {
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
-  for (int64_t b = 0; b < B; b++) {
-    float* img = dst + b * Hd * Wd * C;
-    memset(img, 0, (size_t)(Hd * Wd * C) * sizeof(float));
-    for (int64_t ih = 0; ih < H; ih++) {
-      const float* s = src + ((b * H + ih) * W) * C;
-      float* d = img + ((r0 + ih * sh) * Wd + c0) * C;
-      if (sw == 1) {
-        memcpy(d, s, (size_t)(W * C) * sizeof(float));
-      } else {
-        for (int64_t iw = 0; iw < W; iw++) memcpy(d + iw * sw * C, s + iw * C, (size_t)C * 4);
-      }
-    }
-  }
+  place_t job = {dst, src, H, W, C, Hd, Wd, r0, c0, sh, sw};
+  parallel_for(B, T, place_chunk, &job);
 }
 
 /* y [B, OH, OW, CO] = act(conv(x as [B, Hp, Wp, C] at its own origin) + bias), where x is
@@ -800,11 +982,35 @@ int32_t stk_conv2d_backprop_input(float* dx, const float* dy, const float* filte
   return s;
 }
 
+/* Row t of im2col's transpose for output positions [m0, m0 + n): cols[t, q] =
+ * x[b, oh SH + kh - PT, ow SW + kw - PL, c] for m0 + q = (b, oh, ow), t = (kh, kw, c). */
+typedef struct {
+  float* cols;
+  const float* x;
+  const stk_conv* g;
+  int64_t m0, n;
+} colsT_t;
+
+static void colsT_chunk(void* ctx, int64_t t) {
+  const colsT_t* j = (const colsT_t*)ctx;
+  const stk_conv* g = j->g;
+  const int64_t H = g->in_h, W = g->in_w, C = g->in_c, OH = g->out_h, OW = g->out_w;
+  const int64_t KW = g->filter_w;
+  const int64_t kh = t / (KW * C), kw = (t / C) % KW, c = t % C;
+  float* row = j->cols + t * j->n;
+  for (int64_t q = 0; q < j->n; q++) {
+    const int64_t m = j->m0 + q, b = m / (OH * OW), oh = (m / OW) % OH, ow = m % OW;
+    const int64_t ih = oh * g->stride_h + kh - g->pad_top;
+    const int64_t iw = ow * g->stride_w + kw - g->pad_left;
+    row[q] = ih >= 0 && ih < H && iw >= 0 && iw < W ? j->x[((b * H + ih) * W + iw) * C + c] : 0;
+  }
+}
+
 /* dfilter for strides > 1: im2col's transpose in chunks of output positions,
  * colsT [KH KW C, chunk] . dy [chunk, CO], summed over the chunks. */
 static int32_t backprop_filter_chunks(float* dw, const float* x, const float* dy,
                                       const stk_conv* g) {
-  const int64_t H = g->in_h, W = g->in_w, C = g->in_c, OH = g->out_h, OW = g->out_w;
+  const int64_t C = g->in_c, OH = g->out_h, OW = g->out_w;
   const int64_t CO = g->out_c, KH = g->filter_h, KW = g->filter_w;
   const int64_t KK = KH * KW * C, M = (int64_t)g->batch * OH * OW;
   const int64_t chunk = 2048;
@@ -813,23 +1019,43 @@ static int32_t backprop_filter_chunks(float* dw, const float* x, const float* dy
   int32_t s = STK_OK;
   for (int64_t m0 = 0; m0 < M && s == STK_OK; m0 += chunk) {
     const int64_t n = M - m0 < chunk ? M - m0 : chunk;
-    const int T = threads_for((double)KK * n * 8);
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
-    for (int64_t t = 0; t < KK; t++) {
-      const int64_t kh = t / (KW * C), kw = (t / C) % KW, c = t % C;
-      float* row = cols + t * n;
-      for (int64_t q = 0; q < n; q++) {
-        const int64_t m = m0 + q, b = m / (OH * OW), oh = (m / OW) % OH, ow = m % OW;
-        const int64_t ih = oh * g->stride_h + kh - g->pad_top;
-        const int64_t iw = ow * g->stride_w + kw - g->pad_left;
-        row[q] = ih >= 0 && ih < H && iw >= 0 && iw < W ? x[((b * H + ih) * W + iw) * C + c] : 0;
-      }
-    }
+    colsT_t job = {cols, x, g, m0, n};
+    parallel_for(KK, threads_for((double)KK * n * 8), colsT_chunk, &job);
     rows_t A = rows_matrix(cols, n, n);
     s = gemm_rows(KK, CO, n, &A, dy + m0 * CO, CO, 0, dw, CO, 1, 1, m0 == 0 ? 0 : 1, NULL, 0);
   }
   free(cols);
   return s;
+}
+
+/* Image b of the filter gradient's operands: x channel-major on the padded grid, dy on it. */
+typedef struct {
+  float *xt, *dyp;
+  const float *x, *dy;
+  const stk_conv* g;
+  int64_t Hp, Wp, plane;
+} grid_t;
+
+static void grid_chunk(void* ctx, int64_t b) {
+  const grid_t* j = (const grid_t*)ctx;
+  const stk_conv* g = j->g;
+  const int64_t H = g->in_h, W = g->in_w, C = g->in_c, OH = g->out_h, OW = g->out_w;
+  const int64_t CO = g->out_c, Hp = j->Hp, Wp = j->Wp;
+  for (int64_t c = 0; c < C; c++) {
+    memset(j->xt + c * j->plane + b * Hp * Wp, 0, (size_t)(Hp * Wp) * sizeof(float));
+  }
+  for (int64_t ih = 0; ih < H; ih++) {
+    for (int64_t iw = 0; iw < W; iw++) {
+      const float* s = j->x + ((b * H + ih) * W + iw) * C;
+      float* d = j->xt + (b * Hp + ih + g->pad_top) * Wp + g->pad_left + iw;
+      for (int64_t c = 0; c < C; c++) d[c * j->plane] = s[c];
+    }
+  }
+  for (int64_t oh = 0; oh < OH; oh++) {
+    float* d = j->dyp + (b * OH + oh) * Wp * CO;
+    memcpy(d, j->dy + (b * OH + oh) * OW * CO, (size_t)(OW * CO) * sizeof(float));
+    memset(d + OW * CO, 0, (size_t)((Wp - OW) * CO) * sizeof(float));
+  }
 }
 
 int32_t stk_conv2d_backprop_filter(float* dfilter, const float* x, const float* dy,
@@ -845,7 +1071,7 @@ int32_t stk_conv2d_backprop_filter(float* dfilter, const float* x, const float* 
     return s;
   }
   const int64_t B = g->batch, H = g->in_h, W = g->in_w, C = g->in_c;
-  const int64_t OH = g->out_h, OW = g->out_w, CO = g->out_c, KH = g->filter_h, KW = g->filter_w;
+  const int64_t OH = g->out_h, CO = g->out_c, KH = g->filter_h, KW = g->filter_w;
   const int64_t pb = pad_bottom(g), pr = pad_right(g);
   /* Stride 1: the padded grid is exactly OH + KH - 1 rows by OW + KW - 1 columns. */
   const int64_t Hp = H + g->pad_top + (pb > 0 ? pb : 0), Wp = W + g->pad_left + (pr > 0 ? pr : 0);
@@ -858,27 +1084,12 @@ int32_t stk_conv2d_backprop_filter(float* dfilter, const float* x, const float* 
     return fail(STK_ERR_MEMORY, "Cannot allocate dy on the padded grid");
   }
   const int T = threads_for((double)C * plane * 8);
-  /* xt [C, B Hp Wp (+ KW zeros)]: x channel-major on its padded grid. */
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
-  for (int64_t c = 0; c < C; c++) {
-    float* p = xt + c * plane;
-    memset(p, 0, (size_t)plane * sizeof(float));
-    for (int64_t b = 0; b < B; b++) {
-      for (int64_t ih = 0; ih < H; ih++) {
-        const float* s = x + ((b * H + ih) * W) * C + c;
-        float* d = p + (b * Hp + ih + g->pad_top) * Wp + g->pad_left;
-        for (int64_t iw = 0; iw < W; iw++) d[iw] = s[iw * C];
-      }
-    }
-  }
-  /* dyp [B, OH, Wp, CO]: dy with zero columns OW..Wp-1, where a tap's shifted row of x runs
-   * past the output (into the padding, or the next row). */
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
-  for (int64_t r = 0; r < B * OH; r++) {
-    float* d = dyp + r * Wp * CO;
-    memcpy(d, dy + r * OW * CO, (size_t)(OW * CO) * sizeof(float));
-    memset(d + OW * CO, 0, (size_t)((Wp - OW) * CO) * sizeof(float));
-  }
+  /* xt [C, B Hp Wp (+ KW zeros)]: x channel-major on its padded grid; dyp [B, OH, Wp, CO]:
+   * dy with zero columns OW..Wp-1, where a tap's shifted row of x runs past the output (into
+   * the padding, or the next row). By image. */
+  for (int64_t c = 0; c < C; c++) memset(xt + c * plane + B * Hp * Wp, 0, (size_t)KW * 4);
+  grid_t job = {xt, dyp, x, dy, g, Hp, Wp, plane};
+  parallel_for(B, T, grid_chunk, &job);
   /* A [KH KW C, B OH Wp]: row (kh, kw, c) is channel c's plane from (kh, kw) on; K runs over
    * the images, OH Wp values each, one padded image apart. */
   rows_t A;
@@ -900,48 +1111,110 @@ int32_t stk_conv2d_backprop_filter(float* dfilter, const float* x, const float* 
 
 /* ---------------------------------------------------------------- pooling */
 
+typedef struct {
+  float* out;
+  const float *x, *dy;
+  const stk_conv* g;
+} pool_t;
+
+/* Output row r = (b, oh) of the max pool: vectors of channels, NaN passed over. */
+static void max_pool_chunk(void* ctx, int64_t r) {
+  const pool_t* j = (const pool_t*)ctx;
+  const stk_conv* g = j->g;
+  const int64_t H = g->in_h, W = g->in_w, C = g->in_c, OH = g->out_h, OW = g->out_w;
+  const int64_t KH = g->filter_h, KW = g->filter_w, b = r / OH, oh = r % OH;
+  const float* x = j->x;
+  const int64_t h0 = oh * g->stride_h - g->pad_top;
+  const int64_t ha = h0 < 0 ? 0 : h0, hb = h0 + KH < H ? h0 + KH : H;
+  for (int64_t ow = 0; ow < OW; ow++) {
+    const int64_t w0 = ow * g->stride_w - g->pad_left;
+    const int64_t wa = w0 < 0 ? 0 : w0, wb = w0 + KW < W ? w0 + KW : W;
+    float* out = j->out + ((b * OH + oh) * OW + ow) * C;
+    int64_t c = 0;
+    for (; c + VL <= C; c += VL) {
+      vf m = (vf){0} - __builtin_inff();
+      for (int64_t ih = ha; ih < hb; ih++) {
+        for (int64_t iw = wa; iw < wb; iw++) {
+          const vf v = ldu(x + ((b * H + ih) * W + iw) * C + c);
+          m = vsel(v > m, v, m);
+        }
+      }
+      stu(out + c, m);
+    }
+    for (; c < C; c++) {
+      float m = -__builtin_inff();
+      for (int64_t ih = ha; ih < hb; ih++) {
+        for (int64_t iw = wa; iw < wb; iw++) {
+          const float v = x[((b * H + ih) * W + iw) * C + c];
+          if (v > m) m = v;
+        }
+      }
+      out[c] = m;
+    }
+  }
+}
+
 int32_t stk_max_pool(float* y, const float* x, const stk_conv* g) {
   const char* fn = "stk_max_pool";
   STK_TRY(check_geometry(fn, g, 1));
   STK_TRY(check_ptr(fn, "y", y));
   STK_TRY(check_ptr(fn, "x", x));
-  const int64_t B = g->batch, H = g->in_h, W = g->in_w, C = g->in_c;
-  const int64_t OH = g->out_h, OW = g->out_w, KH = g->filter_h, KW = g->filter_w;
-  const int T = threads_for((double)B * OH * OW * C * KH * KW);
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
-  for (int64_t r = 0; r < B * OH; r++) {
-    const int64_t b = r / OH, oh = r % OH;
+  const double work = (double)g->batch * g->out_h * g->out_w * g->in_c * g->filter_h * g->filter_w;
+  pool_t job = {y, x, NULL, g};
+  parallel_for((int64_t)g->batch * g->out_h, threads_for(work), max_pool_chunk, &job);
+  g_error[0] = 0;
+  return STK_OK;
+}
+
+/* Image b of the max pool's gradient (windows of one image add into that image only): per
+ * lane of channels, the first largest value's place in the window, then dy added there. */
+static void max_pool_grad_chunk(void* ctx, int64_t b) {
+  const pool_t* j = (const pool_t*)ctx;
+  const stk_conv* g = j->g;
+  const int64_t H = g->in_h, W = g->in_w, C = g->in_c, OH = g->out_h, OW = g->out_w;
+  const int64_t KH = g->filter_h, KW = g->filter_w;
+  float* dimg = j->out + b * H * W * C;
+  const float* ximg = j->x + b * H * W * C;
+  memset(dimg, 0, (size_t)(H * W * C) * sizeof(float));
+  for (int64_t oh = 0; oh < OH; oh++) {
     const int64_t h0 = oh * g->stride_h - g->pad_top;
     const int64_t ha = h0 < 0 ? 0 : h0, hb = h0 + KH < H ? h0 + KH : H;
     for (int64_t ow = 0; ow < OW; ow++) {
       const int64_t w0 = ow * g->stride_w - g->pad_left;
       const int64_t wa = w0 < 0 ? 0 : w0, wb = w0 + KW < W ? w0 + KW : W;
-      float* out = y + ((b * OH + oh) * OW + ow) * C;
+      const float* gy = j->dy + ((b * OH + oh) * OW + ow) * C;
       int64_t c = 0;
       for (; c + VL <= C; c += VL) {
         vf m = (vf){0} - __builtin_inff();
+        vi at = (vi){0} - 1; /* the pixel (ih W + iw) of the lane's maximum, or -1 */
         for (int64_t ih = ha; ih < hb; ih++) {
           for (int64_t iw = wa; iw < wb; iw++) {
-            const vf v = ldu(x + ((b * H + ih) * W + iw) * C + c);
-            m = vsel(v > m, v, m); /* NaN is passed over */
+            const vf v = ldu(ximg + (ih * W + iw) * C + c);
+            const vi gt = v > m;
+            m = vsel(gt, v, m);
+            at = (gt & (int32_t)(ih * W + iw)) | (~gt & at);
           }
         }
-        stu(out + c, m);
+        for (int l = 0; l < VL; l++) {
+          if (at[l] >= 0) dimg[(int64_t)at[l] * C + c + l] += gy[c + l];
+        }
       }
       for (; c < C; c++) {
         float m = -__builtin_inff();
+        int64_t at = -1;
         for (int64_t ih = ha; ih < hb; ih++) {
           for (int64_t iw = wa; iw < wb; iw++) {
-            const float v = x[((b * H + ih) * W + iw) * C + c];
-            if (v > m) m = v;
+            const int64_t i = (ih * W + iw) * C + c;
+            if (ximg[i] > m) {
+              m = ximg[i];
+              at = i;
+            }
           }
         }
-        out[c] = m;
+        if (at >= 0) dimg[at] += gy[c];
       }
     }
   }
-  g_error[0] = 0;
-  return STK_OK;
 }
 
 int32_t stk_max_pool_grad(float* dx, const float* dy, const float* x, const stk_conv* g) {
@@ -950,67 +1223,48 @@ int32_t stk_max_pool_grad(float* dx, const float* dy, const float* x, const stk_
   STK_TRY(check_ptr(fn, "dx", dx));
   STK_TRY(check_ptr(fn, "dy", dy));
   STK_TRY(check_ptr(fn, "x", x));
-  const int64_t B = g->batch, H = g->in_h, W = g->in_w, C = g->in_c;
-  const int64_t OH = g->out_h, OW = g->out_w, KH = g->filter_h, KW = g->filter_w;
-  const int T = threads_for((double)B * OH * OW * C * KH * KW);
-  /* By image: windows of one image only add into that image. */
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1 && B > 1)
-  for (int64_t b = 0; b < B; b++) {
-    float* dimg = dx + b * H * W * C;
-    const float* ximg = x + b * H * W * C;
-    memset(dimg, 0, (size_t)(H * W * C) * sizeof(float));
-    for (int64_t oh = 0; oh < OH; oh++) {
-      const int64_t h0 = oh * g->stride_h - g->pad_top;
-      const int64_t ha = h0 < 0 ? 0 : h0, hb = h0 + KH < H ? h0 + KH : H;
-      for (int64_t ow = 0; ow < OW; ow++) {
-        const int64_t w0 = ow * g->stride_w - g->pad_left;
-        const int64_t wa = w0 < 0 ? 0 : w0, wb = w0 + KW < W ? w0 + KW : W;
-        const float* gy = dy + ((b * OH + oh) * OW + ow) * C;
-        for (int64_t c = 0; c < C; c++) {
-          float m = -__builtin_inff();
-          int64_t at = -1;
-          for (int64_t ih = ha; ih < hb; ih++) {
-            for (int64_t iw = wa; iw < wb; iw++) {
-              const int64_t i = (ih * W + iw) * C + c;
-              if (ximg[i] > m) {
-                m = ximg[i];
-                at = i;
-              }
-            }
-          }
-          if (at >= 0) dimg[at] += gy[c];
-        }
-      }
-    }
+  if ((int64_t)g->in_h * g->in_w > 0x7fffffff) {
+    return fail(STK_ERR_ARGUMENT, "%s: an image of %dx%d pixels is too large", fn, g->in_h,
+                g->in_w);
   }
+  const double work = (double)g->batch * g->out_h * g->out_w * g->in_c * g->filter_h * g->filter_w;
+  pool_t job = {dx, x, dy, g};
+  parallel_for(g->batch, threads_for(work), max_pool_grad_chunk, &job);
   g_error[0] = 0;
   return STK_OK;
 }
 
 /* ---------------------------------------------------------------- reductions, optimizer */
 
+/* Bands of rows summed apart (in double), then added in band order: the same sums whatever
+ * the thread count. */
+#define SUM_BANDS 8
+
+typedef struct {
+  double* part;
+  const float* x;
+  int64_t rows;
+  int32_t cols;
+} sum_t;
+
+static void sum_chunk(void* ctx, int64_t t) {
+  const sum_t* j = (const sum_t*)ctx;
+  double* p = j->part + t * j->cols;
+  for (int64_t r = j->rows * t / SUM_BANDS; r < j->rows * (t + 1) / SUM_BANDS; r++) {
+    const float* xr = j->x + r * j->cols;
+    for (int32_t c = 0; c < j->cols; c++) p[c] += xr[c];
+  }
+}
+
 int32_t stk_sum_rows(float* out, const float* x, int64_t rows, int32_t cols) {
   STK_TRY(check_sum_rows(out, x, rows, cols));
-  const int T = threads_for((double)rows * cols);
-  /* Each thread sums a band of rows into its own row of partial sums, in double. */
-  double* part = (double*)calloc((size_t)T * cols, sizeof(double));
-  if (!part) return fail(STK_ERR_MEMORY, "Cannot allocate %d partial sums", T * cols);
-#pragma omp parallel num_threads(T) if (T > 1)
-  {
-#ifdef _OPENMP
-    const int t = omp_get_thread_num(), n = omp_get_num_threads();
-#else
-    const int t = 0, n = 1;
-#endif
-    double* p = part + (int64_t)t * cols;
-    for (int64_t r = rows * t / n; r < rows * (t + 1) / n; r++) {
-      const float* xr = x + r * cols;
-      for (int32_t c = 0; c < cols; c++) p[c] += xr[c];
-    }
-  }
+  double* part = (double*)calloc((size_t)SUM_BANDS * cols, sizeof(double));
+  if (!part) return fail(STK_ERR_MEMORY, "Cannot allocate %d partial sums", SUM_BANDS * cols);
+  sum_t job = {part, x, rows, cols};
+  parallel_for(SUM_BANDS, threads_for((double)rows * cols), sum_chunk, &job);
   for (int32_t c = 0; c < cols; c++) {
     double s = 0;
-    for (int t = 0; t < T; t++) s += part[(int64_t)t * cols + c];
+    for (int t = 0; t < SUM_BANDS; t++) s += part[(int64_t)t * cols + c];
     out[c] = (float)s;
   }
   free(part);
@@ -1018,34 +1272,47 @@ int32_t stk_sum_rows(float* out, const float* x, int64_t rows, int32_t cols) {
   return STK_OK;
 }
 
+typedef struct {
+  float *w_out, *m, *v;
+  const float *w, *g;
+  int64_t n;
+  float beta1, beta2, lr_hat, inv_c2, eps;
+} adam_t;
+
+/* Weights [4096 c, 4096 c + 4096) of an Adam step. */
+static void adam_chunk(void* ctx, int64_t chunk) {
+  const adam_t* j = (const adam_t*)ctx;
+  float *w_out = j->w_out, *m = j->m, *v = j->v;
+  const float *w = j->w, *g = j->g;
+  const float beta1 = j->beta1, beta2 = j->beta2, a1 = 1 - beta1, a2 = 1 - beta2;
+  const float lr_hat = j->lr_hat, inv_c2 = j->inv_c2, eps = j->eps;
+  const int64_t i0 = 4096 * chunk, i1 = i0 + 4096 < j->n ? i0 + 4096 : j->n;
+  int64_t i = i0;
+  for (; i + VL <= i1; i += VL) {
+    const vf gi = ldu(g + i);
+    const vf mi = ldu(m + i) * beta1 + gi * a1;
+    const vf vi = ldu(v + i) * beta2 + gi * gi * a2;
+    stu(m + i, mi);
+    stu(v + i, vi);
+    const vf s = vi * inv_c2;
+    vf r;
+    for (int l = 0; l < VL; l++) r[l] = __builtin_sqrtf(s[l]);
+    stu(w_out + i, ldu(w + i) - mi * lr_hat / (r + eps));
+  }
+  for (; i < i1; i++) {
+    const float mi = beta1 * m[i] + a1 * g[i];
+    const float vi = beta2 * v[i] + a2 * g[i] * g[i];
+    m[i] = mi;
+    v[i] = vi;
+    w_out[i] = w[i] - lr_hat * mi / (__builtin_sqrtf(vi * inv_c2) + eps);
+  }
+}
+
 int32_t stk_adam(float* w_out, float* m, float* v, const float* w, const float* g, int64_t n,
                  float beta1, float beta2, float lr_hat, float inv_c2, float eps) {
   STK_TRY(check_adam(w_out, m, v, w, g, n, beta1, beta2, lr_hat, inv_c2, eps));
-  const float a1 = 1 - beta1, a2 = 1 - beta2;
-  const int T = threads_for((double)n * 8);
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
-  for (int64_t i0 = 0; i0 < n; i0 += 4096) {
-    const int64_t i1 = i0 + 4096 < n ? i0 + 4096 : n;
-    int64_t i = i0;
-    for (; i + VL <= i1; i += VL) {
-      const vf gi = ldu(g + i);
-      const vf mi = ldu(m + i) * beta1 + gi * a1;
-      const vf vi = ldu(v + i) * beta2 + gi * gi * a2;
-      stu(m + i, mi);
-      stu(v + i, vi);
-      const vf s = vi * inv_c2;
-      vf r;
-      for (int j = 0; j < VL; j++) r[j] = __builtin_sqrtf(s[j]);
-      stu(w_out + i, ldu(w + i) - mi * lr_hat / (r + eps));
-    }
-    for (; i < i1; i++) {
-      const float mi = beta1 * m[i] + a1 * g[i];
-      const float vi = beta2 * v[i] + a2 * g[i] * g[i];
-      m[i] = mi;
-      v[i] = vi;
-      w_out[i] = w[i] - lr_hat * mi / (__builtin_sqrtf(vi * inv_c2) + eps);
-    }
-  }
+  adam_t job = {w_out, m, v, w, g, n, beta1, beta2, lr_hat, inv_c2, eps};
+  parallel_for((n + 4095) / 4096, threads_for((double)n * 8), adam_chunk, &job);
   g_error[0] = 0;
   return STK_OK;
 }
