@@ -10,9 +10,14 @@ import { checkFits, SEED_TEACHER, teacherAccuracy } from "../lib/teacher/model.t
 import { loadTeacherState, TEACHER_STATE_FILE } from "../lib/teacher/train_state.ts";
 import { trainTeacherRun } from "../lib/teacher/train_run.ts";
 import { TrainingInterruptedError } from "../lib/errors.ts";
+import {
+  prepareTeacherKernels,
+  TEACHER_KERNEL_CHOICES,
+  type TeacherKernels,
+} from "../lib/teacher/kernels_select.ts";
 import { choiceArg, intArg, numArg, printJson } from "./common.ts";
 import { OPTIONS_KEY, reportInterrupted, resumedOptions, StopSignals } from "./interrupt.ts";
-import { formatDuration, info, percent, ProgressBar } from "./progress.ts";
+import { buildProgress, formatDuration, info, percent, ProgressBar } from "./progress.ts";
 import { labelsJson, loadDataFrom, withDataOptions } from "./train.ts";
 
 /** Where `teacher train` writes when `--out` is absent (the shipped teacher is elsewhere). */
@@ -30,6 +35,20 @@ function filtersArg(value: string): [number, number] {
     );
   }
   return [one(parts[0]), one(parts[1])];
+}
+
+/** The help of `--kernels`, which chooses the kernels the teacher runs on. */
+const KERNELS_HELP = "the teacher's kernels: auto (native, else wasm), native (C library), cuda " +
+  "or wasm (default: SOFTTREE_TEACHER_KERNELS, else auto)";
+
+/** Chooses the teacher's kernels (building the native library on first use) and says which. */
+async function chooseKernels(
+  kernels: (typeof TEACHER_KERNEL_CHOICES)[number] | undefined,
+  quiet: boolean,
+): Promise<TeacherKernels> {
+  const chosen = await prepareTeacherKernels({ kernels, onBuild: buildProgress(quiet) });
+  info(`teacher: ${chosen.description}`, quiet);
+  return chosen;
 }
 
 /** `softtree teacher train`. */
@@ -60,6 +79,7 @@ function teacherTrainCommand() {
     )
     .option("--seed <n>", "seed of initialisation, shuffling and dropout", intArg("--seed", 0), 0)
     .option("--out <dir>", `folder to write model.json and weights.bin to`, DEFAULT_TEACHER_OUT)
+    .option("--kernels <name>", KERNELS_HELP, choiceArg("--kernels", TEACHER_KERNEL_CHOICES))
     .option(
       "--resume",
       "continue the interrupted training in --out with the options it was started with",
@@ -104,6 +124,7 @@ async function teacherTrain(
   stops: StopSignals,
 ): Promise<void> {
   const command = ["teacher", "train", ...Deno.args.slice(2)].join(" ");
+  const kernels = await chooseKernels(o.kernels, quiet);
   const splits = await loadDataFrom(o, quiet);
   const bar = new ProgressBar("teacher", quiet);
   const logEvery = Deno.stderr.isTerminal() ? Infinity : 60_000;
@@ -158,6 +179,7 @@ async function teacherTrain(
     printJson({
       command: "teacher train",
       backend,
+      kernels: kernels.description,
       test_accuracy: testAccuracy,
       val_accuracy: history.at(-1)!.valAccuracy,
       epochs: history.length,
@@ -189,6 +211,7 @@ function teacherEvalCommand() {
       choiceArg("--split", ["train", "val", "test"] as const),
       "test" as const,
     )
+    .option("--kernels <name>", KERNELS_HELP, choiceArg("--kernels", TEACHER_KERNEL_CHOICES))
     .option("--json", "print one JSON summary on stdout")
     .option("--quiet", "no progress on stderr")
     .action(async (o, cmd) => {
@@ -203,6 +226,7 @@ function teacherEvalCommand() {
         const splits = await loadDataFrom({ ...o, data: spec }, quiet);
         const ds = splits[o.split];
         checkFits(teacher, ds, `The teacher in "${paths.model}"`);
+        const kernels = await chooseKernels(o.kernels, quiet);
         const t0 = performance.now();
         const accuracy = await teacherAccuracy(teacher, ds);
         const seconds = (performance.now() - t0) / 1000;
@@ -216,6 +240,7 @@ function teacherEvalCommand() {
             accuracy,
             [`${o.split}_accuracy`]: accuracy,
             seconds,
+            kernels: kernels.description,
           });
         }
       } finally {
