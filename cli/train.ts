@@ -60,7 +60,7 @@ export function withDataOptions(cmd: Command) {
     .option(
       "--classes <k>",
       "the number of classes K: a label outside 0..K-1 is an error (default: the largest label + 1)",
-      intArg("--classes", 1),
+      intArg("--classes", 1, 65536),
     )
     .option(
       "--limit <n>",

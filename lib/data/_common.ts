@@ -6,6 +6,9 @@
 import { fileURLToPath } from "node:url";
 import type { Dataset, Splits } from "./types.ts";
 
+/** The most classes a data set may have (labels imply `K = largest + 1`). */
+export const MAX_CLASSES = 65536;
+
 /** A path or `file:` URL as a string for messages. */
 export function pathName(path: string | URL): string {
   if (path instanceof URL) return path.protocol === "file:" ? fileURLToPath(path) : path.href;

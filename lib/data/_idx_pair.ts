@@ -4,7 +4,7 @@
  * @module
  */
 import { DatasetError } from "../errors.ts";
-import { bytesToUnit, digitNames } from "./_common.ts";
+import { bytesToUnit, digitNames, MAX_CLASSES } from "./_common.ts";
 import type { IdxArray } from "./idx.ts";
 import type { Dataset } from "./types.ts";
 
@@ -27,10 +27,11 @@ export function sampleShape(images: NamedIdx): [number, number, number] | null {
 }
 
 /**
- * Checks a labels file: one dimension, an integer type, as many items as the images.
+ * Checks a labels file: one dimension, an integer type, as many items as the images, every
+ * label in `[0, classes)` (or below `MAX_CLASSES` when the count is not declared).
  * @returns The largest label, or -1 when there are none.
  */
-export function checkLabels(labels: NamedIdx, images: NamedIdx): number {
+export function checkLabels(labels: NamedIdx, images: NamedIdx, classes?: number): number {
   const { type, shape, data } = labels.idx;
   if (shape.length !== 1) {
     throw new DatasetError(
@@ -56,6 +57,18 @@ export function checkLabels(labels: NamedIdx, images: NamedIdx): number {
     if (v < 0) {
       throw new DatasetError(
         `Cannot read IDX file "${labels.name}": label "${v}" of item ${i} is negative`,
+      );
+    }
+    if (classes !== undefined && v >= classes) {
+      throw new DatasetError(
+        `Cannot read IDX file "${labels.name}": label "${v}" of item ${i} is outside ` +
+          `[0, ${classes}) for ${classes} classes`,
+      );
+    }
+    if (v >= MAX_CLASSES) {
+      throw new DatasetError(
+        `Cannot read IDX file "${labels.name}": label "${v}" of item ${i} implies more than ` +
+          `${MAX_CLASSES} classes (declare the number of classes, or check the file)`,
       );
     }
     if (v > max) max = v;

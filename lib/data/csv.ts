@@ -6,7 +6,7 @@
  */
 import { DatasetError } from "../errors.ts";
 import { Rng } from "../util/random.ts";
-import { pathName, readProblem } from "./_common.ts";
+import { MAX_CLASSES, pathName, readProblem } from "./_common.ts";
 import type { Dataset, Splits } from "./types.ts";
 
 /** Options of {@linkcode loadCsv} and {@linkcode parseCsvDataset}. */
@@ -120,10 +120,12 @@ export function parseCsvDataset(text: string, name: string, options: CsvOptions 
     );
   }
   if (
-    options.classes !== undefined && (!Number.isSafeInteger(options.classes) || options.classes < 1)
+    options.classes !== undefined &&
+    (!Number.isSafeInteger(options.classes) || options.classes < 1 ||
+      options.classes > MAX_CLASSES)
   ) {
     throw new RangeError(
-      `Invalid number of classes "${options.classes}": expected an integer >= 1`,
+      `Invalid number of classes "${options.classes}": expected an integer from 1 to ${MAX_CLASSES}`,
     );
   }
   const fail = (problem: string): never => {
@@ -188,7 +190,11 @@ export function parseCsvDataset(text: string, name: string, options: CsvOptions 
       if (!NUMBER.test(cell)) {
         fail(`line ${line}, ${columnName(c)} holds "${cells[c]}", which is not a number`);
       }
-      raw[r * features + f] = Number(cell);
+      const value = Number(cell);
+      if (!Number.isFinite(value)) {
+        fail(`line ${line}, ${columnName(c)} holds "${cells[c]}", which is not a finite number`);
+      }
+      raw[r * features + f] = value;
     }
   }
 
@@ -201,14 +207,22 @@ export function parseCsvDataset(text: string, name: string, options: CsvOptions 
   if (labels.every((l) => NUMBER.test(l) && Number.isInteger(Number(l)) && Number(l) >= 0)) {
     let max = 0;
     for (let r = 0; r < n; r++) {
-      y[r] = Number(labels[r]);
-      if (options.classes !== undefined && y[r] >= options.classes) {
+      const v = Number(labels[r]);
+      if (options.classes !== undefined && v >= options.classes) {
         fail(
           `line ${data[r].line}, ${columnName(label)} holds "${labels[r]}", a label outside ` +
             `[0, ${options.classes}) for ${options.classes} classes`,
         );
       }
-      max = Math.max(max, y[r]);
+      if (v >= MAX_CLASSES) {
+        fail(
+          `line ${data[r].line}, ${columnName(label)} holds "${labels[r]}": as a class index ` +
+            `it implies more than ${MAX_CLASSES} classes (pass the number of classes, or ` +
+            `check the label column)`,
+        );
+      }
+      y[r] = v;
+      max = Math.max(max, v);
     }
     classNames = Array.from({ length: options.classes ?? max + 1 }, (_, i) => String(i));
   } else {

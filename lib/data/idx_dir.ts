@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { DatasetError } from "../errors.ts";
-import { checkCount, holdOutTail, pathName, readProblem } from "./_common.ts";
+import { checkCount, holdOutTail, MAX_CLASSES, pathName, readProblem } from "./_common.ts";
 import { checkLabels, idxToDataset, type NamedIdx, sampleShape } from "./_idx_pair.ts";
 import { readIdx } from "./idx.ts";
 import type { Splits } from "./types.ts";
@@ -112,7 +112,11 @@ export async function loadIdxDir(dir: string | URL, options: IdxDirOptions = {})
   };
   if (options.classes !== undefined) {
     checkCount(options.classes, "number of classes");
-    if (options.classes < 1) throw new RangeError(`Invalid number of classes "0": expected >= 1`);
+    if (options.classes < 1 || options.classes > MAX_CLASSES) {
+      throw new RangeError(
+        `Invalid number of classes "${options.classes}": expected 1 to ${MAX_CLASSES}`,
+      );
+    }
   }
   if (options.valSize !== undefined) checkCount(options.valSize, "validation size");
 
@@ -180,8 +184,8 @@ export async function loadIdxDir(dir: string | URL, options: IdxDirOptions = {})
     );
   }
   const maxLabel = Math.max(
-    checkLabels(trainLabels, trainImages),
-    checkLabels(testLabels, testImages),
+    checkLabels(trainLabels, trainImages, options.classes),
+    checkLabels(testLabels, testImages, options.classes),
   );
   const classes = options.classes ?? maxLabel + 1;
   if (classes < 1) fail("the label files hold no labels");

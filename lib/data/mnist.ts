@@ -88,8 +88,8 @@ export async function loadMnist(options: MnistOptions = {}): Promise<Splits> {
     }
     return { name, idx };
   });
-  checkLabels(trainLabels, trainImages);
-  checkLabels(testLabels, testImages);
+  checkLabels(trainLabels, trainImages, classes);
+  checkLabels(testLabels, testImages, classes);
   const common = { classes, transpose: false, source: "mnist" };
   const train = idxToDataset(trainImages, trainLabels, common);
   const test = idxToDataset(testImages, testLabels, common);

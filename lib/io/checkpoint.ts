@@ -9,6 +9,7 @@
 import { CheckpointError } from "../errors.ts";
 import { checkConfig, checkParams } from "../tree/params.ts";
 import { type TreeConfig, type TreeParams, treeSizes } from "../tree/types.ts";
+import { Reader } from "./_bundle.ts";
 import { inDir, writeFileAtomic } from "./atomic.ts";
 import type { DataInfo, TreeCheckpoint } from "./types.ts";
 
@@ -83,34 +84,33 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): TreeCheckpoin
       `the header declares ${len} bytes but the file holds ${bytes.length - 12} after the magic`,
     );
   }
-  let header: {
-    format?: string;
-    version?: number;
-    config?: TreeConfig;
-    data?: DataInfo;
-    meta?: Record<string, unknown>;
-    arrays?: { name: string; length: number }[];
-  } = {};
+  let parsed: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + len)));
+    parsed = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + len)));
   } catch (error) {
     fail(`its header is not valid JSON (${(error as Error).message})`);
   }
+  const rd = new Reader(fail);
+  const header = rd.obj(parsed, "header");
   if (header.format !== "softtree-tree") fail(`its header names format "${header.format}"`);
   if (header.version !== CHECKPOINT_VERSION) {
     fail(
       `it has format version ${header.version}, this softtree reads version ${CHECKPOINT_VERSION}`,
     );
   }
-  const config = header.config as TreeConfig;
+  const config = rd.obj(header.config, "config") as unknown as TreeConfig;
   try {
     checkConfig(config);
   } catch (error) {
     fail(`its configuration is invalid: ${(error as Error).message}`);
   }
+  if (typeof config.learnBeta !== "boolean") fail(`its "config.learnBeta" is not true or false`);
   const { inner, leaves } = treeSizes(config.depth);
   const want = [inner * config.features, inner, leaves * config.classes, 1];
-  const arrays = header.arrays ?? [];
+  const arrays = rd.list(header.arrays ?? [], "arrays", (a, p) => {
+    const o = rd.obj(a, p);
+    return { name: String(o.name), length: o.length };
+  });
   if (arrays.length !== 4 || arrays.some((a, i) => a.length !== want[i])) {
     fail(
       `its arrays [${
@@ -142,12 +142,45 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): TreeCheckpoin
     const bad = arr.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) fail(`weight "${k}"[${bad}] is not finite (${arr[bad]})`);
   }
-  const data = header.data ??
-    { source: "unknown", imageShape: null, featureNames: null, classNames: [] };
-  if (!data.classNames?.length) {
-    data.classNames = Array.from({ length: config.classes }, (_, i) => String(i));
+  if (!Number.isFinite(params.beta)) fail(`weight "beta" is not finite (${params.beta})`);
+  const data = readDataInfo(rd, header.data, config.classes);
+  const meta = header.meta === undefined ? {} : rd.obj(header.meta, "meta");
+  return { version: CHECKPOINT_VERSION, config, params, data, meta };
+}
+
+/** The data facts of a checkpoint's header, checked (defaults for an absent block). */
+export function readDataInfo(rd: Reader, v: unknown, classes: number): DataInfo {
+  const defaultNames = () => Array.from({ length: classes }, (_, i) => String(i));
+  if (v === undefined || v === null) {
+    return { source: "unknown", imageShape: null, featureNames: null, classNames: defaultNames() };
   }
-  return { version: CHECKPOINT_VERSION, config, params, data, meta: header.meta ?? {} };
+  const d = rd.obj(v, "data");
+  const strings = (x: unknown, p: string) => rd.list(x, p, (s, q) => rd.str(s, q));
+  const shape = d.imageShape === null || d.imageShape === undefined
+    ? null
+    : rd.list(d.imageShape, "data.imageShape", (x, p) => rd.num(x, p, { int: true, min: 1 }));
+  if (shape !== null && shape.length !== 3) rd.fail(`"data.imageShape" is not [H, W, C]`);
+  const names = d.classNames === undefined || d.classNames === null ||
+      (Array.isArray(d.classNames) && d.classNames.length === 0)
+    ? defaultNames()
+    : strings(d.classNames, "data.classNames");
+  if (names.length !== classes) {
+    rd.fail(`it names ${names.length} classes in "data.classNames" but has ${classes}`);
+  }
+  const info: DataInfo = {
+    source: d.source === undefined ? "unknown" : rd.str(d.source, "data.source"),
+    imageShape: shape as [number, number, number] | null,
+    featureNames: d.featureNames === null || d.featureNames === undefined
+      ? null
+      : strings(d.featureNames, "data.featureNames"),
+    classNames: names,
+  };
+  if (d.scaling !== undefined && d.scaling !== null) {
+    const sc = rd.obj(d.scaling, "data.scaling");
+    const nums = (x: unknown, p: string) => rd.list(x, p, (n, q) => rd.num(n, q));
+    info.scaling = { min: nums(sc.min, "data.scaling.min"), max: nums(sc.max, "data.scaling.max") };
+  }
+  return info;
 }
 
 /**

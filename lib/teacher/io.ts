@@ -11,7 +11,13 @@ import { ensureTf } from "../backends/tf_setup.ts";
 import type { Dataset } from "../data/types.ts";
 import { CheckpointError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { checkFits, Teacher, type TeacherConfig, type TeacherMeta } from "./model.ts";
+import {
+  checkFits,
+  createTeacher,
+  Teacher,
+  type TeacherConfig,
+  type TeacherMeta,
+} from "./model.ts";
 
 /** Version of softtree's metadata block in `model.json`. */
 export const TEACHER_FORMAT_VERSION = 1;
@@ -87,7 +93,19 @@ function readProblem(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+/**
+ * The shapes of the seed's ConvNet's weights for a configuration, in the model's order:
+ * conv 3x3 (kernel, bias) twice, then dense and logits (kernel, bias), after a 2x2 pooling.
+ */
+function weightShapes(c: TeacherConfig): number[][] {
+  const [h, w, ch] = c.inputShape;
+  const [f1, f2] = c.filters;
+  const flat = Math.floor((h - 4) / 2) * Math.floor((w - 4) / 2) * f2;
+  return [[3, 3, ch, f1], [f1], [3, 3, f1, f2], [f2], [flat, c.dense], [c.dense], [
+    c.dense,
+    c.classes,
+  ], [c.classes]];
+}
 
 /**
  * Loads a teacher saved by {@linkcode saveTeacher}, checking every file first.
@@ -135,34 +153,61 @@ export async function loadTeacher(path: string, data?: Dataset): Promise<Teacher
   }
   const config = checkConfig(block.config, paths.model);
 
-  // Read every weights file the manifest names, and check their sizes.
-  const specs: tf.io.WeightsManifestEntry[] = [];
-  const chunks: Uint8Array[] = [];
-  for (const group of manifest) {
-    if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights)) {
-      fail(paths.model, "its weights manifest is malformed");
+  // The weights the configuration needs, in the model's order: the manifest must list
+  // exactly these, so that nothing is allocated on the word of a corrupt file.
+  const needed = weightShapes(config);
+  const specs: { name: string; shape: number[] }[] = [];
+  const files: string[] = [];
+  for (const [g, group] of (manifest as unknown[]).entries()) {
+    const gr = group as { paths?: unknown; weights?: unknown } | null;
+    if (!gr || typeof gr !== "object" || !Array.isArray(gr.paths) || !Array.isArray(gr.weights)) {
+      fail(paths.model, `its weights manifest is malformed (group ${g})`);
     }
-    for (const p of group.paths) {
+    for (const p of gr.paths) {
       if (typeof p !== "string" || p.includes("..") || p.startsWith("/")) {
         fail(paths.model, `its weights manifest names a bad file "${p}"`);
       }
-      const file = `${paths.dir}/${p}`;
-      try {
-        chunks.push(await Deno.readFile(file));
-      } catch (error) {
-        fail(file, readProblem(error), error);
+      files.push(`${paths.dir}/${p}`);
+    }
+    for (const spec of gr.weights as unknown[]) {
+      const sp = spec as tf.io.WeightsManifestEntry | null;
+      if (
+        !sp || typeof sp !== "object" || typeof sp.name !== "string" || !Array.isArray(sp.shape) ||
+        !sp.shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+      ) {
+        fail(paths.model, `weight ${specs.length} of its weights manifest is malformed`);
       }
+      if (sp.dtype !== "float32" || sp.quantization) {
+        fail(paths.model, `weight "${sp.name}" has an unsupported dtype or quantization`);
+      }
+      specs.push({ name: sp.name, shape: sp.shape });
     }
-    specs.push(...group.weights);
   }
-  let expected = 0;
-  for (const s of specs) {
-    const per = DTYPE_BYTES[s.dtype];
-    if (!per || !Array.isArray(s.shape) || s.quantization) {
-      fail(paths.model, `weight "${s.name}" has an unsupported dtype or quantization`);
+  if (specs.length !== needed.length) {
+    fail(
+      paths.model,
+      `its manifest lists ${specs.length} weights, the teacher its metadata describes has ${needed.length}`,
+    );
+  }
+  specs.forEach((sp, i) => {
+    if (sp.shape.join() !== needed[i].join()) {
+      fail(
+        paths.model,
+        `weight "${sp.name}" has shape [${sp.shape}], the teacher its metadata describes needs [${
+          needed[i]
+        }]`,
+      );
     }
-    expected += per * s.shape.reduce((a, b) => a * b, 1);
+  });
+  const chunks: Uint8Array[] = [];
+  for (const file of files) {
+    try {
+      chunks.push(await Deno.readFile(file));
+    } catch (error) {
+      fail(file, readProblem(error), error);
+    }
   }
+  const expected = 4 * needed.reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
   const got = chunks.reduce((a, c) => a + c.length, 0);
   if (got !== expected) {
     fail(
@@ -177,30 +222,27 @@ export async function loadTeacher(path: string, data?: Dataset): Promise<Teacher
     weightData.set(c, off);
     off += c.length;
   }
+  const values = new Float32Array(weightData.buffer);
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) fail(paths.weights, `weight value ${bad} is not finite (${values[bad]})`);
 
+  // The seed's network, built from the metadata, takes the weights.
   await ensureTf();
   let model: tfl.LayersModel;
   try {
-    model = await tfl.loadLayersModel(tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: specs,
-      weightData: weightData.buffer,
-    }));
+    model = createTeacher(config.inputShape, config.classes, config).model;
   } catch (error) {
-    fail(paths.model, `TensorFlow.js cannot build it: ${(error as Error).message}`, error);
+    fail(paths.model, `its teacher metadata cannot build a network: ${(error as Error).message}`);
   }
-  const inShape = model.inputs[0].shape.slice(1);
-  const outShape = model.outputs[0].shape.slice(1);
-  if (
-    inShape.length !== 3 || inShape.some((d, i) => d !== config.inputShape[i]) ||
-    outShape.length !== 1 || outShape[0] !== config.classes
-  ) {
-    model.dispose();
-    fail(
-      paths.model,
-      `its network takes [${inShape}] and gives [${outShape}], but its metadata says [${config.inputShape}] and ${config.classes} classes`,
-    );
-  }
+  tf.tidy(() => {
+    let at = 0;
+    model.setWeights(needed.map((shape) => {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const t = tf.tensor(values.subarray(at, at + size), shape, "float32");
+      at += size;
+      return t;
+    }));
+  });
   const teacher = new Teacher(model, config, block.meta ?? {});
   if (data) {
     try {

@@ -13,6 +13,7 @@ import { CheckpointError } from "../errors.ts";
 import { decodeBundle, encodeBundle, Reader } from "../io/_bundle.ts";
 import { inDir, writeFileAtomic } from "../io/atomic.ts";
 import type { DataInfo } from "../io/types.ts";
+import { readDataInfo } from "../io/checkpoint.ts";
 import { checkConfig } from "../tree/params.ts";
 import { type PenaltyState, type TreeConfig, type TreeParams, treeSizes } from "../tree/types.ts";
 import type { BestWeights, EngineState, FitPlan, FitState, WinnerState } from "./fit.ts";
@@ -62,8 +63,8 @@ export function decodeTreeState(bytes: Uint8Array, name: string): SavedTreeState
   } catch (error) {
     fail(`its configuration is invalid: ${(error as Error).message}`);
   }
-  const data = rd.obj(h.data, "data") as unknown as DataInfo;
-  rd.str(data.source, "data.source");
+  if (typeof config.learnBeta !== "boolean") fail(`its "config.learnBeta" is not true or false`);
+  const data = readDataInfo(rd, h.data, config.classes);
   const meta = rd.obj(h.meta, "meta");
   return { config, data, meta, fit: readFitState(rd, h.fit, config) };
 }
