@@ -1,8 +1,8 @@
 /**
  * `deno task bench`: every benchmark of softtree in one run — the tree backends (native, and
  * cuda where it loads, against tfjs, with ratios and the seed's full 40-epoch recipe) and the
- * teacher's training step (wasm with softtree's kernels against plain CPU). Never part of
- * `deno task test`.
+ * teacher (training and inference on the native kernels against the wasm path, FLOP rates,
+ * the machine's SGEMM rate). Never part of `deno task test`.
  *
  * @module
  */
@@ -11,7 +11,7 @@ import { runTreeBench } from "./tree_bench.ts";
 console.log("== tree: training and evaluation samples/s, native against tfjs");
 await runTreeBench({ backend: "native", seconds: 2, full: true });
 
-console.log("\n== teacher: training samples/s, wasm against plain CPU");
+console.log("\n== teacher: training samples/s and inference images/s, native kernels against wasm");
 const teacher = await new Deno.Command(Deno.execPath(), {
   args: ["run", "-A", new URL("./teacher_bench.ts", import.meta.url).pathname],
   stdout: "inherit",
