@@ -68,8 +68,20 @@ const char* sdt_last_error(void) { return g_error; }
 #define OMP_NAME ""
 #endif
 
+/* The CPU level the library was compiled for (ffi/build.ts passes -march's value). */
+#ifdef SOFTTREE_TARGET
+#define TARGET_NAME SOFTTREE_TARGET ", "
+#else
+#define TARGET_NAME ""
+#endif
+#ifdef __clang__
+#define CC_NAME "clang " STR(__clang_major__) "." STR(__clang_minor__)
+#else
+#define CC_NAME "gcc " STR(__GNUC__) "." STR(__GNUC_MINOR__)
+#endif
+
 const char* sdt_build_info(void) {
-  return "cpu (gcc " STR(__GNUC__) "." STR(__GNUC_MINOR__) ", " SIMD_NAME OMP_NAME ")";
+  return "cpu (" CC_NAME ", " TARGET_NAME SIMD_NAME OMP_NAME ")";
 }
 
 int32_t sdt_probe(char* info, int32_t cap) {
