@@ -170,9 +170,12 @@ export function loadNativeBackend(
   if (!probed.ok) {
     throw new BackendUnavailableError(
       `The ${kind} backend cannot run here: ${probed.info}`,
-      kind === "cuda"
-        ? "use a machine with an NVIDIA GPU and driver, or choose --backend native"
-        : BUILD_HINT,
+      kind !== "cuda"
+        ? BUILD_HINT
+        : /SOFTTREE_CUBLAS/.test(probed.info)
+        ? "point SOFTTREE_CUBLAS at a libcublas.so that loads, set it to none for the " +
+          "built-in GEMM, or unset it"
+        : "use a machine with an NVIDIA GPU and driver, or choose --backend native",
     );
   }
   const envThreads = Number(Deno.env.get("SOFTTREE_THREADS") ?? "0");
