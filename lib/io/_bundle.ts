@@ -32,9 +32,36 @@ export function encodeBundle(magic: string, header: unknown): Uint8Array {
   bytes.set(text, 12);
   let offset = start;
   for (const a of arrays) {
-    for (let i = 0; i < a.length; i++, offset += 4) view.setFloat32(offset, a[i], true);
+    writeFloats(bytes, offset, a);
+    offset += 4 * a.length;
   }
   return bytes;
+}
+
+/** Whether this machine stores numbers little-endian (then arrays are copied, not converted). */
+const LITTLE = new Uint8Array(new Float32Array([1]).buffer)[3] === 0x3f;
+
+/** Write `a` as little-endian float32 at `offset` (a multiple of 4) of `bytes`. */
+export function writeFloats(bytes: Uint8Array, offset: number, a: ArrayLike<number>): void {
+  if (LITTLE && (bytes.byteOffset + offset) % 4 === 0) {
+    new Float32Array(bytes.buffer, bytes.byteOffset + offset, a.length).set(a);
+    return;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < a.length; i++) view.setFloat32(offset + 4 * i, a[i], true);
+}
+
+/** Read `n` little-endian float32 values at `offset` of `bytes`. */
+export function readFloats(bytes: Uint8Array, offset: number, n: number): Float32Array {
+  if (LITTLE && (bytes.byteOffset + offset) % 4 === 0) {
+    return new Float32Array(
+      bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + offset + 4 * n),
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = view.getFloat32(offset + 4 * i, true);
+  return out;
 }
 
 /**
@@ -115,10 +142,7 @@ export function decodeBundle(
   if (at > available) fail("it is truncated");
   const arrays = new Map<object, Float32Array>();
   for (const r of refs) {
-    const out = new Float32Array(r.length);
-    const base = start + 4 * offsets.get(r.index)!;
-    for (let i = 0; i < r.length; i++) out[i] = view.getFloat32(base + 4 * i, true);
-    arrays.set(r, out);
+    arrays.set(r, readFloats(bytes, start + 4 * offsets.get(r.index)!, r.length));
   }
   const place = (v: unknown): unknown => {
     if (v && typeof v === "object") {

@@ -9,7 +9,7 @@
 import { CheckpointError } from "../errors.ts";
 import { checkConfig, checkParams } from "../tree/params.ts";
 import { type TreeConfig, type TreeParams, treeSizes } from "../tree/types.ts";
-import { Reader } from "./_bundle.ts";
+import { Reader, readFloats, writeFloats } from "./_bundle.ts";
 import { inDir, writeFileAtomic } from "./atomic.ts";
 import type { DataInfo, TreeCheckpoint } from "./types.ts";
 
@@ -61,7 +61,8 @@ export function encodeCheckpoint(
   bytes.set(json, 12);
   let offset = start;
   for (const arr of [params.w, params.b, params.phi, [params.beta]]) {
-    for (let i = 0; i < arr.length; i++, offset += 4) view.setFloat32(offset, arr[i], true);
+    writeFloats(bytes, offset, arr);
+    offset += 4 * arr.length;
   }
   return bytes;
 }
@@ -127,11 +128,7 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): TreeCheckpoin
       } bytes) but has ${bytes.length} bytes`,
     );
   }
-  const read = (from: number, n: number) => {
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = view.getFloat32(start + 4 * (from + i), true);
-    return out;
-  };
+  const read = (from: number, n: number) => readFloats(bytes, start + 4 * from, n);
   const params: TreeParams = {
     w: read(0, want[0]),
     b: read(want[0], want[1]),
