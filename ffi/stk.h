@@ -142,7 +142,14 @@ int32_t stk_max_pool(float* y, const float* x, const stk_conv* g);
  * order) largest input of its window; a window with no value above -inf passes nothing. */
 int32_t stk_max_pool_grad(float* dx, const float* dy, const float* x, const stk_conv* g);
 
-/* ---------------------------------------------------------------- reductions, optimizer */
+/* ---------------------------------------------------------------- dropout, reductions, optimizer */
+
+/* An inverted-dropout mask drawn as lib/util/random.ts's Rng (mulberry32) draws it, from the
+ * generator's state `state`: with u_i the value of call i (0-based) of Rng.next(),
+ *   mask[i] = u_i >= rate ? 1 / (1 - rate) (rounded to float) : 0,  i < n,
+ * exactly the mask lib/teacher/model.ts draws in JS. The caller advances its generator by n
+ * calls (Rng.skip). 0 <= rate < 1. */
+int32_t stk_dropout_mask(float* mask, uint32_t state, int64_t n, double rate);
 
 /* out [cols] = sum over r of x [rows, cols] (tfjs's Sum over every axis but the last: the
  * bias gradient). */

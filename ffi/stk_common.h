@@ -229,6 +229,35 @@ static int32_t check_adam(const float* w_out, const float* m, const float* v, co
   return STK_OK;
 }
 
+static int32_t check_dropout(const float* mask, int64_t n, double rate) {
+  const char* fn = "stk_dropout_mask";
+  STK_TRY(check_dim(fn, "n", n, 0));
+  if (n > STK_MAX_ELEMS) return fail(STK_ERR_ARGUMENT, "%s: n is too large", fn);
+  if (!(rate >= 0 && rate < 1)) {
+    return fail(STK_ERR_ARGUMENT, "%s: rate must be in [0, 1), got %g", fn, rate);
+  }
+  if (n > 0) STK_TRY(check_ptr(fn, "mask", mask));
+  return STK_OK;
+}
+
+/* mulberry32's output for the state after an increment (lib/util/random.ts's Rng.next, in
+ * uint32 arithmetic: Math.imul wraps as uint32 multiplication does). */
+#ifdef __CUDACC__
+__host__ __device__
+#endif
+static inline uint32_t mulberry32(uint32_t t) {
+  t = (t ^ (t >> 15)) * (t | 1u);
+  t ^= t + (t ^ (t >> 7)) * (t | 61u);
+  return t ^ (t >> 14);
+}
+
+/* The smallest uint32 value r with r / 2^32 >= rate (2^32 when there is none): u >= rate
+ * compared exactly in integers. */
+static inline uint64_t dropout_threshold(double rate) {
+  double t = ceil(rate * 4294967296.0);
+  return t <= 0 ? 0 : (uint64_t)t;
+}
+
 static int32_t check_sum_rows(const float* out, const float* x, int64_t rows, int32_t cols) {
   const char* fn = "stk_sum_rows";
   STK_TRY(check_dim(fn, "rows", rows, 0));

@@ -1234,7 +1234,33 @@ int32_t stk_max_pool_grad(float* dx, const float* dy, const float* x, const stk_
   return STK_OK;
 }
 
-/* ---------------------------------------------------------------- reductions, optimizer */
+/* ---------------------------------------------------------------- dropout, reductions, optimizer */
+
+typedef struct {
+  float* mask;
+  uint32_t state;
+  int64_t n;
+  uint64_t threshold;
+  float keep;
+} dropout_t;
+
+/* Mask values [16384 c, 16384 c + 16384): value i uses the state after i + 1 increments. */
+static void dropout_chunk(void* ctx, int64_t c) {
+  const dropout_t* j = (const dropout_t*)ctx;
+  const int64_t i0 = 16384 * c, i1 = i0 + 16384 < j->n ? i0 + 16384 : j->n;
+  for (int64_t i = i0; i < i1; i++) {
+    const uint32_t r = mulberry32(j->state + (uint32_t)(i + 1) * 0x6d2b79f5u);
+    j->mask[i] = (uint64_t)r >= j->threshold ? j->keep : 0.f;
+  }
+}
+
+int32_t stk_dropout_mask(float* mask, uint32_t state, int64_t n, double rate) {
+  STK_TRY(check_dropout(mask, n, rate));
+  dropout_t job = {mask, state, n, dropout_threshold(rate), (float)(1.0 / (1.0 - rate))};
+  parallel_for((n + 16383) / 16384, threads_for((double)n * 16), dropout_chunk, &job);
+  g_error[0] = 0;
+  return STK_OK;
+}
 
 /* Bands of rows summed apart (in double), then added in band order: the same sums whatever
  * the thread count. */

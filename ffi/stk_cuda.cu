@@ -680,7 +680,31 @@ extern "C" int32_t stk_max_pool_grad(float* dx, const float* dy, const float* x,
   LOCKED(pool_host(dx, dy, x, g, 1));
 }
 
-/* ---------------------------------------------------------------- reductions, optimizer */
+/* ---------------------------------------------------------------- dropout, reductions, optimizer */
+
+__global__ void dropout_k(float* mask, uint32_t state, int64_t n, uint64_t threshold,
+                          float keep) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    const uint32_t r = mulberry32(state + (uint32_t)(i + 1) * 0x6d2b79f5u);
+    mask[i] = (uint64_t)r >= threshold ? keep : 0.f;
+  }
+}
+
+static int32_t dropout_host(float* mask, uint32_t state, int64_t n, double rate) {
+  float* dm = NULL;
+  STK_TRY(buffer(0, (size_t)n * sizeof(float), &dm));
+  dropout_k<<<blocks_for(n), THREADS>>>(dm, state, n, dropout_threshold(rate),
+                                        (float)(1.0 / (1.0 - rate)));
+  CK_LAUNCH("dropout");
+  return download(mask, dm, n);
+}
+
+extern "C" int32_t stk_dropout_mask(float* mask, uint32_t state, int64_t n, double rate) {
+  STK_TRY(check_dropout(mask, n, rate));
+  if (n == 0) return STK_OK;
+  LOCKED(dropout_host(mask, state, n, rate));
+}
 
 /* out[c] = sum over rows of x[r, c]: one block per column, a fixed-order tree in double. */
 __global__ void sum_rows_k(float* out, const float* x, int64_t rows, int64_t cols) {

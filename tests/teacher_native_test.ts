@@ -264,6 +264,26 @@ Deno.test({ name: "the native kernels reject bad arguments with a message", igno
   assert.equal(s.stk_set_threads(5000), Status.ARGUMENT);
 });
 
+Deno.test({
+  name: "native dropout masks are the JS generator's masks, and leave it where JS would",
+  ignore: !wasm,
+}, () => {
+  for (const [n, rate, seed] of [[1, 0.5, 1], [147_457, 0.25, 2], [2_049, 0.5, 3], [33, 0, 4]]) {
+    const js = new Rng(seed), native = new Rng(seed);
+    js.next(); // not at the start of a sequence
+    native.skip(1);
+    const keep = 1 / (1 - rate);
+    const want = new Float32Array(n).map(() => (js.next() >= rate ? keep : 0));
+    const got = new Float32Array(n);
+    unwrapStk(lib!, lib!.symbols.stk_dropout_mask(got, native.state, BigInt(n), rate), "mask");
+    native.skip(n);
+    assert.deepEqual(got, want, `mask of ${n} at rate ${rate}`);
+    assert.equal(native.state, js.state);
+    assert.equal(native.next(), js.next());
+  }
+  assert.equal(lib!.symbols.stk_dropout_mask(new Float32Array(1), 0, 1n, 1), Status.ARGUMENT);
+});
+
 Deno.test(
   { name: "native Adam gives the JS update's weights and moments", ignore: !wasm },
   async () => {

@@ -19,7 +19,9 @@
  * | `Sum` over leading axes | `stk_sum_rows` (bias gradients) |
  * | `Identity`             | none: shares the data (the wasm kernel copies it) |
  *
- * and {@link nativeAdam} runs the optimizer's update (`_adam.ts`). `kernels_select.ts`
+ * and {@link nativeAdam} runs the optimizer's update (`_adam.ts`), {@link nativeDropoutMask}
+ * draws the training step's dropout masks (the JS generator's sequence, straight into the
+ * heap). `kernels_select.ts`
  * chooses between these and the wasm kernels; `tests/teacher_native_test.ts` holds every
  * kernel to the plain CPU backend.
  *
@@ -29,6 +31,7 @@
  */
 import { tf } from "../deps.ts";
 import { Activation, type StkLibrary, unwrapStk } from "../../ffi/stk_bindings.ts";
+import type { Rng } from "../util/random.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -409,7 +412,30 @@ function identity(args: KernelArgs): tf.TensorInfo | null {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
-/* ---------------------------------------------------------------- optimizer */
+/* ---------------------------------------------------------------- dropout, optimizer */
+
+/**
+ * An inverted-dropout mask (`1 / (1 - rate)` with probability `1 - rate`, else 0) drawn by
+ * the native library into the wasm heap: the same values, from the same generator state, as
+ * drawing them with `rng.next()` in JS; `rng` is advanced past them.
+ *
+ * @returns The mask, or `null` (nothing drawn) when the native kernels are not registered.
+ */
+export function nativeDropoutMask(shape: number[], rate: number, rng: Rng): tf.Tensor | null {
+  const lib = active?.lib;
+  if (!lib || tf.getBackend() !== WASM) return null;
+  const backend = tf.backend() as unknown as WasmBackend;
+  const out = backend.makeOutput(shape, "float32");
+  const n = tf.util.sizeFromShape(shape);
+  const status = lib.symbols.stk_dropout_mask(heap(backend, out), rng.state, BigInt(n), rate);
+  const mask = tf.engine().makeTensorFromTensorInfo(out);
+  if (status !== 0) {
+    mask.dispose();
+    unwrapStk(lib, status, "stk_dropout_mask");
+  }
+  rng.skip(n);
+  return mask;
+}
 
 /** Adam's constants for one step (see `_adam.ts`). */
 export interface AdamStep {

@@ -16,6 +16,7 @@ import type { Dataset } from "../data/types.ts";
 import { CheckpointError, TrainingDivergedError, TrainingInterruptedError } from "../errors.ts";
 import { Rng } from "../util/random.ts";
 import { ensureTeacherKernels, type TeacherKernels } from "./kernels_select.ts";
+import { nativeDropoutMask } from "./kernels_native.ts";
 import { FusedAdam } from "./_adam.ts";
 import {
   checkTeacherResume,
@@ -209,8 +210,11 @@ export function teacherForward(teacher: Teacher, x: tf.Tensor4D, rng?: Rng): tf.
   return h as tf.Tensor2D;
 }
 
-/** An inverted-dropout mask: `1 / (1 - rate)` with probability `1 - rate`, else 0. */
+/** An inverted-dropout mask: `1 / (1 - rate)` with probability `1 - rate`, else 0 (drawn by
+ * the native kernels when they are registered: the same values). */
 function dropoutMask(shape: number[], rate: number, rng: Rng): tf.Tensor {
+  const native = nativeDropoutMask(shape, rate, rng);
+  if (native) return native;
   const n = shape.reduce((a, b) => a * b, 1);
   const m = new Float32Array(n);
   const keep = 1 / (1 - rate);

@@ -49,6 +49,25 @@ export class Rng {
     return rng;
   }
 
+  /**
+   * Advances the generator as `n` calls of {@linkcode Rng.next} would (its state moves by a
+   * constant per call): for code that draws the same sequence elsewhere, e.g. in C.
+   * @throws {RangeError} When `n` is not a non-negative integer.
+   * @example
+   * ```ts
+   * const a = new Rng(1), b = new Rng(1);
+   * a.next();
+   * b.skip(1);
+   * a.next() === b.next(); // true
+   * ```
+   */
+  skip(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new RangeError(`Rng.skip needs a non-negative integer, got ${n}`);
+    }
+    this.#state = (this.#state + Math.imul(n % 4294967296, 0x6d2b79f5)) >>> 0;
+  }
+
   /** A float in `[0, 1)`. */
   next(): number {
     let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
