@@ -51,10 +51,14 @@ export {
   type BatchProgress,
   type CandidateEvent,
   fit,
+  fitAsync,
   type FitOptions,
   type FitResult,
+  type FitState,
   oneHot,
 } from "./lib/train/fit.ts";
+export { loadTreeState, type SavedTreeState } from "./lib/train/state.ts";
+export { type TeacherRunOptions, trainTeacherRun } from "./lib/teacher/train_run.ts";
 export type { EpochRecord } from "./lib/train/types.ts";
 export { type RunOptions, type RunResult, trainOrLoad } from "./lib/train/run.ts";
 export { distill, type DistillOptions, type DistillResult } from "./lib/train/distill.ts";
@@ -70,4 +74,7 @@ export {
   CheckpointError,
   DatasetError,
   NativeError,
+  RunDirectoryError,
+  TrainingDivergedError,
+  TrainingInterruptedError,
 } from "./lib/errors.ts";
