@@ -604,14 +604,22 @@ static int col_blocks(int64_t N, colblk_t* cb) {
 
 static int64_t blocks_count(int64_t N) { return (N + NR_MAX - 1) / NR_MAX; }
 
-/* Whether block c must be packed: B transposed, or a block whose width is not whole
- * vectors (reading it in place would read past the row). */
-static int needs_pack(const colblk_t* c, int trans_b) { return trans_b || c->w % VL != 0; }
+/* B's rows at least this many floats apart (and this many rows of A to reuse the copy) are
+ * packed: rows a page or more apart alias in the cache and cost a TLB entry each. */
+#define PACK_LDB 1024
+#define PACK_M 256
 
-static int64_t pack_size(const colblk_t* cb, int ncb, int64_t K, int trans_b) {
+/* Whether block c must be packed: B transposed, a block whose width is not whole vectors
+ * (reading it in place would read past the row), or rows far apart in a large product. */
+static int needs_pack(const colblk_t* c, int trans_b, int64_t ldb, int64_t M) {
+  return trans_b || c->w % VL != 0 || (ldb >= PACK_LDB && M >= PACK_M);
+}
+
+static int64_t pack_size(const colblk_t* cb, int ncb, int64_t K, int trans_b, int64_t ldb,
+                         int64_t M) {
   int64_t n = 0;
   for (int c = 0; c < ncb; c++) {
-    if (needs_pack(&cb[c], trans_b)) n += K * cb[c].nv * VL;
+    if (needs_pack(&cb[c], trans_b, ldb, M)) n += K * cb[c].nv * VL;
   }
   return n;
 }
@@ -646,11 +654,11 @@ static void pack_chunk(void* ctx, int64_t c) {
 /* Points every block at B or at its packed copy (filling it). B [K, N] with ldb, or with
  * trans_b B [N, K] transposed. */
 static void place_blocks(colblk_t* cb, int ncb, const float* b, int64_t ldb, int trans_b,
-                         int64_t K, float* packed, int T) {
+                         int64_t K, int64_t M, float* packed, int T) {
   float* at = packed;
   for (int c = 0; c < ncb; c++) {
     colblk_t* blk = &cb[c];
-    if (!needs_pack(blk, trans_b)) {
+    if (!needs_pack(blk, trans_b, ldb, M)) {
       blk->b = b + blk->n0;
       blk->ldb = ldb;
       continue;
@@ -678,7 +686,7 @@ static int32_t gemm_rows(int64_t M, int64_t N, int64_t K, const rows_t* A, const
     if (!cb) return fail(STK_ERR_MEMORY, "Cannot allocate the GEMM's column blocks");
   }
   const int ncb = col_blocks(N, cb);
-  const int64_t np = pack_size(cb, ncb, K, trans_b);
+  const int64_t np = pack_size(cb, ncb, K, trans_b, ldb, M);
   float* packed = NULL;
   if (np > 0) {
     packed = (float*)alloc_floats(np);
@@ -687,7 +695,7 @@ static int32_t gemm_rows(int64_t M, int64_t N, int64_t K, const rows_t* A, const
       return fail(STK_ERR_MEMORY, "Cannot allocate %lld floats to pack B", (long long)np);
     }
   }
-  place_blocks(cb, ncb, b, ldb, trans_b, K, packed, threads_for((double)np * 8));
+  place_blocks(cb, ncb, b, ldb, trans_b, K, M, packed, threads_for((double)np * 8));
   gemm_t g = {M, N, K, *A, ncb, cb, c, rs_c, cs_c, alpha, beta, bias, relu};
   int32_t s = gemm_run(&g);
   free(packed);
