@@ -91,7 +91,7 @@ export function hintFor(error: unknown): string {
   if (error instanceof BackendUnavailableError || error instanceof HintedError) return error.hint;
   if (error instanceof RunDirectoryError) return error.hint;
   if (error instanceof TrainingDivergedError) {
-    return "start over with a lower --learning-rate and --retrain (the best tree so far is kept until then)";
+    return "start over with a lower --learning-rate and --retrain";
   }
   if (error instanceof CheckpointError) {
     return "retrain with --retrain, or point --model at a valid run directory or checkpoint";
