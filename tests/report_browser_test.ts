@@ -9,7 +9,9 @@
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "npm:puppeteer-core@25.16.0";
 import { loadData } from "../lib/data/mod.ts";
-import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
+import { loadTreeCheckpoint, saveTreeCheckpoint } from "../lib/io/checkpoint.ts";
+import { initParams } from "../lib/tree/params.ts";
+import { DEFAULT_TREE_CONFIG } from "../lib/tree/types.ts";
 import { TreePredictor } from "../lib/use/predict.ts";
 import { runCli } from "./_cli.ts";
 
@@ -22,6 +24,12 @@ if (!chromium) {
   );
 }
 const ROOT = new URL("..", import.meta.url).pathname;
+/**
+ * Chromium's Math.exp and Deno's differ in the last bit for about 9% of arguments (measured on
+ * 100,000: Chromium 150 against Deno's V8 15.0), so probabilities computed in the page agree with
+ * the library's to rounding, not bit for bit; classes and leaves agree exactly.
+ */
+const close = (a: number, b: number) => Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b));
 const LIMIT = 600;
 
 async function launch(dir: string): Promise<Browser> {
@@ -138,7 +146,7 @@ Deno.test({
         const p = predictor.predict(test.x.subarray(i * 784, (i + 1) * 784));
         assert.equal(pagePredictions[j].class, p.class, `sample ${j} (test input ${i})`);
         assert.equal(pagePredictions[j].leaf, p.leaf);
-        assert.equal(pagePredictions[j].leafProbability, p.leafProbability);
+        assert.ok(close(pagePredictions[j].leafProbability, p.leafProbability), `sample ${j}`);
       });
 
       // Click a node: its details open, with prototypes.
@@ -198,7 +206,7 @@ Deno.test({
       const fromCli = cli.json().predictions as Record<string, unknown>[];
       assert.equal(fromCli[0].class_index, Number(drawn.class));
       assert.equal(fromCli[0].leaf, Number(drawn.leaf));
-      assert.equal(fromCli[0].leaf_probability, Number(drawn.leafProbability));
+      assert.ok(close(fromCli[0].leaf_probability as number, Number(drawn.leafProbability)));
       assert.deepEqual(fromCli[0].preprocessing, steps);
 
       // Zoom in and pan: the view changes, nothing breaks.
@@ -230,12 +238,19 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "softtree-export-" });
-    const train = await runCli([
-      "train",
-      ...["--limit", "1000", "--depth", "3", "--epochs", "2", "--restarts", "1", "--inv-temp", "1"],
-      ...["--batch-size", "32", "--out", `${dir}/run`, "--no-pictures", "--quiet"],
-    ]);
-    assert.equal(train.code, 0, train.stderr);
+    // A seeded untrained depth-3 tree on MNIST's shape: its routes vary with the input.
+    const config = { ...DEFAULT_TREE_CONFIG, depth: 3, invTemp: 1, features: 784, classes: 10 };
+    await saveTreeCheckpoint(`${dir}/run`, {
+      config,
+      params: initParams(config, 5),
+      data: {
+        source: "mnist",
+        imageShape: [28, 28, 1],
+        featureNames: null,
+        classNames: Array.from({ length: 10 }, (_, k) => String(k)),
+      },
+      meta: {},
+    });
     const exported = await runCli([
       "export",
       "--model",
@@ -254,7 +269,10 @@ import { prepareImage } from "./pixels.mjs";
 const x = ${JSON.stringify(Array.from(test.x))};
 const F = model.features;
 const out = [];
-for (let i = 0; i < x.length / F; i++) out.push(predict(x.slice(i * F, (i + 1) * F)).class);
+for (let i = 0; i < x.length / F; i++) {
+  const p = predict(x.slice(i * F, (i + 1) * F));
+  out.push([p.class, p.leaf, p.leafProbability]);
+}
 const raster = { width: 2, height: 2, channels: 1, data: [0, 255, 0, 0], maxValue: 255 };
 globalThis.result = { classes: out, steps: prepareImage(raster, { height: 28, width: 28, channels: 1, lightOnDark: true, digit: true }).steps };
 </script>`,
@@ -284,15 +302,18 @@ globalThis.result = { classes: out, steps: prepareImage(raster, { height: 28, wi
       await page.goto(`http://127.0.0.1:${server.addr.port}/`);
       await page.waitForFunction("globalThis.result !== undefined", { timeout: 10_000 });
       const result = await page.evaluate("globalThis.result") as {
-        classes: number[];
+        classes: number[][];
         steps: string[];
       };
       const predictor = new TreePredictor(await loadTreeCheckpoint(`${dir}/run`));
-      const want = Array.from(
-        { length: 20 },
-        (_, i) => predictor.predict(test.x.subarray(i * 784, (i + 1) * 784)).class,
-      );
-      assert.deepEqual(result.classes, want);
+      const want = Array.from({ length: 20 }, (_, i) => {
+        const p = predictor.predict(test.x.subarray(i * 784, (i + 1) * 784));
+        return [p.class, p.leaf, p.leafProbability];
+      });
+      result.classes.forEach(([k, leaf, p], i) => {
+        assert.deepEqual([k, leaf], want[i].slice(0, 2), `test input ${i}`);
+        assert.ok(close(p, want[i][2]), `test input ${i}: ${p} vs ${want[i][2]}`);
+      });
       assert.match(result.steps.join("; "), /2x2 gray.*MNIST framing/);
       assert.deepEqual(problems, []);
     } finally {
