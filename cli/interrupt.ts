@@ -143,6 +143,9 @@ const FREE_ON_RESUME = new Set([
   "cacheDir",
 ]);
 
+/** Options of `FREE_ON_RESUME` that keep the run's value unless given again. */
+const RECORDED_UNLESS_GIVEN = new Set(["backend", "cacheDir"]);
+
 /** The key under which a run records its command-line options (in its state's metadata). */
 export const OPTIONS_KEY = "options";
 
@@ -192,7 +195,12 @@ export function resumedOptions<T extends Record<string, unknown>>(
     }
   }
   const merged: Record<string, unknown> = { ...recorded };
-  for (const key of FREE_ON_RESUME) if (key in o) merged[key] = o[key];
+  for (const key of FREE_ON_RESUME) {
+    // Where to read and what to print come from this call; the backend and the cache from it
+    // only when given, else from the run.
+    const given = cmd.getOptionValueSource(key) === "cli" || !(key in recorded);
+    if (key in o && (given || !RECORDED_UNLESS_GIVEN.has(key))) merged[key] = o[key];
+  }
   merged.resume = true;
   return merged as T;
 }
