@@ -151,6 +151,11 @@ int32_t stk_max_pool_grad(float* dx, const float* dy, const float* x, const stk_
  * calls (Rng.skip). 0 <= rate < 1. */
 int32_t stk_dropout_mask(float* mask, uint32_t state, int64_t n, double rate);
 
+/* The gradients through y = relu(z + bias) for y [rows, cols] (bias on the last axis), given
+ * dy [rows, cols]: dz [rows, cols] = y > 0 ? dy : 0 (tfjs's Relu gradient, dy step(z)) and
+ * dbias [cols] = sum over r of dz (tfjs's Add gradient, a Sum over the broadcast axes). */
+int32_t stk_relu_bias_grad(float* dz, float* dbias, const float* dy, const float* y,
+                           int64_t rows, int32_t cols);
 /* out [cols] = sum over r of x [rows, cols] (tfjs's Sum over every axis but the last: the
  * bias gradient). */
 int32_t stk_sum_rows(float* out, const float* x, int64_t rows, int32_t cols);

@@ -137,6 +137,12 @@ export const STK_SYMBOLS = {
   stk_max_pool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
   // int32_t stk_dropout_mask(float* mask, uint32_t state, int64_t n, double rate);
   stk_dropout_mask: { parameters: ["buffer", "u32", "i64", "f64"], result: "i32" },
+  // int32_t stk_relu_bias_grad(float* dz, float* dbias, const float* dy, const float* y,
+  //   int64_t rows, int32_t cols);
+  stk_relu_bias_grad: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "i32"],
+    result: "i32",
+  },
   // int32_t stk_sum_rows(float* out, const float* x, int64_t rows, int32_t cols);
   stk_sum_rows: { parameters: ["buffer", "buffer", "i64", "i32"], result: "i32" },
   // int32_t stk_adam(float* w_out, float* m, float* v, const float* w, const float* g,

@@ -258,6 +258,22 @@ static inline uint64_t dropout_threshold(double rate) {
   return t <= 0 ? 0 : (uint64_t)t;
 }
 
+static int32_t check_relu_bias_grad(const float* dz, const float* dbias, const float* dy,
+                                    const float* y, int64_t rows, int32_t cols) {
+  const char* fn = "stk_relu_bias_grad";
+  STK_TRY(check_dim(fn, "rows", rows, 0));
+  STK_TRY(check_dim(fn, "cols", cols, 1));
+  int64_t d[2] = {rows, cols};
+  STK_TRY(check_size(fn, "dy", 2, d));
+  STK_TRY(check_ptr(fn, "dbias", dbias));
+  if (rows > 0) {
+    STK_TRY(check_ptr(fn, "dz", dz));
+    STK_TRY(check_ptr(fn, "dy", dy));
+    STK_TRY(check_ptr(fn, "y", y));
+  }
+  return STK_OK;
+}
+
 static int32_t check_sum_rows(const float* out, const float* x, int64_t rows, int32_t cols) {
   const char* fn = "stk_sum_rows";
   STK_TRY(check_dim(fn, "rows", rows, 0));

@@ -1279,6 +1279,8 @@ typedef struct {
   const float* x;
   int64_t rows;
   int32_t cols;
+  float* dz;       /* stk_relu_bias_grad: x is dy, masked by y > 0 into dz first */
+  const float* y;
 } sum_t;
 
 static void sum_chunk(void* ctx, int64_t t) {
@@ -1286,22 +1288,47 @@ static void sum_chunk(void* ctx, int64_t t) {
   double* p = j->part + t * j->cols;
   for (int64_t r = j->rows * t / SUM_BANDS; r < j->rows * (t + 1) / SUM_BANDS; r++) {
     const float* xr = j->x + r * j->cols;
-    for (int32_t c = 0; c < j->cols; c++) p[c] += xr[c];
+    if (j->dz) {
+      float* zr = j->dz + r * j->cols;
+      const float* yr = j->y + r * j->cols;
+      for (int32_t c = 0; c < j->cols; c++) {
+        const float v = yr[c] > 0 ? xr[c] : 0.f;
+        zr[c] = v;
+        p[c] += v;
+      }
+    } else {
+      for (int32_t c = 0; c < j->cols; c++) p[c] += xr[c];
+    }
   }
 }
 
-int32_t stk_sum_rows(float* out, const float* x, int64_t rows, int32_t cols) {
-  STK_TRY(check_sum_rows(out, x, rows, cols));
+/* out [cols] = the bands' sums added in band order. */
+static int32_t sum_bands(float* out, float* dz, const float* x, const float* y, int64_t rows,
+                         int32_t cols) {
   double* part = (double*)calloc((size_t)SUM_BANDS * cols, sizeof(double));
   if (!part) return fail(STK_ERR_MEMORY, "Cannot allocate %d partial sums", SUM_BANDS * cols);
-  sum_t job = {part, x, rows, cols};
-  parallel_for(SUM_BANDS, threads_for((double)rows * cols), sum_chunk, &job);
+  sum_t job = {part, x, rows, cols, dz, y};
+  parallel_for(SUM_BANDS, threads_for((double)rows * cols * (dz ? 4 : 1)), sum_chunk, &job);
   for (int32_t c = 0; c < cols; c++) {
     double s = 0;
     for (int t = 0; t < SUM_BANDS; t++) s += part[(int64_t)t * cols + c];
     out[c] = (float)s;
   }
   free(part);
+  return STK_OK;
+}
+
+int32_t stk_relu_bias_grad(float* dz, float* dbias, const float* dy, const float* y,
+                           int64_t rows, int32_t cols) {
+  STK_TRY(check_relu_bias_grad(dz, dbias, dy, y, rows, cols));
+  STK_TRY(sum_bands(dbias, dz, dy, y, rows, cols));
+  g_error[0] = 0;
+  return STK_OK;
+}
+
+int32_t stk_sum_rows(float* out, const float* x, int64_t rows, int32_t cols) {
+  STK_TRY(check_sum_rows(out, x, rows, cols));
+  STK_TRY(sum_bands(out, NULL, x, NULL, rows, cols));
   g_error[0] = 0;
   return STK_OK;
 }

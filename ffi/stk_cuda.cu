@@ -723,6 +723,34 @@ __global__ void sum_rows_k(float* out, const float* x, int64_t rows, int64_t col
   }
 }
 
+__global__ void relu_mask_k(float* dz, const float* dy, const float* y, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x)
+    dz[i] = y[i] > 0 ? dy[i] : 0.f;
+}
+
+static int32_t relu_bias_grad_host(float* dz, float* dbias, const float* dy, const float* y,
+                                   int64_t rows, int32_t cols) {
+  const int64_t n = rows * cols;
+  float *ddy = NULL, *dyv = NULL, *ddz = NULL, *db = NULL;
+  STK_TRY(upload(0, dy, n, &ddy));
+  STK_TRY(upload(1, y, n, &dyv));
+  STK_TRY(buffer(2, (size_t)n * sizeof(float), &ddz));
+  STK_TRY(buffer(3, (size_t)cols * sizeof(float), &db));
+  relu_mask_k<<<blocks_for(n), THREADS>>>(ddz, ddy, dyv, n);
+  CK_LAUNCH("relu_mask");
+  sum_rows_k<<<cols < 65535 ? cols : 65535, THREADS>>>(db, ddz, rows, cols);
+  CK_LAUNCH("sum_rows");
+  STK_TRY(download(dz, ddz, n));
+  return download(dbias, db, cols);
+}
+
+extern "C" int32_t stk_relu_bias_grad(float* dz, float* dbias, const float* dy, const float* y,
+                                      int64_t rows, int32_t cols) {
+  STK_TRY(check_relu_bias_grad(dz, dbias, dy, y, rows, cols));
+  LOCKED(relu_bias_grad_host(dz, dbias, dy, y, rows, cols));
+}
+
 static int32_t sum_rows_host(float* out, const float* x, int64_t rows, int32_t cols) {
   float *dx = NULL, *dout = NULL;
   STK_TRY(upload(0, x, rows * cols, &dx));

@@ -18,7 +18,12 @@ import { loadStkLibrary, type StkLibrary, unwrapStk } from "../ffi/stk_bindings.
 import { currentTeacherKernels, prepareTeacherKernels } from "../lib/teacher/kernels_select.ts";
 import { nativeKernelCalls } from "../lib/teacher/kernels_native.ts";
 import { FusedAdam } from "../lib/teacher/_adam.ts";
-import { teacherLogits, trainTeacher } from "../lib/teacher/model.ts";
+import {
+  createTeacher,
+  teacherForward,
+  teacherLogits,
+  trainTeacher,
+} from "../lib/teacher/model.ts";
 import { loadTeacher } from "../lib/teacher/io.ts";
 import { loadMnist } from "../lib/data/mod.ts";
 import { Rng } from "../lib/util/random.ts";
@@ -262,6 +267,38 @@ Deno.test({ name: "the native kernels reject bad arguments with a message", igno
   assert.equal(s.stk_sgemm(c, 0, 0, 2, 2, 2, 1, c, 1, c, 2, 0, 2), Status.ARGUMENT);
   assert.throws(() => unwrapStk(lib!, Status.ARGUMENT, "lda"), /lda must be >= 2, got 1/);
   assert.equal(s.stk_set_threads(5000), Status.ARGUMENT);
+});
+
+Deno.test({
+  name: "the fused relu layers of the native training step give the layers' gradients",
+  ignore: !wasm,
+}, async () => {
+  const teacher = createTeacher([11, 10, 3], 3, {
+    filters: [4, 6],
+    dense: 9,
+    dropout: [0, 0],
+    seed: 2,
+  });
+  try {
+    const vars = teacher.model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const xv = randomArray(17 * 11 * 10 * 3, new Rng(8)), wv = randomArray(17 * 3, new Rng(9));
+    const before = nativeKernelCalls();
+    await compare("teacher step", () => {
+      const x = tf.tensor4d(xv, [17, 11, 10, 3]);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(teacherForward(teacher, x, new Rng(1)), tf.tensor2d(wv, [17, 3]))),
+        vars,
+      );
+      return [value, ...vars.map((v) => grads[v.name])];
+    }, ["SofttreeConv2DRelu", "SofttreeMatMulRelu", "SofttreeReluBiasGrad"]);
+    assert.equal(
+      (nativeKernelCalls().SofttreeConv2DRelu ?? 0) - (before.SofttreeConv2DRelu ?? 0),
+      2,
+      "both convolutions ran fused",
+    );
+  } finally {
+    teacher.dispose();
+  }
 });
 
 Deno.test({

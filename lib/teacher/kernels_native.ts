@@ -21,7 +21,15 @@
  *
  * and {@link nativeAdam} runs the optimizer's update (`_adam.ts`), {@link nativeDropoutMask}
  * draws the training step's dropout masks (the JS generator's sequence, straight into the
- * heap). `kernels_select.ts`
+ * heap).
+ *
+ * Under a gradient tape tfjs-layers does not fuse a layer's relu (`Conv2D`, `Add`, `Relu`
+ * forward; `Cast`, `Step`, `Multiply`, `Sum` backward: four more passes over the activations
+ * and a dozen kernel calls per layer). {@link nativeTrainingLayer} runs a relu layer of the
+ * training step as one kernel of its own instead (`SofttreeConv2DRelu`, `SofttreeMatMulRelu`:
+ * bias and relu in the product's epilogue), whose registered gradient masks dy and sums the
+ * bias gradient in one pass (`SofttreeReluBiasGrad`) before the products' gradients. The
+ * model and its weights are the layers' own. `kernels_select.ts`
  * chooses between these and the wasm kernels; `tests/teacher_native_test.ts` holds every
  * kernel to the plain CPU backend.
  *
@@ -60,6 +68,9 @@ export const NATIVE_KERNELS = [
   "MaxPoolGrad",
   "Sum",
   "Identity",
+  "SofttreeConv2DRelu",
+  "SofttreeMatMulRelu",
+  "SofttreeReluBiasGrad",
 ] as const;
 
 let active: { lib: StkLibrary; saved: Map<string, tf.KernelConfig | undefined> } | null = null;
@@ -114,6 +125,9 @@ export function installNativeKernels(lib: StkLibrary): string[] {
       MaxPoolGrad: (a) => maxPoolGrad(lib, a),
       Sum: (a) => sum(lib, a),
       Identity: identity,
+      SofttreeConv2DRelu: (a) => must(conv2d(lib, withRelu(a), true), "SofttreeConv2DRelu"),
+      SofttreeMatMulRelu: (a) => must(matMul(lib, withRelu(a), true), "SofttreeMatMulRelu"),
+      SofttreeReluBiasGrad: (a) => reluBiasGrad(lib, a) as Any,
     };
   for (const name of NATIVE_KERNELS) {
     const old = saved.get(name);
@@ -147,6 +161,112 @@ export function uninstallNativeKernels(): void {
     if (config) tf.registerKernel(config);
   }
   active = null;
+}
+
+/* ---------------------------------------------------------------- fused training layers */
+
+function withRelu(args: KernelArgs): KernelArgs {
+  return { ...args, attrs: { ...args.attrs, activation: "relu" } };
+}
+
+function must(out: tf.TensorInfo | null, name: string): tf.TensorInfo {
+  if (!out) throw new Error(`The native kernel ${name} cannot run these tensors`);
+  return out;
+}
+
+/** `SofttreeReluBiasGrad`: [dz = y > 0 ? dy : 0, dbias = dz summed over all but the last axis]. */
+function reluBiasGrad(lib: StkLibrary, args: KernelArgs): tf.TensorInfo[] {
+  const { inputs, backend } = args;
+  const { dy, y } = inputs as Record<string, tf.TensorInfo>;
+  const cols = y.shape[y.shape.length - 1], rows = tf.util.sizeFromShape(y.shape) / cols;
+  const dz = backend.makeOutput(y.shape, "float32");
+  const db = backend.makeOutput([cols], "float32");
+  const status = lib.symbols.stk_relu_bias_grad(
+    heap(backend, dz),
+    heap(backend, db),
+    heap(backend, dy),
+    heap(backend, y),
+    BigInt(rows),
+    cols,
+  );
+  unwrapStk(lib, status, "stk_relu_bias_grad");
+  return [dz, db];
+}
+
+const run = (name: string, inputs: Any, attrs: Any = {}) =>
+  tf.engine().runKernel(name, inputs, attrs) as Any;
+
+/** The gradients of the fused layers, registered once per process. */
+function registerFusedGradients(): void {
+  if (!tf.getGradient("SofttreeConv2DRelu")) {
+    tf.registerGradient({
+      kernelName: "SofttreeConv2DRelu",
+      inputsToSave: ["x", "filter"],
+      outputsToSave: [true],
+      gradFunc: (dy: Any, saved: tf.Tensor[], attrs: Any) => {
+        const [x, filter, y] = saved;
+        const [dz, db] = run("SofttreeReluBiasGrad", { dy, y }) as tf.Tensor[];
+        const conv = { strides: attrs.strides, pad: attrs.pad, dataFormat: "NHWC" };
+        return {
+          x: () => run("Conv2DBackpropInput", { dy: dz, filter }, { ...conv, inputShape: x.shape }),
+          filter: () =>
+            run("Conv2DBackpropFilter", { x, dy: dz }, { ...conv, filterShape: filter.shape }),
+          bias: () => db,
+        };
+      },
+    });
+  }
+  if (!tf.getGradient("SofttreeMatMulRelu")) {
+    tf.registerGradient({
+      kernelName: "SofttreeMatMulRelu",
+      inputsToSave: ["a", "b"],
+      outputsToSave: [true],
+      gradFunc: (dy: Any, saved: tf.Tensor[]) => {
+        const [a, b, y] = saved;
+        const [dz, db] = run("SofttreeReluBiasGrad", { dy, y }) as tf.Tensor[];
+        return {
+          a: () => run("BatchMatMul", { a: dz, b }, { transposeA: false, transposeB: true }),
+          b: () => run("BatchMatMul", { a, b: dz }, { transposeA: true, transposeB: false }),
+          bias: () => db,
+        };
+      },
+    });
+  }
+}
+
+/**
+ * A relu layer of the training step as one native kernel with its own gradient: a `Conv2D`
+ * layer (relu, bias, channels last, dilation 1) or a `Dense` layer (relu, bias, on a batch of
+ * vectors), computing what `layer.apply(x, { training: true })` computes from the layer's
+ * own weights. Call under the gradient tape (in `tf.variableGrads`).
+ *
+ * @returns The layer's output, or `null` when the native kernels are not registered or the
+ *   layer is of another kind (then `layer.apply` it).
+ */
+export function nativeTrainingLayer(layer: Any, x: tf.Tensor): tf.Tensor | null {
+  if (!active || tf.getBackend() !== WASM) return null;
+  const kind = layer.getClassName();
+  if (kind !== "Conv2D" && kind !== "Dense") return null;
+  const c = layer.getConfig() as Any;
+  if (c.activation !== "relu" || !c.useBias || layer.trainableWeights.length !== 2) return null;
+  if (c.kernelRegularizer || c.biasRegularizer || c.activityRegularizer) return null;
+  const [kernel, bias] = layer.trainableWeights.map((w: Any) => w.read()) as tf.Tensor[];
+  registerFusedGradients();
+  if (kind === "Dense") {
+    if (x.rank !== 2) return null;
+    return run("SofttreeMatMulRelu", { a: x, b: kernel, bias });
+  }
+  const dilations = [c.dilationRate].flat();
+  if (x.rank !== 4 || (c.dataFormat ?? "channelsLast") !== "channelsLast") return null;
+  if (dilations.some((d: number) => d !== 1) || (c.padding !== "valid" && c.padding !== "same")) {
+    return null;
+  }
+  return run("SofttreeConv2DRelu", { x, filter: kernel, bias }, {
+    strides: c.strides,
+    pad: c.padding,
+    dataFormat: "NHWC",
+    dilations: [1, 1],
+  });
 }
 
 /* ---------------------------------------------------------------- helpers */

@@ -16,7 +16,7 @@ import type { Dataset } from "../data/types.ts";
 import { CheckpointError, TrainingDivergedError, TrainingInterruptedError } from "../errors.ts";
 import { Rng } from "../util/random.ts";
 import { ensureTeacherKernels, type TeacherKernels } from "./kernels_select.ts";
-import { nativeDropoutMask } from "./kernels_native.ts";
+import { nativeDropoutMask, nativeTrainingLayer } from "./kernels_native.ts";
 import { FusedAdam } from "./_adam.ts";
 import {
   checkTeacherResume,
@@ -204,7 +204,8 @@ export function teacherForward(teacher: Teacher, x: tf.Tensor4D, rng?: Rng): tf.
       const rate = (layer.getConfig() as { rate: number }).rate;
       if (rate > 0) h = tf.mul(h, dropoutMask(h.shape, rate, rng));
     } else {
-      h = layer.apply(h, { training: true }) as tf.Tensor;
+      // With the native kernels, a relu layer runs as one fused kernel (the same maths).
+      h = nativeTrainingLayer(layer, h) ?? layer.apply(h, { training: true }) as tf.Tensor;
     }
   }
   return h as tf.Tensor2D;
