@@ -1286,18 +1286,35 @@ typedef struct {
 static void sum_chunk(void* ctx, int64_t t) {
   const sum_t* j = (const sum_t*)ctx;
   double* p = j->part + t * j->cols;
-  for (int64_t r = j->rows * t / SUM_BANDS; r < j->rows * (t + 1) / SUM_BANDS; r++) {
-    const float* xr = j->x + r * j->cols;
-    if (j->dz) {
-      float* zr = j->dz + r * j->cols;
-      const float* yr = j->y + r * j->cols;
-      for (int32_t c = 0; c < j->cols; c++) {
-        const float v = yr[c] > 0 ? xr[c] : 0.f;
-        zr[c] = v;
-        p[c] += v;
+  const int64_t cols = j->cols;
+  const int64_t r0 = j->rows * t / SUM_BANDS, r1 = j->rows * (t + 1) / SUM_BANDS;
+  /* Blocks of 32 rows summed in float vectors, then added to the band's double sums. */
+  for (int64_t a = r0; a < r1; a += 32) {
+    const int64_t b = a + 32 < r1 ? a + 32 : r1;
+    int64_t c = 0;
+    for (; c + VL <= cols; c += VL) {
+      vf acc = (vf){0};
+      for (int64_t r = a; r < b; r++) {
+        vf v = ldu(j->x + r * cols + c);
+        if (j->dz) {
+          v = vsel(ldu(j->y + r * cols + c) > 0, v, (vf){0}); /* branch-free: half are 0 */
+          stu(j->dz + r * cols + c, v);
+        }
+        acc += v;
       }
-    } else {
-      for (int32_t c = 0; c < j->cols; c++) p[c] += xr[c];
+      for (int l = 0; l < VL; l++) p[c + l] += acc[l];
+    }
+    for (; c < cols; c++) {
+      double acc = 0;
+      for (int64_t r = a; r < b; r++) {
+        float v = j->x[r * cols + c];
+        if (j->dz) {
+          v = j->y[r * cols + c] > 0 ? v : 0.f;
+          j->dz[r * cols + c] = v;
+        }
+        acc += v;
+      }
+      p[c] += acc;
     }
   }
 }
