@@ -1,6 +1,8 @@
 /**
- * The teacher: the seed's ConvNet (TensorFlow.js layers), trained fast on the wasm
- * backend, saved in TensorFlow.js's format, and the soft labels `distill` takes from it.
+ * The teacher: the seed's ConvNet (TensorFlow.js layers), trained and run on native kernels
+ * (`ffi/stk_cpu.c`, registered as TensorFlow.js kernels; the wasm backend's are the fallback,
+ * see `prepareTeacherKernels`), saved in TensorFlow.js's format, and the soft labels
+ * `distill` takes from it.
  *
  * Shapes: `N` samples, `F = H*W*C` features, `K` classes; inputs are `[N, F]` row-major,
  * images channels-last.
@@ -60,3 +62,12 @@ export {
   loadOrTrainTeacher,
 } from "./load_or_train.ts";
 export { registerTeacherKernels } from "./kernels.ts";
+export {
+  currentTeacherKernels,
+  prepareTeacherKernels,
+  TEACHER_KERNEL_CHOICES,
+  type TeacherKernelChoice,
+  type TeacherKernelOptions,
+  type TeacherKernels,
+} from "./kernels_select.ts";
+export { nativeKernelCalls } from "./kernels_native.ts";
