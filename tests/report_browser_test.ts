@@ -219,6 +219,11 @@ Deno.test({
       await page.mouse.up();
       const after = await page.$eval("#tree-box svg", (s) => s.getAttribute("viewBox"));
       assert.notEqual(after, before);
+      // "path" frames the marked path: a narrower view than the whole tree.
+      await page.click("#zoom-path");
+      const framed = await page.$eval("#tree-box svg", (s) => s.getAttribute("viewBox"));
+      const width = (v: string | null) => Number(v!.split(" ")[2]);
+      assert.ok(width(framed) < width(before), `${framed} within ${before}`);
       await page.click("#zoom-fit");
       assert.equal(await page.$eval("#tree-box svg", (s) => s.getAttribute("viewBox")), before);
 

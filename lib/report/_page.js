@@ -76,6 +76,7 @@ function diverging(t) {
 function paint(canvas, values, signed) {
   const ctx = canvas.getContext("2d");
   if (INPUT.kind !== "image") {
+    canvas.classList.add("bars");
     canvas.width = 120;
     canvas.height = 40;
     ctx.fillStyle = "#fafafa";
@@ -161,6 +162,32 @@ function fit() {
   applyView();
 }
 
+/** Shows the region `[x0, x1] x [y0, y1]` (SVG units), widened to the box's aspect ratio. */
+function show(x0, y0, x1, y1) {
+  const r = box.getBoundingClientRect();
+  const aspect = r.height / r.width;
+  let w = x1 - x0, h = y1 - y0;
+  if (h / w > aspect) w = h / aspect;
+  else h = w * aspect;
+  Object.assign(view, { x: (x0 + x1 - w) / 2, y: (y0 + y1 - h) / 2, w, h });
+  applyView();
+}
+
+/** Zooms to the marked path, root to leaf. */
+function showPath() {
+  const groups = svg.querySelectorAll("g.on-path");
+  if (!groups.length) return;
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const g of groups) {
+    const b = g.getBBox();
+    x0 = Math.min(x0, b.x);
+    y0 = Math.min(y0, b.y);
+    x1 = Math.max(x1, b.x + b.width);
+    y1 = Math.max(y1, b.y + b.height);
+  }
+  show(x0 - 40, y0 - 30, x1 + 40, y1 + 30);
+}
+
 box.addEventListener("wheel", (e) => {
   e.preventDefault();
   zoom(Math.exp(e.deltaY * 0.0015), e.clientX, e.clientY);
@@ -196,6 +223,7 @@ globalThis.addEventListener("pointerup", () => {
 $("zoom-in").addEventListener("click", () => zoom(1 / 1.4));
 $("zoom-out").addEventListener("click", () => zoom(1.4));
 $("zoom-fit").addEventListener("click", fit);
+$("zoom-path").addEventListener("click", showPath);
 
 function nodeGroup(n) {
   return svg.querySelector(`g[data-node="${n}"]`);

@@ -87,7 +87,7 @@ ${css}
   <div>
     <section class="card" id="tree-box">
       ${svg}
-      <div class="zoom"><button type="button" id="zoom-in" title="zoom in">+</button><button type="button" id="zoom-out" title="zoom out">−</button><button type="button" id="zoom-fit">fit</button></div>
+      <div class="zoom"><button type="button" id="zoom-in" title="zoom in">+</button><button type="button" id="zoom-out" title="zoom out">−</button><button type="button" id="zoom-fit" title="the whole tree">fit</button><button type="button" id="zoom-path" title="zoom to the path of the input">path</button></div>
       <div class="hint">Click a node for its details; drag to pan, scroll to zoom.</div>
     </section>
     <section class="card" id="node"></section>

@@ -15,8 +15,9 @@
  * - max-leaf prediction: the argmax class of the leaf with the greatest path probability;
  *   mixture prediction: the argmax of `sum_l P^l Q^l`.
  *
- * Sums run in float64 over float32 weights, in the order of softtree's `route`, so the two
- * give the same numbers.
+ * Sums run in float64 over float32 weights, in the order of softtree's `route`, so in one
+ * JavaScript engine the two give the same numbers (engines may differ in the last bit of
+ * `Math.exp`).
  *
  * @module
  */
