@@ -69,7 +69,10 @@ export interface DigitImageOptions {
 /** A 28x28 digit as a PNG or JPEG file's bytes, resized (area or linear) and inverted as asked. */
 export function digitImage(x: Float32Array, options: DigitImageOptions = {}): Uint8Array {
   const { size = 28, invert = false, format = "png", channels = 1 } = options;
-  const big = size === 28 ? Float64Array.from(x) : resize(x, 28, 28, 1, size, size);
+  const big = size === 28
+    ? x
+    : resize({ width: 28, height: 28, channels: 1, values: x }, { width: size, height: size })
+      .values;
   const gray = Uint8Array.from(big, (v) => Math.round(255 * (invert ? 1 - v : v)));
   if (format === "jpeg") {
     const rgba = new Uint8Array(size * size * 4);

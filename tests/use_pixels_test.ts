@@ -84,7 +84,11 @@ Deno.test("digit framing scales the ink into a 20-pixel box and centres it by ma
   const w = 120, h = 80;
   const gray = new Float64Array(w * h);
   for (let y = 5; y < 17; y++) for (let x = 6; x < 46; x++) gray[y * w + x] = 1;
-  const { values, notes } = frameDigit(gray, w, h, 28, 28);
+  const { image, notes } = frameDigit({ width: w, height: h, channels: 1, values: gray }, {
+    width: 28,
+    height: 28,
+  });
+  const values = image.values;
   const s = inkStats(values, 28, 28);
   assert.equal(s.width, 20);
   assert.equal(s.height, 6);
@@ -93,7 +97,8 @@ Deno.test("digit framing scales the ink into a 20-pixel box and centres it by ma
     notes.join("; "),
     /MNIST framing: ink 40x12 to 20x6, centre of mass at \(14, 14\) of 28x28/,
   );
-  assert.throws(() => frameDigit(new Float64Array(w * h), w, h, 28, 28), /blank/);
+  const blank = { width: w, height: h, channels: 1, values: new Float64Array(w * h) };
+  assert.throws(() => frameDigit(blank, { width: 28, height: 28 }), /blank/);
 });
 
 /** The image moved by `(dx, dy)` pixels, `[28 * 28]`. */
@@ -143,7 +148,9 @@ Deno.test("stretch resizes the whole image, and 'none' refuses another size", ()
   const twice = new Float64Array(56 * 56).map((_, i) =>
     testDigit(0)[(Math.floor(i / 112) * 28) + (i % 56 >> 1)]
   );
-  const back = resize(twice, 56, 56, 1, 28, 28);
+  const back =
+    resize({ width: 56, height: 56, channels: 1, values: twice }, { width: 28, height: 28 })
+      .values;
   for (let f = 0; f < 784; f++) assert.ok(Math.abs(back[f] - testDigit(0)[f]) < 1e-7);
 });
 

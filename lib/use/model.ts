@@ -61,6 +61,13 @@ export function imageTarget(data: DataInfo): ImageTarget | null {
 /**
  * The shortest decimal text that reads back (through `Math.fround`) as the same float32.
  * Weights are float32, so 9 significant digits always do; most need fewer.
+ *
+ * @param v A float32 value (as a number).
+ * @returns Its shortest exact text.
+ * @example
+ * ```ts
+ * float32Text(Math.fround(0.1)); // "0.1" (String() would give "0.10000000149011612")
+ * ```
  */
 export function float32Text(v: number): string {
   for (let p = 1; p < 9; p++) {

@@ -23,6 +23,15 @@
  */
 
 /**
+ * An image as values in [0, 1] (what the steps between decoding and the model work on).
+ * @typedef {object} Plane
+ * @property {number} width
+ * @property {number} height
+ * @property {number} channels
+ * @property {ArrayLike<number>} values `[height, width, channels]`, row-major.
+ */
+
+/**
  * What a model's image input looks like.
  * @typedef {object} ImageTarget
  * @property {number} height
@@ -64,9 +73,14 @@ const INK_THRESHOLD = 0.2;
  *
  * @param {Raster} raster The decoded image.
  * @param {number} channels The model's channel count.
- * @returns {{ values: Float64Array, notes: string[] }} `[height, width, channels]` values and
- *   what was done.
+ * @returns {{ image: Plane & { values: Float64Array }, notes: string[] }} The image and what was
+ *   done.
  * @throws {RangeError} When the image's colour channels cannot become the model's.
+ * @example
+ * ```js
+ * const raster = { width: 1, height: 1, channels: 3, data: [255, 0, 0], maxValue: 255 };
+ * toChannels(raster, 1).image.values; // Float64Array [0.299]
+ * ```
  */
 export function toChannels(raster, channels) {
   const { width, height, data, maxValue } = raster;
@@ -108,19 +122,21 @@ export function toChannels(raster, channels) {
   if (coloured) notes.push("colour to gray (luma)");
   else if (colour === 3 && channels === 1) notes.push("gray (R = G = B)");
   if (colour === 1 && channels === 3) notes.push("gray to RGB");
-  return { values, notes };
+  return { image: { width, height, channels, values }, notes };
 }
 
 /**
  * The mean of the outermost ring of pixels (all channels): the image's background level.
  *
- * @param {ArrayLike<number>} values `[height, width, channels]` values in [0, 1].
- * @param {number} width
- * @param {number} height
- * @param {number} channels
+ * @param {Plane} image
  * @returns {number} The mean border value in [0, 1].
+ * @example
+ * ```js
+ * borderLevel({ width: 3, height: 3, channels: 1, values: [1, 1, 1, 1, 0, 1, 1, 1, 1] }); // 1
+ * ```
  */
-export function borderLevel(values, width, height, channels) {
+export function borderLevel(image) {
+  const { values, width, height, channels } = image;
   let sum = 0;
   let count = 0;
   for (let y = 0; y < height; y++) {
@@ -170,17 +186,21 @@ function resampleWeights(from, to) {
 }
 
 /**
- * Resizes an image (separably: rows, then columns) with {@link resampleWeights}'s filters.
+ * Resizes an image separably (rows, then columns): each output pixel averages the input it
+ * covers when shrinking, and interpolates linearly between pixel centres when enlarging.
  *
- * @param {ArrayLike<number>} values `[height, width, channels]`.
- * @param {number} width
- * @param {number} height
- * @param {number} channels
- * @param {number} toWidth
- * @param {number} toHeight
- * @returns {Float64Array} `[toHeight, toWidth, channels]`.
+ * @param {Plane} image
+ * @param {{ width: number, height: number }} size The output's size.
+ * @returns {Plane & { values: Float64Array }} The resized image.
+ * @example
+ * ```js
+ * resize({ width: 2, height: 1, channels: 1, values: [0, 1] }, { width: 1, height: 1 }).values;
+ * // Float64Array [0.5]
+ * ```
  */
-export function resize(values, width, height, channels, toWidth, toHeight) {
+export function resize(image, size) {
+  const { values, width, height, channels } = image;
+  const { width: toWidth, height: toHeight } = size;
   const wx = resampleWeights(width, toWidth);
   const wy = resampleWeights(height, toHeight);
   const rows = new Float64Array(height * toWidth * channels); // [height, toWidth, channels]
@@ -202,25 +222,30 @@ export function resize(values, width, height, channels, toWidth, toHeight) {
       }
     }
   }
-  return out;
+  return { width: toWidth, height: toHeight, channels, values: out };
 }
 
 /**
  * MNIST's framing of a gray digit (light on dark): stretch its levels so the background is 0
  * and the brightest ink 1, crop to the ink, scale the crop (aspect kept) to fit a box of
- * 20/28 of the output, and place it so that its centre of mass is at the output's centre.
+ * 20/28 of the output, and place it so that its centre of mass is at the output's centre
+ * pixel.
  *
- * @param {Float64Array} gray `[height, width]` values in [0, 1], light on dark.
- * @param {number} width
- * @param {number} height
- * @param {number} outWidth
- * @param {number} outHeight
- * @returns {{ values: Float64Array, notes: string[] }} `[outHeight, outWidth]` and what was done.
+ * @param {Plane} image A gray image (one channel), light on dark.
+ * @param {{ width: number, height: number }} size The output's size (28x28 for MNIST).
+ * @returns {{ image: Plane & { values: Float64Array }, notes: string[] }} The framed digit and
+ *   what was done.
  * @throws {RangeError} When the image is blank (no ink stands out from the background).
+ * @example
+ * ```js
+ * const { image, notes } = frameDigit(drawing, { width: 28, height: 28 });
+ * ```
  */
-export function frameDigit(gray, width, height, outWidth, outHeight) {
+export function frameDigit(image, size) {
+  const { values: gray, width, height } = image;
+  const { width: outWidth, height: outHeight } = size;
   const notes = [];
-  const background = borderLevel(gray, width, height, 1);
+  const background = borderLevel(image);
   let brightest = 0;
   for (let i = 0; i < gray.length; i++) brightest = Math.max(brightest, gray[i]);
   if (brightest - background < 0.05) {
@@ -255,7 +280,10 @@ export function frameDigit(gray, width, height, outWidth, outHeight) {
   const scale = box / Math.max(bw, bh);
   const tw = Math.max(1, Math.min(outWidth, Math.round(bw * scale)));
   const th = Math.max(1, Math.min(outHeight, Math.round(bh * scale)));
-  const patch = resize(crop, bw, bh, 1, tw, th);
+  const patch = resize({ width: bw, height: bh, channels: 1, values: crop }, {
+    width: tw,
+    height: th,
+  }).values;
   // The centre of mass in pixel indices goes to pixel (14, 14) of 28x28, as in MNIST (its first
   // 5,000 training digits have their centre of mass at (14.00, 13.99) on average).
   let mass = 0, mx = 0, my = 0;
@@ -284,7 +312,7 @@ export function frameDigit(gray, width, height, outWidth, outHeight) {
       outHeight >> 1
     }) of ${outWidth}x${outHeight}`,
   );
-  return { values, notes };
+  return { image: { width: outWidth, height: outHeight, channels: 1, values }, notes };
 }
 
 /**
@@ -296,6 +324,12 @@ export function frameDigit(gray, width, height, outWidth, outHeight) {
  * @returns {Prepared} The input and the steps taken, in words.
  * @throws {RangeError} When the image cannot become the model's input (channels, a blank image
  *   for digit framing, a size that does not fit with `fit: "none"`).
+ * @example
+ * ```js
+ * const { data, width, height } = canvas.getContext("2d").getImageData(0, 0, 280, 280);
+ * const mnist = { height: 28, width: 28, channels: 1, lightOnDark: true, digit: true };
+ * const { x, steps } = prepareImage({ width, height, channels: 4, data, maxValue: 255 }, mnist);
+ * ```
  */
 export function prepareImage(raster, target, options = {}) {
   const { width, height } = raster;
@@ -309,14 +343,15 @@ export function prepareImage(raster, target, options = {}) {
   const kind = kinds[raster.channels] ?? `${raster.channels} channels`;
   const steps = [`${width}x${height} ${kind}, ${depth} to [0, 1]`];
   const converted = toChannels(raster, target.channels);
-  let values = converted.values;
+  const image = converted.image; // inverted in place below when it is inverted
+  let values = image.values;
   steps.push(...converted.notes);
 
   const invertMode = options.invert ?? "auto";
   let inverted = false;
   if (invertMode === "always") inverted = true;
   else if (invertMode === "auto" && target.lightOnDark) {
-    const level = borderLevel(values, width, height, target.channels);
+    const level = borderLevel(image);
     inverted = level > 0.5;
     steps.push(
       inverted
@@ -346,11 +381,11 @@ export function prepareImage(raster, target, options = {}) {
         `digit framing needs a gray model, this one reads ${target.channels} channels`,
       );
     }
-    const framed = frameDigit(values, width, height, target.width, target.height);
-    values = framed.values;
+    const framed = frameDigit(image, target);
+    values = framed.image.values;
     steps.push(...framed.notes);
   } else if (fit === "stretch" && !sameSize) {
-    values = resize(values, width, height, target.channels, target.width, target.height);
+    values = resize(image, target).values;
     steps.push(`resized ${width}x${height} to ${target.width}x${target.height}`);
   }
   const x = new Float32Array(values.length);

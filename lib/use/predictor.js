@@ -76,6 +76,10 @@
  * @param {ModelJson} json The tree, e.g. `JSON.parse` of an exported `tree.json`.
  * @returns {Model} The loaded tree.
  * @throws {RangeError} When the JSON is not a softtree predictor or its arrays do not fit.
+ * @example
+ * ```js
+ * const model = loadModel(JSON.parse(await Deno.readTextFile("predictor/tree.json")));
+ * ```
  */
 export function loadModel(json) {
   if (!json || json.format !== "softtree-predictor" || json.version !== 1) {
@@ -135,6 +139,10 @@ export function loadModel(json) {
  * @param {ArrayLike<number>} x The input `[F]`, scaled like the training data.
  * @returns {Prediction} The prediction and its path.
  * @throws {RangeError} When `x` does not hold `F` values.
+ * @example
+ * ```js
+ * const { className, leaf, path } = predictTree(model, new Float32Array(model.features));
+ * ```
  */
 export function predictTree(model, x) {
   const { depth, features: F, classes: K, w, b, beta, q } = model;
