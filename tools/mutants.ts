@@ -6,25 +6,30 @@
  * chosen for each source file.
  *
  * Everything happens in a scratch copy of the working tree (its tracked and new files, with
- * `node_modules` linked): the working tree itself is never changed.
+ * `node_modules` linked), or of a commit with `--rev REV`: the working tree itself is never
+ * changed.
  *
- * Tests per source file: the `tests/*_test.ts` files named after its folder (`lib/io/x.ts`:
+ * Tests per source file: its own test files, those named after its folder (`lib/io/x.ts`:
  * `tests/io_*`, `lib/train/x.ts`: `tests/train_*`, `cli/x.ts`: `tests/cli_*`, as the test
- * layout mirrors `lib/`) whose module graph reaches the file; a test that runs the command
- * line (`tests/_cli.ts`) reaches what `cli.ts` imports. `--tests GLOB` replaces the choice,
- * `--all-tests` takes every test file that reaches the file. A mutant that no chosen test
- * notices may still be caught by another file's tests: the score is a lower bound.
+ * layout mirrors `lib/`) or importing it directly, if their module graph reaches it (a test
+ * that runs the command line through `tests/_cli.ts` reaches what `cli.ts` imports). Each
+ * such test file runs once, unmutated, with coverage (subprocesses included); a source file
+ * then gets those under which one of its functions ran, fastest first, and
+ * `deno test --fail-fast` stops at the first failure. `--tests GLOB` replaces the choice for
+ * every file. A mutant that none of them notices may still be caught by other tests: the
+ * score is a lower bound.
  *
  * ```sh
  * deno task mutants                        # lib/train/ lib/io/ lib/data/ cli/ (hours on 2 cores)
  * deno task mutants lib/io/ lib/train/fit.ts --concurrency 2
  * deno task mutants lib/io/atomic.ts --tests 'tests/io_atomic_test.ts' --strings
- * deno task mutants --plan                 # which tests each file gets, without running
+ * deno task mutants --plan                 # which tests each file gets (the coverage run only)
  * ```
  *
  * Options: `--concurrency N` (test runs at once; default: half the cores), `--strings` (also
  * mutate string literals, mostly messages and help text; off by default), `--report FILE`
- * (write the summary and survivors there too), `--keep` (keep the scratch copy).
+ * (write the summary and survivors there too), `--rev REV` (copy that commit instead of the
+ * working tree), `--keep` (keep the scratch copy).
  *
  * Output: per file the mutants killed, timed out, survived and not covered, and the score
  * `(killed + timed out) / (killed + timed out + survived + not covered)`; then every
@@ -40,12 +45,13 @@ const root = decodeURIComponent(new URL("..", import.meta.url).pathname).replace
 interface Options {
   targets: string[];
   tests?: string;
-  allTests: boolean;
   concurrency: number;
   strings: boolean;
   report?: string;
   keep: boolean;
   plan: boolean;
+  /** Copy this commit instead of the working tree. */
+  rev?: string;
 }
 
 function usage(message: string): never {
@@ -56,7 +62,6 @@ function usage(message: string): never {
 function parseArgs(args: string[]): Options {
   const o: Options = {
     targets: [],
-    allTests: false,
     concurrency: Math.max(1, Math.floor(navigator.hardwareConcurrency / 2)),
     strings: false,
     keep: false,
@@ -66,7 +71,6 @@ function parseArgs(args: string[]): Options {
     const a = args[i];
     const value = () => args[++i] ?? usage(`${a} needs a value`);
     if (a === "--tests") o.tests = value();
-    else if (a === "--all-tests") o.allTests = true;
     else if (a === "--concurrency") {
       o.concurrency = Number(value());
       if (!Number.isInteger(o.concurrency) || o.concurrency < 1) {
@@ -75,6 +79,7 @@ function parseArgs(args: string[]): Options {
     } else if (a === "--strings") o.strings = true;
     else if (a === "--report") o.report = value();
     else if (a === "--keep") o.keep = true;
+    else if (a === "--rev") o.rev = value();
     else if (a === "--plan") o.plan = true;
     else if (a.startsWith("-")) usage(`unknown option "${a}"`);
     else o.targets.push(a.replace(/^\.\//, ""));
@@ -107,35 +112,77 @@ async function repoFiles(): Promise<string[]> {
   });
 }
 
-/** The repository's own modules that `file` imports, directly or not (itself included). */
-const graphs = new Map<string, Promise<Set<string>>>();
-function moduleGraph(file: string): Promise<Set<string>> {
+/**
+ * Fill `sandbox` with the working tree's files (or those of commit `rev`) and a link to
+ * `node_modules`; returns the files' paths.
+ */
+async function fillSandbox(sandbox: string, rev?: string): Promise<string[]> {
+  let files: string[];
+  if (rev) {
+    files = (await run("git", ["ls-tree", "-r", "-z", "--name-only", rev])).split("\0")
+      .filter(Boolean);
+    const tar = `${sandbox}.tar`;
+    await run("git", ["archive", "--format=tar", "-o", tar, rev]);
+    await run("tar", ["-xf", tar, "-C", sandbox]);
+    await Deno.remove(tar);
+  } else {
+    files = await repoFiles();
+    for (const f of files) {
+      const slash = f.lastIndexOf("/");
+      if (slash > 0) await Deno.mkdir(`${sandbox}/${f.slice(0, slash)}`, { recursive: true });
+      await Deno.copyFile(`${root}/${f}`, `${sandbox}/${f}`);
+    }
+  }
+  await Deno.symlink(`${root}/node_modules`, `${sandbox}/node_modules`);
+  return files;
+}
+
+/** The repository's own modules that a file imports: directly, and directly or not. */
+interface Graph {
+  direct: Set<string>;
+  all: Set<string>;
+}
+
+const graphs = new Map<string, Promise<Graph>>();
+function moduleGraph(sandbox: string, file: string): Promise<Graph> {
   let g = graphs.get(file);
   if (!g) {
     g = (async () => {
-      const info = JSON.parse(await run(Deno.execPath(), ["info", "--json", file]));
-      const prefix = `file://${root}/`;
-      const local = new Set<string>();
-      for (const m of info.modules as { specifier: string }[]) {
-        if (m.specifier.startsWith(prefix)) {
-          local.add(decodeURIComponent(m.specifier.slice(prefix.length)));
-        }
-      }
+      const info = JSON.parse(await run(Deno.execPath(), ["info", "--json", file], sandbox));
+      const prefix = `file://${sandbox}/`;
+      const local = (specifier?: string) =>
+        specifier?.startsWith(prefix) ? decodeURIComponent(specifier.slice(prefix.length)) : null;
+      type Module = { specifier: string; dependencies?: { code?: { specifier?: string } }[] };
+      const modules = info.modules as Module[];
+      const all = new Set(modules.map((m) => local(m.specifier)).filter((m) => m !== null));
+      const self = modules.find((m) => local(m.specifier) === file);
+      const direct = new Set(
+        (self?.dependencies ?? []).map((d) => local(d.code?.specifier)).filter((m) => m !== null),
+      );
       // Tests that run the command line as a subprocess reach what cli.ts imports.
-      if (local.has("tests/_cli.ts")) { for (const m of await moduleGraph("cli.ts")) local.add(m); }
-      return local;
+      if (all.has("tests/_cli.ts")) {
+        for (const m of (await moduleGraph(sandbox, "cli.ts")).all) all.add(m);
+      }
+      return { direct, all };
     })();
     graphs.set(file, g);
   }
   return g;
 }
 
-/** The test-file prefix of a source file's folder: `lib/io/x.ts` -> `io_`, `cli/x.ts` -> `cli_`. */
+/** The test-file prefix of a source's folder: `lib/io/x.ts` -> `io_`, `cli/x.ts` -> `cli_`. */
 function testPrefix(source: string): string {
   const parts = source.split("/");
   if (parts[0] === "lib" && parts.length > 2) return `${parts[1]}_`;
   if (parts[0] === "cli" || source === "cli.ts") return "cli_";
   return `${parts[0].replace(/\.ts$/, "")}_`;
+}
+
+/** Whether test file `t` is one of `source`'s own: named after its folder, or importing it. */
+async function owns(sandbox: string, t: string, source: string): Promise<boolean> {
+  const g = await moduleGraph(sandbox, t);
+  if (!g.all.has(source)) return false;
+  return t.startsWith(`tests/${testPrefix(source)}`) || g.direct.has(source);
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -144,17 +191,89 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${escaped}$`);
 }
 
-/** The test files to run for `source`. */
-async function testsFor(source: string, testFiles: string[], o: Options): Promise<string[]> {
+/** What one test file ran: per source file, whether a function of it ran; and its time. */
+interface Coverage {
+  test: string;
+  seconds: number;
+  passed: boolean;
+  /** Source files (relative) with at least one function that ran, or any line for files without functions. */
+  ran: Set<string>;
+}
+
+/** Run `test` once in the scratch copy with coverage, and read which sources it ran. */
+async function coverageOf(sandbox: string, test: string, index: number): Promise<Coverage> {
+  const dir = `${sandbox}/.mutants/coverage/${index}`;
+  const t0 = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["test", "-A", "--no-check", `--coverage=${dir}`, test],
+    cwd: sandbox,
+    env: { NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  const seconds = (performance.now() - t0) / 1000;
+  const lcov = await run(Deno.execPath(), ["coverage", dir, "--lcov"], sandbox).catch(() => "");
+  const ran = new Set<string>();
+  let file = "", functions = 0, functionsHit = 0, linesHit = 0;
+  for (const line of lcov.split("\n")) {
+    if (line.startsWith("SF:")) {
+      file = line.slice(3).startsWith(`${sandbox}/`) ? line.slice(sandbox.length + 4) : "";
+      functions = functionsHit = linesHit = 0;
+    } else if (line.startsWith("FNDA:")) {
+      functions++;
+      if (Number(line.slice(5).split(",")[0]) > 0) functionsHit++;
+    } else if (line.startsWith("DA:")) {
+      if (Number(line.slice(3).split(",")[1]) > 0) linesHit++;
+    } else if (line === "end_of_record" && file) {
+      if (functionsHit > 0 || (functions === 0 && linesHit > 0)) ran.add(file);
+    }
+  }
+  return { test, seconds, passed: out.success, ran };
+}
+
+/**
+ * The test files for each source file: those whose coverage run ran one of its functions,
+ * fastest first (or those matching `--tests`).
+ */
+async function choose(
+  sandbox: string,
+  sources: string[],
+  testFiles: string[],
+  o: Options,
+): Promise<Map<string, string[]>> {
+  const chosen = new Map<string, string[]>();
   if (o.tests) {
     const re = globToRegExp(o.tests.replace(/^\.\//, ""));
-    return testFiles.filter((t) => re.test(t));
+    for (const s of sources) chosen.set(s, testFiles.filter((t) => re.test(t)));
+    return chosen;
   }
-  const prefix = `tests/${testPrefix(source)}`;
-  const chosen: string[] = [];
+  const reaching: string[] = [];
   for (const t of testFiles) {
-    if (!o.allTests && !t.startsWith(prefix)) continue;
-    if ((await moduleGraph(t)).has(source)) chosen.push(t);
+    for (const s of sources) {
+      if (await owns(sandbox, t, s)) {
+        reaching.push(t);
+        break;
+      }
+    }
+  }
+  console.error(`mutants: coverage of ${reaching.length} test files (unmutated)...`);
+  const runs: Coverage[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: o.concurrency }, async () => {
+    while (next < reaching.length) {
+      const i = next++;
+      const c = await coverageOf(sandbox, reaching[i], i);
+      console.error(
+        `  ${c.test}: ${c.seconds.toFixed(1)}s${c.passed ? "" : " FAILED unmutated: not used"}`,
+      );
+      if (c.passed) runs.push(c);
+    }
+  }));
+  runs.sort((a, b) => a.seconds - b.seconds);
+  for (const s of sources) {
+    const mine: string[] = [];
+    for (const c of runs) if (c.ran.has(s) && await owns(sandbox, c.test, s)) mine.push(c.test);
+    chosen.set(s, mine);
   }
   return chosen;
 }
@@ -317,34 +436,39 @@ function summary(results: FileResult[], o: Options): string {
 
 async function main(): Promise<void> {
   const o = parseArgs(Deno.args);
-  const files = await repoFiles();
-  const sources = files.filter((f) =>
-    f.endsWith(".ts") && !f.endsWith(".d.ts") &&
-    o.targets.some((t) => f === t || f.startsWith(t.endsWith("/") ? t : `${t}/`))
-  ).sort();
-  if (!sources.length) usage(`no TypeScript files under ${o.targets.join(", ")}`);
-  const testFiles = files.filter((f) => /^tests\/[^/]+_test\.ts$/.test(f)).sort();
-  const plan: [string, string[]][] = [];
-  for (const s of sources) plan.push([s, await testsFor(s, testFiles, o)]);
-  console.error(`mutants: ${sources.length} files; tests per file:`);
-  for (const [s, t] of plan) {
-    console.error(`  ${s}: ${t.map((x) => x.slice(6)).join(" ") || "none"}`);
-  }
-  if (o.plan) return;
-
   const sandbox = await Deno.makeTempDir({ prefix: "softtree-mutants-" });
-  console.error(`mutants: scratch copy in ${sandbox}`);
+  const cleanUp = () => {
+    if (o.keep) console.error(`mutants: kept ${sandbox}`);
+    else Deno.removeSync(sandbox, { recursive: true });
+  };
+  const onInterrupt = () => {
+    cleanUp();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  console.error(`mutants: scratch copy of ${o.rev ?? "the working tree"} in ${sandbox}`);
   try {
-    for (const f of files) {
-      const slash = f.lastIndexOf("/");
-      if (slash > 0) await Deno.mkdir(`${sandbox}/${f.slice(0, slash)}`, { recursive: true });
-      await Deno.copyFile(`${root}/${f}`, `${sandbox}/${f}`);
+    const files = await fillSandbox(sandbox, o.rev);
+    const sources = files.filter((f) =>
+      f.endsWith(".ts") && !f.endsWith(".d.ts") &&
+      o.targets.some((t) => f === t || f.startsWith(t.endsWith("/") ? t : `${t}/`))
+    ).sort();
+    if (!sources.length) {
+      cleanUp();
+      usage(`no TypeScript files under ${o.targets.join(", ")}`);
     }
-    await Deno.symlink(`${root}/node_modules`, `${sandbox}/node_modules`);
+    const testFiles = files.filter((f) => /^tests\/[^/]+_test\.ts$/.test(f)).sort();
+    const plan = await choose(sandbox, sources, testFiles, o);
+    console.error(`mutants: ${sources.length} files; tests per file, fastest first:`);
+    for (const [s, t] of plan) {
+      console.error(`  ${s}: ${t.map((x) => x.slice(6)).join(" ") || "none"}`);
+    }
+    if (o.plan) return;
+
     const results: FileResult[] = [];
     for (const [source, tests] of plan) {
       if (!tests.length) {
-        console.error(`mutants: ${source}: no test reaches it, skipped`);
+        console.error(`mutants: ${source}: no test runs it, skipped`);
         continue;
       }
       console.error(`mutants: ${source} with ${tests.length} test file(s)`);
@@ -357,8 +481,8 @@ async function main(): Promise<void> {
     console.log(text);
     if (o.report) await Deno.writeTextFile(o.report, text + "\n");
   } finally {
-    if (o.keep) console.error(`mutants: kept ${sandbox}`);
-    else await Deno.remove(sandbox, { recursive: true });
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    cleanUp();
   }
 }
 
