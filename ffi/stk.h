@@ -151,6 +151,13 @@ int32_t stk_max_pool_grad(float* dx, const float* dy, const float* x, const stk_
  * calls (Rng.skip). 0 <= rate < 1. */
 int32_t stk_dropout_mask(float* mask, uint32_t state, int64_t n, double rate);
 
+/* Softmax cross-entropy of logits [rows, classes] against int32 labels [rows] (tfjs's
+ * tf.losses.softmaxCrossEntropy on one-hot labels, mean over the rows), and its gradient:
+ *   loss[0] = mean_r (logsumexp(logits[r]) - logits[r, labels[r]]),
+ *   dlogits [rows, classes] = (softmax(logits[r]) - onehot(labels[r])) / rows.
+ * Every label must be in [0, classes). */
+int32_t stk_softmax_xent(float* loss, float* dlogits, const float* logits, const int32_t* labels,
+                         int32_t rows, int32_t classes);
 /* The gradients through y = relu(z + bias) for y [rows, cols] (bias on the last axis), given
  * dy [rows, cols]: dz [rows, cols] = y > 0 ? dy : 0 (tfjs's Relu gradient, dy step(z)) and
  * dbias [cols] = sum over r of dz (tfjs's Add gradient, a Sum over the broadcast axes). */

@@ -137,6 +137,12 @@ export const STK_SYMBOLS = {
   stk_max_pool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
   // int32_t stk_dropout_mask(float* mask, uint32_t state, int64_t n, double rate);
   stk_dropout_mask: { parameters: ["buffer", "u32", "i64", "f64"], result: "i32" },
+  // int32_t stk_softmax_xent(float* loss, float* dlogits, const float* logits,
+  //   const int32_t* labels, int32_t rows, int32_t classes);
+  stk_softmax_xent: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32"],
+    result: "i32",
+  },
   // int32_t stk_relu_bias_grad(float* dz, float* dbias, const float* dy, const float* y,
   //   int64_t rows, int32_t cols);
   stk_relu_bias_grad: {

@@ -258,6 +258,43 @@ static inline uint64_t dropout_threshold(double rate) {
   return t <= 0 ? 0 : (uint64_t)t;
 }
 
+static int32_t check_softmax_xent(const float* loss, const float* dlogits, const float* logits,
+                                  const int32_t* labels, int32_t rows, int32_t classes) {
+  const char* fn = "stk_softmax_xent";
+  STK_TRY(check_dim(fn, "rows", rows, 1));
+  STK_TRY(check_dim(fn, "classes", classes, 1));
+  STK_TRY(check_ptr(fn, "loss", loss));
+  STK_TRY(check_ptr(fn, "dlogits", dlogits));
+  STK_TRY(check_ptr(fn, "logits", logits));
+  STK_TRY(check_ptr(fn, "labels", labels));
+  for (int32_t r = 0; r < rows; r++) {
+    if (labels[r] < 0 || labels[r] >= classes) {
+      return fail(STK_ERR_ARGUMENT, "%s: label %d of row %d is not in [0, %d)", fn, labels[r], r,
+                  classes);
+    }
+  }
+  return STK_OK;
+}
+
+/* The loss and gradient of stk_softmax_xent, on the host (both builds: the work is tiny). */
+static void softmax_xent(float* loss, float* dlogits, const float* logits, const int32_t* labels,
+                         int32_t rows, int32_t classes) {
+  double total = 0;
+  for (int32_t r = 0; r < rows; r++) {
+    const float* x = logits + (int64_t)r * classes;
+    float* d = dlogits + (int64_t)r * classes;
+    double m = x[0], s = 0;
+    for (int32_t k = 1; k < classes; k++) m = x[k] > m ? x[k] : m;
+    for (int32_t k = 0; k < classes; k++) s += exp((double)x[k] - m);
+    const double lse = m + log(s);
+    total += lse - x[labels[r]];
+    for (int32_t k = 0; k < classes; k++) {
+      d[k] = (float)((exp((double)x[k] - lse) - (k == labels[r] ? 1.0 : 0.0)) / rows);
+    }
+  }
+  loss[0] = (float)(total / rows);
+}
+
 static int32_t check_relu_bias_grad(const float* dz, const float* dbias, const float* dy,
                                     const float* y, int64_t rows, int32_t cols) {
   const char* fn = "stk_relu_bias_grad";

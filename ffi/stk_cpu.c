@@ -1427,6 +1427,14 @@ static int32_t sum_bands(float* out, float* dz, const float* x, const float* y, 
   return STK_OK;
 }
 
+int32_t stk_softmax_xent(float* loss, float* dlogits, const float* logits, const int32_t* labels,
+                         int32_t rows, int32_t classes) {
+  STK_TRY(check_softmax_xent(loss, dlogits, logits, labels, rows, classes));
+  softmax_xent(loss, dlogits, logits, labels, rows, classes);
+  g_error[0] = 0;
+  return STK_OK;
+}
+
 int32_t stk_relu_bias_grad(float* dz, float* dbias, const float* dy, const float* y,
                            int64_t rows, int32_t cols) {
   STK_TRY(check_relu_bias_grad(dz, dbias, dy, y, rows, cols));

@@ -16,7 +16,7 @@ import { findLibrary } from "../ffi/build.ts";
 import { Status } from "../ffi/bindings.ts";
 import { loadStkLibrary, type StkLibrary, unwrapStk } from "../ffi/stk_bindings.ts";
 import { currentTeacherKernels, prepareTeacherKernels } from "../lib/teacher/kernels_select.ts";
-import { nativeKernelCalls } from "../lib/teacher/kernels_native.ts";
+import { nativeKernelCalls, nativeSoftmaxCrossEntropy } from "../lib/teacher/kernels_native.ts";
 import { FusedAdam } from "../lib/teacher/_adam.ts";
 import {
   createTeacher,
@@ -299,6 +299,37 @@ Deno.test({
   } finally {
     teacher.dispose();
   }
+});
+
+Deno.test({
+  name: "the native softmax cross-entropy and its gradient match tfjs's on the CPU backend",
+  ignore: !wasm,
+}, async () => {
+  const lv = randomArray(17 * 10, new Rng(12)).map((v) => 5 * v);
+  const yv = new Int32Array(17).map((_, i) => (i * 7) % 10);
+  const ref = await on("cpu", () => {
+    const logits = tf.tensor2d(lv, [17, 10]);
+    const f = (l: tf.Tensor) =>
+      tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(yv, "int32"), 10), l) as tf.Scalar;
+    return [f(logits), tf.grad(f)(logits)];
+  });
+  const got = await on("wasm", () => {
+    const logits = tf.tensor2d(lv, [17, 10]);
+    const f = (l: tf.Tensor) =>
+      nativeSoftmaxCrossEntropy(tf.tensor1d(yv, "int32"), l as tf.Tensor2D)!;
+    return [f(logits), tf.grad(f)(logits)];
+  });
+  ref.forEach((r, i) => assertClose(got[i], r, `softmax cross-entropy [output ${i}]`));
+  const bad = lib!.symbols.stk_softmax_xent(
+    new Float32Array(1),
+    new Float32Array(20),
+    new Float32Array(20),
+    new Int32Array([0, 10]),
+    2,
+    10,
+  );
+  assert.equal(bad, Status.ARGUMENT);
+  assert.throws(() => unwrapStk(lib!, bad, "xent"), /label 10 of row 1 is not in \[0, 10\)/);
 });
 
 Deno.test({

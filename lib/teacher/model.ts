@@ -16,7 +16,11 @@ import type { Dataset } from "../data/types.ts";
 import { CheckpointError, TrainingDivergedError, TrainingInterruptedError } from "../errors.ts";
 import { Rng } from "../util/random.ts";
 import { ensureTeacherKernels, type TeacherKernels } from "./kernels_select.ts";
-import { nativeDropoutMask, nativeTrainingLayer } from "./kernels_native.ts";
+import {
+  nativeDropoutMask,
+  nativeSoftmaxCrossEntropy,
+  nativeTrainingLayer,
+} from "./kernels_native.ts";
 import { FusedAdam } from "./_adam.ts";
 import {
   checkTeacherResume,
@@ -209,6 +213,13 @@ export function teacherForward(teacher: Teacher, x: tf.Tensor4D, rng?: Rng): tf.
     }
   }
   return h as tf.Tensor2D;
+}
+
+/** The mean softmax cross-entropy of logits [B, K] against labels [B] (one native kernel when
+ * the native kernels are registered). */
+function crossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D, classes: number): tf.Scalar {
+  return nativeSoftmaxCrossEntropy(labels, logits) ??
+    tf.losses.softmaxCrossEntropy(tf.oneHot(labels, classes), logits) as tf.Scalar;
 }
 
 /** An inverted-dropout mask: `1 / (1 - rate)` with probability `1 - rate`, else 0 (drawn by
@@ -441,9 +452,9 @@ export async function trainTeacher(
       for (let i = start; i < end; i++) yBuf[i - start] = train.y[order[i]];
       const { value: loss, grads } = tf.tidy(() => {
         const xs = tf.tensor4d(xBuf.subarray(0, b * F), [b, ...shape]);
-        const ys = tf.oneHot(tf.tensor1d(yBuf.subarray(0, b), "int32"), K);
+        const ys = tf.tensor1d(yBuf.subarray(0, b), "int32");
         return tf.variableGrads(
-          () => tf.losses.softmaxCrossEntropy(ys, teacherForward(teacher, xs, rng)) as tf.Scalar,
+          () => crossEntropy(ys, teacherForward(teacher, xs, rng), K),
           vars,
         );
       });
