@@ -166,14 +166,15 @@ int32_t stk_relu_bias_grad(float* dz, float* dbias, const float* dy, const float
 /* out [cols] = sum over r of x [rows, cols] (tfjs's Sum over every axis but the last: the
  * bias gradient). */
 int32_t stk_sum_rows(float* out, const float* x, int64_t rows, int32_t cols);
-/* One Adam step over n weights (lib/teacher/_adam.ts, tf.train.adam's update), the moments
- * m and v updated in place:
- *   m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2,
- *   w_out = w - lr_hat m / (sqrt(v inv_c2) + eps),
- * with lr_hat = lr / (1 - beta1^t) and inv_c2 = 1 / (1 - beta2^t) for step t. w_out may be
- * w itself (an update in place) or a buffer of its own. */
+/* One Adam step over n weights (lib/teacher/_adam.ts), the moments m and v updated in place,
+ * as tf.train.adam's kernels compute it, every operation rounded to float:
+ *   m = m beta1 + g (1 - beta1),  v = v beta2 + g^2 (1 - beta2),
+ *   w_out = w - lr (m / c1) / (sqrt(v / c2) + eps),
+ * with c1 = 1 - beta1^t and c2 = 1 - beta2^t for step t. The scalars come as doubles and are
+ * rounded to float as tfjs rounds its scalar operands (1 - beta1 is taken in double first).
+ * w_out may be w itself (an update in place) or a buffer of its own. */
 int32_t stk_adam(float* w_out, float* m, float* v, const float* w, const float* g, int64_t n,
-                 float beta1, float beta2, float lr_hat, float inv_c2, float eps);
+                 double beta1, double beta2, double lr, double c1, double c2, double eps);
 
 #ifdef __cplusplus
 }

@@ -152,7 +152,7 @@ export const STK_SYMBOLS = {
   // int32_t stk_sum_rows(float* out, const float* x, int64_t rows, int32_t cols);
   stk_sum_rows: { parameters: ["buffer", "buffer", "i64", "i32"], result: "i32" },
   // int32_t stk_adam(float* w_out, float* m, float* v, const float* w, const float* g,
-  //   int64_t n, float beta1, float beta2, float lr_hat, float inv_c2, float eps);
+  //   int64_t n, double beta1, double beta2, double lr, double c1, double c2, double eps);
   stk_adam: {
     parameters: [
       "buffer",
@@ -161,11 +161,12 @@ export const STK_SYMBOLS = {
       "buffer",
       "buffer",
       "i64",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
+      "f64",
+      "f64",
+      "f64",
+      "f64",
+      "f64",
+      "f64",
     ],
     result: "i32",
   },

@@ -203,21 +203,21 @@ static int32_t check_geometry(const char* fn, const stk_conv* g, int pooling) {
 }
 
 static int32_t check_adam(const float* w_out, const float* m, const float* v, const float* w,
-                          const float* g, int64_t n, float beta1, float beta2, float lr_hat, float inv_c2,
-                          float eps) {
+                          const float* g, int64_t n, double beta1, double beta2, double lr,
+                          double c1, double c2, double eps) {
   const char* fn = "stk_adam";
   STK_TRY(check_dim(fn, "n", n, 0));
   if (n > STK_MAX_ELEMS) return fail(STK_ERR_ARGUMENT, "%s: n is too large", fn);
   if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
     return fail(STK_ERR_ARGUMENT, "%s: beta1 and beta2 must be in [0, 1), got %g and %g", fn,
-                (double)beta1, (double)beta2);
+                beta1, beta2);
   }
-  if (!(isfinite(lr_hat) && lr_hat >= 0) || !(isfinite(inv_c2) && inv_c2 > 0) ||
+  if (!(isfinite(lr) && lr >= 0) || !(c1 > 0 && c1 <= 1) || !(c2 > 0 && c2 <= 1) ||
       !(isfinite(eps) && eps >= 0)) {
     return fail(STK_ERR_ARGUMENT,
-                "%s: lr_hat, inv_c2 and eps must be finite and >= 0 (inv_c2 > 0), got %g, %g "
+                "%s: lr and eps must be finite and >= 0, c1 and c2 in (0, 1], got %g, %g, %g "
                 "and %g",
-                fn, (double)lr_hat, (double)inv_c2, (double)eps);
+                fn, lr, eps, c1, c2);
   }
   if (n > 0) {
     STK_TRY(check_ptr(fn, "w_out", w_out));

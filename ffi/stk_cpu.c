@@ -1454,42 +1454,48 @@ typedef struct {
   float *w_out, *m, *v;
   const float *w, *g;
   int64_t n;
-  float beta1, beta2, lr_hat, inv_c2, eps;
+  float beta1, beta2, a1, a2, lr, c1, c2, eps;
 } adam_t;
 
-/* Weights [4096 c, 4096 c + 4096) of an Adam step. */
+/* Weights [4096 c, 4096 c + 4096) of an Adam step: tf.train.adam's operations in its order,
+ * each rounded to float (no FMA contraction here), so the weights follow the reference's. */
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
 static void adam_chunk(void* ctx, int64_t chunk) {
   const adam_t* j = (const adam_t*)ctx;
   float *w_out = j->w_out, *m = j->m, *v = j->v;
   const float *w = j->w, *g = j->g;
-  const float beta1 = j->beta1, beta2 = j->beta2, a1 = 1 - beta1, a2 = 1 - beta2;
-  const float lr_hat = j->lr_hat, inv_c2 = j->inv_c2, eps = j->eps;
+  const float beta1 = j->beta1, beta2 = j->beta2, a1 = j->a1, a2 = j->a2;
+  const float lr = j->lr, c1 = j->c1, c2 = j->c2, eps = j->eps;
   const int64_t i0 = 4096 * chunk, i1 = i0 + 4096 < j->n ? i0 + 4096 : j->n;
   int64_t i = i0;
   for (; i + VL <= i1; i += VL) {
     const vf gi = ldu(g + i);
     const vf mi = ldu(m + i) * beta1 + gi * a1;
-    const vf vi = ldu(v + i) * beta2 + gi * gi * a2;
+    const vf vi = ldu(v + i) * beta2 + (gi * gi) * a2;
     stu(m + i, mi);
     stu(v + i, vi);
-    const vf s = vi * inv_c2;
+    const vf s = vi / c2;
     vf r;
     for (int l = 0; l < VL; l++) r[l] = __builtin_sqrtf(s[l]);
-    stu(w_out + i, ldu(w + i) - mi * lr_hat / (r + eps));
+    stu(w_out + i, ldu(w + i) - lr * ((mi / c1) / (r + eps)));
   }
   for (; i < i1; i++) {
-    const float mi = beta1 * m[i] + a1 * g[i];
-    const float vi = beta2 * v[i] + a2 * g[i] * g[i];
+    const float mi = m[i] * beta1 + g[i] * a1;
+    const float vi = v[i] * beta2 + (g[i] * g[i]) * a2;
     m[i] = mi;
     v[i] = vi;
-    w_out[i] = w[i] - lr_hat * mi / (__builtin_sqrtf(vi * inv_c2) + eps);
+    w_out[i] = w[i] - lr * ((mi / c1) / (__builtin_sqrtf(vi / c2) + eps));
   }
 }
+#pragma GCC pop_options
 
 int32_t stk_adam(float* w_out, float* m, float* v, const float* w, const float* g, int64_t n,
-                 float beta1, float beta2, float lr_hat, float inv_c2, float eps) {
-  STK_TRY(check_adam(w_out, m, v, w, g, n, beta1, beta2, lr_hat, inv_c2, eps));
-  adam_t job = {w_out, m, v, w, g, n, beta1, beta2, lr_hat, inv_c2, eps};
+                 double beta1, double beta2, double lr, double c1, double c2, double eps) {
+  STK_TRY(check_adam(w_out, m, v, w, g, n, beta1, beta2, lr, c1, c2, eps));
+  adam_t job = {w_out,         m,           v,         w,         g,
+                n,             (float)beta1, (float)beta2, (float)(1 - beta1), (float)(1 - beta2),
+                (float)lr,     (float)c1,   (float)c2, (float)eps};
   parallel_for((n + 4095) / 4096, threads_for((double)n * 8), adam_chunk, &job);
   g_error[0] = 0;
   return STK_OK;

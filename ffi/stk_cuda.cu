@@ -775,26 +775,32 @@ extern "C" int32_t stk_sum_rows(float* out, const float* x, int64_t rows, int32_
 }
 
 __global__ void adam_k(float* w_out, float* m, float* v, const float* w, const float* g,
-                       int64_t n, float b1, float b2, float lr_hat, float inv_c2, float eps) {
+                       int64_t n, float b1, float b2, float a1, float a2, float lr, float c1,
+                       float c2, float eps) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
        i += (int64_t)gridDim.x * blockDim.x) {
-    const float mi = b1 * m[i] + (1 - b1) * g[i];
-    const float vi = b2 * v[i] + (1 - b2) * g[i] * g[i];
+    /* tf.train.adam's operations in its order, each rounded (no FMA: __fmul_rn/__fadd_rn). */
+    const float mi = __fadd_rn(__fmul_rn(m[i], b1), __fmul_rn(g[i], a1));
+    const float vi = __fadd_rn(__fmul_rn(v[i], b2), __fmul_rn(__fmul_rn(g[i], g[i]), a2));
     m[i] = mi;
     v[i] = vi;
-    w_out[i] = w[i] - lr_hat * mi / (sqrtf(vi * inv_c2) + eps);
+    w_out[i] = __fsub_rn(w[i], __fmul_rn(lr, __fdiv_rn(__fdiv_rn(mi, c1),
+                                                       __fadd_rn(__fsqrt_rn(__fdiv_rn(vi, c2)), eps))));
   }
 }
 
 static int32_t adam_host(float* w_out, float* m, float* v, const float* w, const float* g,
-                         int64_t n, float b1, float b2, float lr_hat, float inv_c2, float eps) {
+                         int64_t n, double b1, double b2, double lr, double c1, double c2,
+                         double eps) {
   float *dm = NULL, *dv = NULL, *dw = NULL, *dg = NULL, *dout = NULL;
   STK_TRY(upload(0, m, n, &dm));
   STK_TRY(upload(1, v, n, &dv));
   STK_TRY(upload(2, w, n, &dw));
   STK_TRY(upload(3, g, n, &dg));
   STK_TRY(buffer(4, (size_t)n * sizeof(float), &dout));
-  adam_k<<<blocks_for(n), THREADS>>>(dout, dm, dv, dw, dg, n, b1, b2, lr_hat, inv_c2, eps);
+  adam_k<<<blocks_for(n), THREADS>>>(dout, dm, dv, dw, dg, n, (float)b1, (float)b2,
+                                     (float)(1 - b1), (float)(1 - b2), (float)lr, (float)c1,
+                                     (float)c2, (float)eps);
   CK_LAUNCH("adam");
   STK_TRY(download(m, dm, n));
   STK_TRY(download(v, dv, n));
@@ -802,9 +808,9 @@ static int32_t adam_host(float* w_out, float* m, float* v, const float* w, const
 }
 
 extern "C" int32_t stk_adam(float* w_out, float* m, float* v, const float* w, const float* g,
-                            int64_t n, float beta1, float beta2, float lr_hat, float inv_c2,
-                            float eps) {
-  STK_TRY(check_adam(w_out, m, v, w, g, n, beta1, beta2, lr_hat, inv_c2, eps));
+                            int64_t n, double beta1, double beta2, double lr, double c1,
+                            double c2, double eps) {
+  STK_TRY(check_adam(w_out, m, v, w, g, n, beta1, beta2, lr, c1, c2, eps));
   if (n == 0) return STK_OK;
-  LOCKED(adam_host(w_out, m, v, w, g, n, beta1, beta2, lr_hat, inv_c2, eps));
+  LOCKED(adam_host(w_out, m, v, w, g, n, beta1, beta2, lr, c1, c2, eps));
 }

@@ -560,7 +560,11 @@ Deno.test({
   const w = randomArray(1000, rng), gr = randomArray(1000, rng);
   both((l) => {
     const m = new Float32Array(1000), v = new Float32Array(1000), out = new Float32Array(1000);
-    unwrapStk(l, l.symbols.stk_adam(out, m, v, w, gr, 1000n, 0.9, 0.999, 0.01, 1000, 1e-7), "adam");
+    unwrapStk(
+      l,
+      l.symbols.stk_adam(out, m, v, w, gr, 1000n, 0.9, 0.999, 0.01, 0.1, 0.001, 1e-7),
+      "adam",
+    );
     return [out, m, v];
   }, "adam");
 });

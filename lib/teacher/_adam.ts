@@ -111,7 +111,7 @@ export class FusedAdam {
         this.#m.set(variable, m);
         this.#v.set(variable, v);
       }
-      const step = { beta1: b1, beta2: b2, lrHat: lr / c1, invC2: 1 / c2, epsilon: eps };
+      const step = { beta1: b1, beta2: b2, lr, c1, c2, epsilon: eps };
       if (nativeAdam(variable, grads[i], m, v, step)) continue;
       const g = grads[i].dataSync() as Float32Array;
       const w = variable.dataSync() as Float32Array; // a copy

@@ -611,10 +611,12 @@ export interface AdamStep {
   beta1: number;
   /** Decay of the second moment. */
   beta2: number;
-  /** `lr / (1 - beta1^t)`. */
-  lrHat: number;
-  /** `1 / (1 - beta2^t)`. */
-  invC2: number;
+  /** The step size. */
+  lr: number;
+  /** `1 - beta1^t` for step `t`. */
+  c1: number;
+  /** `1 - beta2^t`. */
+  c2: number;
   /** Added to the root of the second moment. */
   epsilon: number;
 }
@@ -651,8 +653,9 @@ export function nativeAdam(
     BigInt(variable.size),
     step.beta1,
     step.beta2,
-    step.lrHat,
-    step.invC2,
+    step.lr,
+    step.c1,
+    step.c2,
     step.epsilon,
   );
   const next = tf.engine().makeTensorFromTensorInfo(out);
