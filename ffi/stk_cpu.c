@@ -633,15 +633,17 @@ static int32_t gemm_run(const gemm_t* g) {
   }
   /* Few units and a long K: each part of K is summed into its own copy of C. */
   if (T > 1 && units < T && g->K >= 256 * T) {
+    /* Four parts per thread: a worker that starts late holds up one small part at most. */
+    const int parts = 4 * T;
     const int64_t MN = g->M * g->N;
-    float* part = (float*)calloc((size_t)(MN * T), sizeof(float));
+    float* part = (float*)calloc((size_t)(MN * parts), sizeof(float));
     if (!part) return fail(STK_ERR_MEMORY, "Cannot allocate the GEMM's partial sums");
-    ksplit_t job = {g, part, T};
-    parallel_for(T, T, ksplit_chunk, &job);
+    ksplit_t job = {g, part, parts};
+    parallel_for(parts, T, ksplit_chunk, &job);
     for (int64_t i = 0; i < g->M; i++) {
       for (int64_t j = 0; j < g->N; j++) {
         float s = 0;
-        for (int t = 0; t < T; t++) s += part[MN * t + i * g->N + j];
+        for (int t = 0; t < parts; t++) s += part[MN * t + i * g->N + j];
         float* c = g->C + i * g->rs_c + j * g->cs_c;
         float v = g->beta != 0 ? g->beta * *c + s : s;
         if (g->bias) v += g->bias[j];
