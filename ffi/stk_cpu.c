@@ -1346,13 +1346,30 @@ typedef struct {
   float keep;
 } dropout_t;
 
-/* Mask values [16384 c, 16384 c + 16384): value i uses the state after i + 1 increments. */
+typedef uint32_t vu __attribute__((vector_size(VL * 4)));
+
+/* Mask values [16384 c, 16384 c + 16384): value i uses the state after i + 1 increments, so
+ * lanes are independent: mulberry32 on vectors of uint32, branch-free. */
 static void dropout_chunk(void* ctx, int64_t c) {
   const dropout_t* j = (const dropout_t*)ctx;
   const int64_t i0 = 16384 * c, i1 = i0 + 16384 < j->n ? i0 + 16384 : j->n;
-  for (int64_t i = i0; i < i1; i++) {
-    const uint32_t r = mulberry32(j->state + (uint32_t)(i + 1) * 0x6d2b79f5u);
-    j->mask[i] = (uint64_t)r >= j->threshold ? j->keep : 0.f;
+  const uint32_t inc = 0x6d2b79f5u;
+  const int none = j->threshold > 0xffffffffu; /* rate so close to 1 that nothing is kept */
+  const uint32_t thr = none ? 0 : (uint32_t)j->threshold;
+  vu lane;
+  for (int l = 0; l < VL; l++) lane[l] = (uint32_t)l;
+  const vf keep = (vf){0} + j->keep;
+  int64_t i = i0;
+  for (; i + VL <= i1 && !none; i += VL) {
+    vu t = j->state + ((uint32_t)(i + 1) + lane) * inc;
+    t = (t ^ (t >> 15)) * (t | 1u);
+    t ^= t + (t ^ (t >> 7)) * (t | 61u);
+    t ^= t >> 14;
+    stu(j->mask + i, vsel((vi)(t >= thr), keep, (vf){0}));
+  }
+  for (; i < i1; i++) {
+    const uint32_t r = mulberry32(j->state + (uint32_t)(i + 1) * inc);
+    j->mask[i] = !none && r >= thr ? j->keep : 0.f;
   }
 }
 
@@ -1463,6 +1480,10 @@ typedef struct {
  * each rounded to float (no FMA contraction here), so the weights follow the reference's. */
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
+/* Loads and stores of this region's own (functions of other options are not inlined here). */
+static inline vf ldu_adam(const float* p) { return *(const vfu*)p; }
+static inline void stu_adam(float* p, vf v) { *(vfu*)p = v; }
+
 static void adam_chunk(void* ctx, int64_t chunk) {
   const adam_t* j = (const adam_t*)ctx;
   float *w_out = j->w_out, *m = j->m, *v = j->v;
@@ -1472,15 +1493,15 @@ static void adam_chunk(void* ctx, int64_t chunk) {
   const int64_t i0 = 4096 * chunk, i1 = i0 + 4096 < j->n ? i0 + 4096 : j->n;
   int64_t i = i0;
   for (; i + VL <= i1; i += VL) {
-    const vf gi = ldu(g + i);
-    const vf mi = ldu(m + i) * beta1 + gi * a1;
-    const vf vi = ldu(v + i) * beta2 + (gi * gi) * a2;
-    stu(m + i, mi);
-    stu(v + i, vi);
+    const vf gi = ldu_adam(g + i);
+    const vf mi = ldu_adam(m + i) * beta1 + gi * a1;
+    const vf vi = ldu_adam(v + i) * beta2 + (gi * gi) * a2;
+    stu_adam(m + i, mi);
+    stu_adam(v + i, vi);
     const vf s = vi / c2;
     vf r;
     for (int l = 0; l < VL; l++) r[l] = __builtin_sqrtf(s[l]);
-    stu(w_out + i, ldu(w + i) - lr * ((mi / c1) / (r + eps)));
+    stu_adam(w_out + i, ldu_adam(w + i) - lr * ((mi / c1) / (r + eps)));
   }
   for (; i < i1; i++) {
     const float mi = m[i] * beta1 + g[i] * a1;
