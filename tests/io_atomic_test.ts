@@ -4,7 +4,7 @@
  * and a write that fails leaves the old file and no temporary file behind.
  */
 import assert from "node:assert/strict";
-import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { inDir, removeStaleTemps, writeFileAtomic } from "../lib/io/atomic.ts";
 import { saveTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { writeMetrics } from "../lib/train/run.ts";
 import { initParams } from "../lib/tree/params.ts";
@@ -68,5 +68,81 @@ Deno.test("checkpoints and metrics.json are replaced atomically, not written ove
     assert.notEqual((await Deno.stat(`${dir}/${file}`)).ino, ino, `${file} is a new file`);
   }
   assert.deepEqual(names(dir), ["metrics.json", "tree.sdt"]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("writeFileAtomic() of a bare file name writes it in the current folder and nothing else", async () => {
+  const dir = await Deno.makeTempDir();
+  const cwd = Deno.cwd();
+  Deno.chdir(dir);
+  try {
+    await writeFileAtomic("bare.txt", "here");
+    await writeFileAtomic("bare.txt", "again");
+  } finally {
+    Deno.chdir(cwd);
+  }
+  assert.deepEqual(names(dir), ["bare.txt"]);
+  assert.equal(await Deno.readTextFile(`${dir}/bare.txt`), "again");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("writeFileAtomic() closes what it opens: many writes leave no file open", async () => {
+  const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+  const dir = await Deno.makeTempDir();
+  await writeFileAtomic(`${dir}/state.bin`, new Uint8Array(100));
+  const before = fds();
+  for (let i = 0; i < 50; i++) await writeFileAtomic(`${dir}/state.bin`, new Uint8Array(100));
+  assert.equal(fds(), before, "open files after 50 writes");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("inDir() joins a folder and a name without doubling slashes", () => {
+  assert.equal(inDir("runs/a", "tree.sdt"), "runs/a/tree.sdt");
+  assert.equal(inDir("runs/a/", "tree.sdt"), "runs/a/tree.sdt");
+  assert.equal(inDir("runs/a///", "tree.sdt"), "runs/a/tree.sdt");
+});
+
+Deno.test("removeStaleTemps() removes what a writer killed mid-write left, and nothing else", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/metrics.json`, "old");
+  // A writer whose rename never comes, killed once its temporary file is written.
+  const atomic = new URL("../lib/io/atomic.ts", import.meta.url).href;
+  const script = `
+    import { writeFileAtomic } from "${atomic}";
+    Deno.rename = () => new Promise(() => {});
+    writeFileAtomic("${dir}/metrics.json", "new".repeat(1000));
+    setInterval(() => {}, 1000);
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const left = () => names(dir).filter((n) => n !== "metrics.json");
+  for (let i = 0; i < 300 && !left().length; i++) await new Promise((r) => setTimeout(r, 50));
+  child.kill("SIGKILL");
+  await child.status;
+  const temps = left();
+  assert.equal(temps.length, 1, `one temporary file left: ${names(dir)}`);
+  assert.ok(temps[0].includes(String(child.pid)), `it carries the writer's pid: ${temps[0]}`);
+  // Another process's temporary file and other files stay.
+  await Deno.writeTextFile(`${dir}/tree.sdt.${child.pid + 1}-abc.tmp`, "");
+  await Deno.writeTextFile(`${dir}/notes.${child.pid}.txt`, "");
+  assert.deepEqual(await removeStaleTemps(dir, child.pid), temps);
+  assert.deepEqual(names(dir), [
+    "metrics.json",
+    `notes.${child.pid}.txt`,
+    `tree.sdt.${child.pid + 1}-abc.tmp`,
+  ]);
+  assert.equal(
+    await Deno.readTextFile(`${dir}/metrics.json`),
+    "old",
+    "the file itself is untouched",
+  );
+  assert.deepEqual(
+    await removeStaleTemps(`${dir}/missing`, child.pid),
+    [],
+    "no folder: nothing to do",
+  );
   await Deno.remove(dir, { recursive: true });
 });

@@ -11,7 +11,8 @@
  *
  * Tests per source file: its own test files, those named after its folder (`lib/io/x.ts`:
  * `tests/io_*`, `lib/train/x.ts`: `tests/train_*`, `cli/x.ts`: `tests/cli_*`, as the test
- * layout mirrors `lib/`) or importing it directly, if their module graph reaches it (a test
+ * layout mirrors `lib/`), importing it directly, or for a private helper (`_name.ts`)
+ * importing a module that imports it, if their module graph reaches it (a test
  * that runs the command line through `tests/_cli.ts` reaches what `cli.ts` imports). Each
  * such test file runs once, unmutated, with coverage (subprocesses included); a source file
  * then gets those under which one of its functions ran, fastest first, and
@@ -178,11 +179,19 @@ function testPrefix(source: string): string {
   return `${parts[0].replace(/\.ts$/, "")}_`;
 }
 
-/** Whether test file `t` is one of `source`'s own: named after its folder, or importing it. */
+/**
+ * Whether test file `t` is one of `source`'s own: named after its folder, importing it, or,
+ * for a private helper (`_name.ts`), importing a module that imports it.
+ */
 async function owns(sandbox: string, t: string, source: string): Promise<boolean> {
   const g = await moduleGraph(sandbox, t);
   if (!g.all.has(source)) return false;
-  return t.startsWith(`tests/${testPrefix(source)}`) || g.direct.has(source);
+  if (t.startsWith(`tests/${testPrefix(source)}`) || g.direct.has(source)) return true;
+  if (!source.split("/").pop()!.startsWith("_")) return false;
+  for (const m of g.direct) {
+    if ((await moduleGraph(sandbox, m)).direct.has(source)) return true;
+  }
+  return false;
 }
 
 function globToRegExp(glob: string): RegExp {
