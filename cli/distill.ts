@@ -146,6 +146,17 @@ async function distillAction(
     onLabelProgress: (done, total) => labelBar.update(1, 1, done, total, {}),
     onCache: (e) =>
       info(`soft labels: ${e.hit ? "cached" : "computed and cached in"} ${e.file}`, quiet),
+    onSoftLabels: (s) =>
+      info(
+        `soft labels at T ${o.temperature}: ${s.samples} images, mean top probability ${
+          s.meanTopProbability.toFixed(4)
+        }, mean entropy ${s.meanEntropy.toFixed(3)} nats, ${
+          percent(s.nearlyOneHot)
+        } nearly one-hot (top > 0.99); the teacher agrees with their labels on ${
+          percent(s.agreement)
+        }`,
+        quiet,
+      ),
   });
   const d = result.distilled;
   if (d.loaded) info(`loaded the tree in ${out} (use --retrain to train a new one)`, quiet);
@@ -181,6 +192,13 @@ async function distillAction(
       temperature: result.temperature,
       fidelity: result.fidelity,
       fidelity_mixture: result.fidelityMixture,
+      soft_labels: {
+        samples: result.softLabels.samples,
+        mean_top_probability: result.softLabels.meanTopProbability,
+        mean_entropy: result.softLabels.meanEntropy,
+        nearly_one_hot: result.softLabels.nearlyOneHot,
+        teacher_accuracy: result.softLabels.agreement,
+      },
       hard_labels: result.hard ? runSummary(result.hard, `${out}/hard-labels`) : undefined,
       labels: labelsJson(splits.labels),
     });

@@ -56,9 +56,19 @@ Deno.test("distill --compare trains on a teacher's soft labels and reports accur
   const hard = s.hard_labels as Record<string, number>;
   assert.ok(hard.test_accuracy >= 0 && hard.test_accuracy <= 1);
   assert.match(r.stderr, /soft labels: computed and cached/);
+  // The soft labels' diagnostics: 300 images, confidence and entropy in range, and the
+  // teacher's agreement with the labels equal to its accuracy on the training images.
+  const soft = s.soft_labels as Record<string, number>;
+  assert.equal(soft.samples, 300);
+  assert.ok(soft.mean_top_probability > 0.1 && soft.mean_top_probability <= 1);
+  assert.ok(soft.mean_entropy >= 0 && soft.mean_entropy <= Math.log(10));
+  assert.ok(soft.nearly_one_hot >= 0 && soft.nearly_one_hot <= 1);
+  assert.ok(soft.teacher_accuracy >= 0 && soft.teacher_accuracy <= 1);
+  assert.match(r.stderr, /soft labels at T 2: 300 images, mean top probability 0\.\d{4}/);
 
   const metrics = JSON.parse(await Deno.readTextFile(`${dir}/run/metrics.json`));
   assert.equal(metrics.fidelity, s.fidelity);
+  assert.equal(metrics.softLabels.meanEntropy, soft.mean_entropy);
   assert.equal(metrics.temperature, 2);
   assert.equal(metrics.history.length, 2);
   assert.ok(metrics.command.startsWith("distill"));

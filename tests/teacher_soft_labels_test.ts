@@ -5,6 +5,7 @@ import {
   type CacheEvent,
   createTeacher,
   softLabels,
+  softLabelStats,
   softmaxT,
   teacherFingerprint,
   teacherLogits,
@@ -127,4 +128,18 @@ Deno.test("softLabels() caches the logits, and a changed teacher or other data m
   tf.dispose([kernel, bias]);
   t.dispose();
   await Deno.remove(cacheDir, { recursive: true });
+});
+
+Deno.test("softLabelStats() measures confidence, entropy and agreement with the labels", () => {
+  // Row 0: one-hot on its label; row 1: uniform; row 2: 0.995 on a wrong class.
+  const t = new Float32Array([1, 0, 0, 1 / 3, 1 / 3, 1 / 3, 0.005, 0.995, 0]);
+  const s = softLabelStats(t, new Int32Array([0, 2, 0]), 3);
+  assert.equal(s.samples, 3);
+  assert.ok(Math.abs(s.meanTopProbability - (1 + 1 / 3 + 0.995) / 3) < 1e-6);
+  const h2 = -(0.005 * Math.log(0.005) + 0.995 * Math.log(0.995));
+  assert.ok(Math.abs(s.meanEntropy - (0 + Math.log(3) + h2) / 3) < 1e-6);
+  assert.equal(s.nearlyOneHot, 2 / 3);
+  // Row 1 ties: the first largest (class 0) is the teacher's choice, not its label 2.
+  assert.equal(s.agreement, 1 / 3);
+  assert.throws(() => softLabelStats(t, new Int32Array(2), 3), RangeError);
 });

@@ -53,6 +53,8 @@ export {
   type CacheEvent,
   type SoftLabelOptions,
   softLabels,
+  type SoftLabelStats,
+  softLabelStats,
   softmaxT,
   teacherFingerprint,
 } from "./soft_labels.ts";

@@ -198,3 +198,68 @@ export async function softLabels(
   const logits = await cachedTeacherLogits(teacher, x, options);
   return softmaxT(logits, teacher.config.classes, temperature);
 }
+
+/** How much soft labels say beyond the hard labels: see {@linkcode softLabelStats}. */
+export interface SoftLabelStats {
+  /** Rows labelled. */
+  samples: number;
+  /** Mean of each row's largest probability, in [1/K, 1]. */
+  meanTopProbability: number;
+  /** Mean entropy of a row, in nats (0 for one-hot rows, log K for uniform ones). */
+  meanEntropy: number;
+  /** Fraction of rows whose largest probability exceeds 0.99 (nearly one-hot). */
+  nearlyOneHot: number;
+  /** Fraction of rows whose most probable class is their label: the teacher's accuracy. */
+  agreement: number;
+}
+
+/**
+ * Diagnostics of soft labels `[N, K]` against the labels `[N]` of the same rows: a teacher
+ * that has memorised its training images gives nearly one-hot labels there (mean top
+ * probability near 1, entropy near 0), which carry little beyond the hard labels.
+ *
+ * @param targets Probabilities `[N, K]`, rows summing to 1.
+ * @param labels The rows' labels `[N]`.
+ * @param classes `K`.
+ * @returns Mean top probability, mean entropy (nats), share nearly one-hot, agreement.
+ * @throws {RangeError} When the shapes do not match.
+ * @example
+ * ```ts
+ * softLabelStats(new Float32Array([0.9, 0.1, 0.5, 0.5]), new Int32Array([0, 1]), 2);
+ * // { samples: 2, meanTopProbability: 0.7, meanEntropy: 0.52..., nearlyOneHot: 0, agreement: 0.5 }
+ * ```
+ */
+export function softLabelStats(
+  targets: Float32Array,
+  labels: Int32Array,
+  classes: number,
+): SoftLabelStats {
+  const n = labels.length;
+  if (targets.length !== n * classes) {
+    throw new RangeError(
+      `Soft labels hold ${targets.length} values, expected ${n} rows of ${classes} classes`,
+    );
+  }
+  let top = 0, entropy = 0, sharp = 0, agree = 0;
+  for (let i = 0; i < n; i++) {
+    let best = 0, h = 0;
+    for (let k = 0; k < classes; k++) {
+      const p = targets[i * classes + k];
+      if (p > targets[i * classes + best]) best = k;
+      if (p > 0) h -= p * Math.log(p);
+    }
+    const pTop = targets[i * classes + best];
+    top += pTop;
+    entropy += h;
+    if (pTop > 0.99) sharp++;
+    if (best === labels[i]) agree++;
+  }
+  const d = Math.max(n, 1);
+  return {
+    samples: n,
+    meanTopProbability: top / d,
+    meanEntropy: entropy / d,
+    nearlyOneHot: sharp / d,
+    agreement: agree / d,
+  };
+}

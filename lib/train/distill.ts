@@ -14,6 +14,8 @@ import {
   type LoadOrTrainOptions,
   loadOrTrainTeacher,
   softLabels,
+  type SoftLabelStats,
+  softLabelStats,
 } from "../teacher/mod.ts";
 import { inDir } from "../io/atomic.ts";
 import { acquireRunLock } from "../io/lock.ts";
@@ -48,6 +50,8 @@ export interface DistillOptions extends RunOptions {
   onCache?: (event: CacheEvent) => void;
   /** Told when a stage starts: `"teacher"`, `"soft-labels"`, `"distilled"`, `"hard"`. */
   onStage?: (stage: "teacher" | "soft-labels" | "distilled" | "hard") => void;
+  /** Told what the soft labels of the transfer set look like (see `softLabelStats`). */
+  onSoftLabels?: (stats: SoftLabelStats) => void;
   /** Told about the teacher once it is ready. */
   onTeacher?: (info: { loaded: boolean; file: string; testAccuracy: number }) => void;
 }
@@ -70,6 +74,12 @@ export interface DistillResult {
   fidelityMixture: number;
   /** The temperature used. */
   temperature: number;
+  /**
+   * The soft labels of the transfer set (the training split and any teacher-labelled
+   * copies) at that temperature, against the rows' labels: the teacher's confidence there
+   * and its accuracy (before any mixing with hard labels).
+   */
+  softLabels: SoftLabelStats;
 }
 
 function agreement(a: Int32Array, b: Int32Array): number {
@@ -129,6 +139,8 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       onCache: options.onCache,
       onProgress: (done, total) => options.onLabelProgress?.(done, total),
     });
+    const stats = softLabelStats(targets, train.y, train.classes);
+    options.onSoftLabels?.(stats);
     const alpha = options.hardWeight ?? 0;
     if (!(alpha >= 0 && alpha <= 1)) {
       throw new RangeError(`The hard-label weight must be from 0 to 1, got ${alpha}`);
@@ -180,6 +192,7 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       testAccuracyMixture: distilled.test.accuracyMixture,
       fidelity,
       fidelityMixture,
+      softLabels: stats,
       hardLabels: hard
         ? {
           testAccuracy: hard.test.accuracy,
@@ -198,6 +211,7 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       fidelity,
       fidelityMixture,
       temperature,
+      softLabels: stats,
     };
   } finally {
     t.teacher.dispose();
