@@ -172,7 +172,9 @@ async function teacherTrain(
   info(
     `teacher: test ${percent(testAccuracy)}, val ${
       percent(history.at(-1)!.valAccuracy)
-    }; ${history.length} epochs in ${formatDuration(seconds)} on ${backend}; wrote ${file}`,
+    }; ${history.length} epochs in ${
+      formatDuration(seconds)
+    } on ${kernels.name} kernels; wrote ${file}`,
     quiet,
   );
   if (o.json) {

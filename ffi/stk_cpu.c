@@ -1277,6 +1277,40 @@ static void max_pool_grad_chunk(void* ctx, int64_t b) {
   const int64_t KH = g->filter_h, KW = g->filter_w;
   float* dimg = j->out + b * H * W * C;
   const float* ximg = j->x + b * H * W * C;
+  if (g->stride_h == KH && g->stride_w == KW && g->pad_top == 0 && g->pad_left == 0 &&
+      C % VL == 0) {
+    /* Windows that tile the image without overlap: every input element is written once,
+     * dy at its window's first largest value and 0 elsewhere; rows and columns no window
+     * reaches are zeroed. */
+    zero_border(dimg, H, W, 0, 0, OH * KH < H ? OH * KH : H, OW * KW < W ? OW * KW : W, C);
+    for (int64_t oh = 0; oh < OH; oh++) {
+      for (int64_t ow = 0; ow < OW; ow++) {
+        const float* gy = j->dy + ((b * OH + oh) * OW + ow) * C;
+        const int64_t h0 = oh * KH, w0 = ow * KW;
+        const int64_t hb = h0 + KH < H ? h0 + KH : H, wb = w0 + KW < W ? w0 + KW : W;
+        for (int64_t c = 0; c < C; c += VL) {
+          vf m = (vf){0} - __builtin_inff();
+          vi at = (vi){0} - 1; /* the window position of the lane's maximum, or -1 */
+          for (int64_t ih = h0; ih < hb; ih++) {
+            for (int64_t iw = w0; iw < wb; iw++) {
+              const vf v = ldu(ximg + (ih * W + iw) * C + c);
+              const vi gt = v > m;
+              m = vsel(gt, v, m);
+              at = (gt & (int32_t)((ih - h0) * KW + iw - w0)) | (~gt & at);
+            }
+          }
+          const vf d = ldu(gy + c);
+          for (int64_t ih = h0; ih < hb; ih++) {
+            for (int64_t iw = w0; iw < wb; iw++) {
+              const vi here = at == (int32_t)((ih - h0) * KW + iw - w0);
+              stu(dimg + (ih * W + iw) * C + c, vsel(here, d, (vf){0}));
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
   memset(dimg, 0, (size_t)(H * W * C) * sizeof(float));
   for (int64_t oh = 0; oh < OH; oh++) {
     const int64_t h0 = oh * g->stride_h - g->pad_top;
