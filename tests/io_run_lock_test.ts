@@ -98,7 +98,16 @@ Deno.test("another machine's lock is never taken over: the error says how to cle
 });
 
 Deno.test("an unreadable lock file is replaced once it is old, with a note saying so", async () => {
-  for (const text of ["", "{not json", '{"pid": -3}', '{"pid": 1.5}', '{"host": "x"}']) {
+  const texts = [
+    "",
+    "null",
+    "{not json",
+    '{"pid": -3}',
+    '{"pid": 0}',
+    '{"pid": 1.5}',
+    '{"host": "x"}',
+  ];
+  for (const text of texts) {
     const dir = await Deno.makeTempDir();
     const path = `${dir}/${LOCK_FILE}`;
     await Deno.writeTextFile(path, text);
@@ -116,6 +125,40 @@ Deno.test("an unreadable lock file is replaced once it is old, with a note sayin
     await lock.release();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a lock's fields of the wrong type are read as unknown, not trusted", async () => {
+  const dir = await Deno.makeTempDir();
+  const other = sleeper();
+  const dead = new Deno.Command("true").spawn();
+  await dead.status;
+  try {
+    // A host that is not text is no host: the pid is checked here, and it runs.
+    await Deno.writeTextFile(
+      `${dir}/${LOCK_FILE}`,
+      JSON.stringify({ pid: other.pid, host: 7, started: 5, command: null }),
+    );
+    await refused(dir, new RegExp(`by process ${other.pid} \\(\\?, since \\?; lock file`));
+    // The same for a pid that no longer runs: taken over.
+    await Deno.writeTextFile(`${dir}/${LOCK_FILE}`, JSON.stringify({ pid: dead.pid, host: 7 }));
+    const lock = await acquireRunLock(dir, "train");
+    assert.match(lock.note ?? "", new RegExp(`took over the lock of process ${dead.pid} \\(\\?, `));
+    await lock.release();
+  } finally {
+    other.kill();
+    await other.status;
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("taking and releasing a lock leaves no file open", async () => {
+  const dir = await Deno.makeTempDir();
+  const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+  await (await acquireRunLock(dir, "train")).release();
+  const before = fds();
+  for (let i = 0; i < 20; i++) await (await acquireRunLock(dir, "train")).release();
+  assert.equal(fds(), before);
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("release() leaves a lock that another process holds by now", async () => {
