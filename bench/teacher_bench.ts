@@ -18,6 +18,10 @@
  * each other) and TensorFlow.js's own per-kernel work between them (about 60 kernels a
  * training step, the dropout masks, the elementwise ops).
  *
+ * Each rate is also given per CPU-second the process used (all its threads, from
+ * `/proc/self/stat`): on a machine shared with other work the wall-clock rate also measures the
+ * neighbours; with `SOFTTREE_THREADS=1` the CPU-second rate is what one idle core would do.
+ *
  * Usage: `deno run -A bench/teacher_bench.ts [--steps N] [--images N] [--batch-size B]
  * [--filters F1,F2] [--dense U] [--kernels native,wasm] [--sgemm N]`
  *
@@ -80,6 +84,18 @@ async function checkKernels(): Promise<void> {
   });
 }
 
+/** CPU seconds this process has used (user and system, all threads), or NaN where
+ * `/proc/self/stat` is not there. On a machine shared with other work, throughput per CPU
+ * second says what the code costs; per wall second, also how much of the machine it got. */
+function cpuSeconds(): number {
+  try {
+    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ ticks
+  } catch {
+    return NaN;
+  }
+}
+
 /** Child mode: on the kernels named by SOFTTREE_TEACHER_KERNELS, time training and
  * inference, print JSON. */
 async function child(steps: number, images: number): Promise<void> {
@@ -89,18 +105,22 @@ async function child(steps: number, images: number): Promise<void> {
   const warm = sliceRows(train, 0, batchSize);
   const data = sliceRows(train, batchSize, batchSize * (steps + 1));
   const { teacher } = await trainTeacher(warm, { epochs: 1, batchSize, filters, dense, seed: 1 });
+  const c0 = cpuSeconds();
   const { history } = await trainTeacher(data, { teacher, epochs: 1, batchSize, seed: 1 });
+  const trainCpu = cpuSeconds() - c0;
   const x = test.x.subarray(0, images * test.features);
   await teacherLogits(teacher, test.x.subarray(0, 256 * test.features)); // warm-up
-  const t0 = performance.now();
+  const t0 = performance.now(), c1 = cpuSeconds();
   await teacherLogits(teacher, x, { batchSize: 256 });
-  const inferSeconds = (performance.now() - t0) / 1000;
+  const inferSeconds = (performance.now() - t0) / 1000, inferCpu = cpuSeconds() - c1;
   teacher.dispose();
   console.log(JSON.stringify({
     kernels: kernels.name,
     description: kernels.description,
     trainPerSec: history[0].samplesPerSec,
     inferPerSec: images / inferSeconds,
+    trainPerCpuSec: data.n / trainCpu,
+    inferPerCpuSec: images / inferCpu,
   }));
 }
 
@@ -109,6 +129,8 @@ interface ChildResult {
   description: string;
   trainPerSec: number;
   inferPerSec: number;
+  trainPerCpuSec: number;
+  inferPerCpuSec: number;
 }
 
 async function run(kernels: string, steps: number, images: number): Promise<ChildResult> {
@@ -177,7 +199,7 @@ if (import.meta.main) {
   if (childAt >= 0) {
     await child(Number(Deno.args[childAt + 1]), Number(Deno.args[childAt + 2]));
   } else {
-    const steps = Number(arg("--steps", "60"));
+    const steps = Number(arg("--steps", "150"));
     const images = Number(arg("--images", "2560"));
     const kinds = arg("--kernels", "native,wasm").split(",");
     const flops = flopsPerSample();
@@ -190,12 +212,15 @@ if (import.meta.main) {
     for (const k of kinds) {
       const r = await run(k, steps, images);
       results.push(r);
+      const perCpu = (v: number) => Number.isNaN(v) ? "" : `  (${fmt(v)} per CPU-second)`;
       console.log(
         `${k.padEnd(6)} ${r.description}\n` +
           `       training  ${fmt(r.trainPerSec).padStart(7)} samples/s  ` +
-          `${fmt(r.trainPerSec * flops.train / 1e9, 1).padStart(6)} GFLOP/s\n` +
+          `${fmt(r.trainPerSec * flops.train / 1e9, 1).padStart(6)} GFLOP/s` +
+          `${perCpu(r.trainPerCpuSec)}\n` +
           `       inference ${fmt(r.inferPerSec).padStart(7)} images/s   ` +
-          `${fmt(r.inferPerSec * flops.forward / 1e9, 1).padStart(6)} GFLOP/s`,
+          `${fmt(r.inferPerSec * flops.forward / 1e9, 1).padStart(6)} GFLOP/s` +
+          perCpu(r.inferPerCpuSec),
       );
     }
     if (results.length === 2) {
@@ -207,6 +232,11 @@ if (import.meta.main) {
     }
     const n = Number(arg("--sgemm", "2048"));
     const lib = loadStkLibrary("cpu", (await findLibrary("stk_cpu")).path);
+    unwrapStk(
+      lib,
+      lib.symbols.stk_set_threads(Number(Deno.env.get("SOFTTREE_THREADS") ?? 0)),
+      "threads",
+    );
     const r = sgemmRates(lib, n);
     console.log(
       `SGEMM ${n}^3 (checked against the plain loop): blocked ${fmt(r.blocked, 1)} GFLOP/s ` +
