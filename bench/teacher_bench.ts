@@ -240,7 +240,7 @@ if (import.meta.main) {
     const r = sgemmRates(lib, n);
     console.log(
       `SGEMM ${n}^3 (checked against the plain loop): blocked ${fmt(r.blocked, 1)} GFLOP/s ` +
-        `(${r.threads} threads), plain triple loop ${
+        `(${r.threads} thread${r.threads === 1 ? "" : "s"}), plain triple loop ${
           fmt(r.plain, 2)
         } GFLOP/s (${r.plainSize}^3), ` +
         `system BLAS ${Number.isNaN(r.blas) ? "not installed" : `${fmt(r.blas, 1)} GFLOP/s`}`,
