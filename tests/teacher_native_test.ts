@@ -391,7 +391,7 @@ Deno.test({
   const run = async (kernels: "native" | "wasm") => {
     await prepareTeacherKernels({ kernels });
     const losses: number[] = [];
-    const tensors = tf.memory().numTensors;
+    const tensors = tf.memory().numTensors, buffers = tf.engine().backend.numDataIds();
     const { teacher, history, kernels: used } = await trainTeacher(data, {
       epochs: 2,
       batchSize: 17, // the last batch of each epoch is short
@@ -404,6 +404,7 @@ Deno.test({
     const logits = await teacherLogits(teacher, data.x.subarray(0, 20 * data.features));
     teacher.dispose();
     assert.equal(tf.memory().numTensors, tensors, "no tensor outlives the training");
+    assert.equal(tf.engine().backend.numDataIds(), buffers, "nor any buffer in the wasm heap");
     return { losses, logits, loss: history.at(-1)!.loss };
   };
   const w = await run("wasm");
