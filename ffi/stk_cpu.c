@@ -417,6 +417,15 @@ typedef struct {
 
 /* ---------------------------------------------------------------- micro-kernels */
 
+/* Where a micro-kernel may store its tile itself: C's first element, row stride, the bias of
+ * its columns (or null) and whether relu follows. */
+typedef struct {
+  float* c;
+  int64_t ldc;
+  const float* bias;
+  int relu;
+} direct_t;
+
 /*
  * ukr_MRxNV: out [MR, NV VL] = sum over the runs r of
  *   sum_{l < len[r]} a[i][off[r] + l] * b[(k_r + l) ldb + j],
@@ -426,7 +435,7 @@ typedef struct {
 #define DEF_UKR(MR, NV)                                                                    \
   static void ukr_##MR##x##NV(int nruns, const int64_t* off, const int64_t* len,           \
                               const float* const* a, const float* b, int64_t ldb,          \
-                              float* out) {                                                \
+                              float* out, const direct_t* d) {                             \
     vf acc[MR][NV];                                                                        \
     _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++)                                   \
         _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) acc[i][j] = (vf){0};          \
@@ -443,13 +452,24 @@ typedef struct {
         }                                                                                  \
       }                                                                                    \
     }                                                                                      \
+    if (d) { /* a whole tile, all of K: C = relu(acc + bias) straight from the registers */ \
+      _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) {                               \
+        const vf bj = d->bias ? ldu(d->bias + j * VL) : (vf){0};                           \
+        _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) {                             \
+          vf v = acc[i][j] + bj;                                                           \
+          if (d->relu) v = vsel(v < 0, (vf){0}, v);                                        \
+          stu(d->c + i * d->ldc + j * VL, v);                                              \
+        }                                                                                  \
+      }                                                                                    \
+      return;                                                                              \
+    }                                                                                      \
     _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++)                                   \
         _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++)                               \
             stu(out + i * NR_MAX + j * VL, acc[i][j]);                                     \
   }
 
 typedef void (*ukr_fn)(int, const int64_t*, const int64_t*, const float* const*,
-                       const float*, int64_t, float*);
+                       const float*, int64_t, float*, const direct_t*);
 
 #if NV_MAX == 4
 DEF_UKR(8, 1)
@@ -473,6 +493,15 @@ static void store_tile(const gemm_t* g, const colblk_t* cb, int64_t i0, int mr,
                        const float* tile, int first, int last) {
   const float alpha = g->alpha, beta = g->beta;
   const int w = cb->w;
+  if (g->cs_c != 1 && first && last && alpha == 1 && beta == 0 && !g->bias && !g->relu) {
+    /* C's transpose (a swapped product): column j of the tile is a row of C, its mr values
+     * g->rs_c apart (contiguous when rs_c is 1). */
+    for (int j = 0; j < w; j++) {
+      float* cj = g->C + i0 * g->rs_c + (cb->n0 + j) * g->cs_c;
+      for (int i = 0; i < mr; i++) cj[i * g->rs_c] = tile[i * NR_MAX + j];
+    }
+    return;
+  }
   for (int i = 0; i < mr; i++) {
     float* c = g->C + (i0 + i) * g->rs_c + cb->n0 * g->cs_c;
     const float* t = tile + i * NR_MAX;
@@ -557,7 +586,15 @@ static void run_unit(const gemm_t* g, int64_t m0, int64_t m1, int cbi, int64_t k
       const int mr = (int)(m1 - i0 < MR ? m1 - i0 : MR);
       const float* rp[MR_MAX];
       for (int i = 0; i < MR; i++) rp[i] = row_at(&g->A, i0 + (i < mr ? i : mr - 1));
-      ukr(nruns, off, len, rp, bp, cb->ldb, tile);
+      /* A whole tile over all of K with C = act(A B + bias): stored from the registers. */
+      if (first && last && mr == MR && cb->w == nv * VL && g->cs_c == 1 && g->alpha == 1 &&
+          g->beta == 0) {
+        const direct_t d = {g->C + i0 * g->rs_c + cb->n0, g->rs_c,
+                            g->bias ? g->bias + cb->n0 : NULL, g->relu};
+        ukr(nruns, off, len, rp, bp, cb->ldb, NULL, &d);
+        continue;
+      }
+      ukr(nruns, off, len, rp, bp, cb->ldb, tile, NULL);
       store_tile(g, cb, i0, mr, tile, first, last);
     }
   }
