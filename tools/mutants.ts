@@ -455,6 +455,7 @@ async function main(): Promise<void> {
     Deno.exit(130);
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
+  Deno.addSignalListener("SIGTERM", onInterrupt);
   console.error(`mutants: scratch copy of ${o.rev ?? "the working tree"} in ${sandbox}`);
   try {
     const files = await fillSandbox(sandbox, o.rev);
@@ -491,6 +492,7 @@ async function main(): Promise<void> {
     if (o.report) await Deno.writeTextFile(o.report, text + "\n");
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
+    Deno.removeSignalListener("SIGTERM", onInterrupt);
     cleanUp();
   }
 }
