@@ -6,8 +6,9 @@
 import { Command } from "@commander-js/extra-typings";
 import { distill } from "../lib/train/distill.ts";
 import { assetPath } from "../lib/io/assets.ts";
-import { intArg, numArg, printJson } from "./common.ts";
-import { formatDuration, info, percent, ProgressBar } from "./progress.ts";
+import { choiceArg, intArg, numArg, printJson } from "./common.ts";
+import { prepareTeacherKernels, TEACHER_KERNEL_CHOICES } from "../lib/teacher/kernels_select.ts";
+import { buildProgress, formatDuration, info, percent, ProgressBar } from "./progress.ts";
 import { TrainingInterruptedError } from "../lib/errors.ts";
 import {
   recordedTreeOptions,
@@ -61,6 +62,11 @@ export function distillCommand() {
     )
     .option("--cache-dir <dir>", "where teacher logits are cached", ".cache/softtree")
     .option(
+      "--teacher-kernels <name>",
+      "the teacher's kernels: auto (native, else wasm), native, cuda or wasm (default: SOFTTREE_TEACHER_KERNELS, else auto)",
+      choiceArg("--teacher-kernels", TEACHER_KERNEL_CHOICES),
+    )
+    .option(
       "--teacher-epochs <n>",
       "epochs when a teacher must be trained (batch 32, cosine schedule: the shipped teacher's recipe)",
       intArg("--teacher-epochs", 1),
@@ -103,6 +109,11 @@ async function distillAction(
   stops: StopSignals,
 ): Promise<void> {
   const splits = await loadDataFrom(o, quiet);
+  const kernels = await prepareTeacherKernels({
+    kernels: o.teacherKernels,
+    onBuild: buildProgress(quiet),
+  });
+  info(`teacher: ${kernels.description}`, quiet);
   const teacherDir = o.teacher ??
     (o.data === "mnist" ? assetPath("teacher") ?? "assets/teacher" : `${out}/teacher`);
   const fit = { ...fitOptionsFrom(o, "tree"), signal: stops.signal };
@@ -133,7 +144,6 @@ async function distillAction(
         ),
     },
     onStage: (stage) => {
-      if (stage === "teacher") info(`teacher: ${teacherDir}`, quiet);
       if (stage === "hard") info("training the same tree on hard labels (--compare)", quiet);
     },
     onTeacher: (t) =>
@@ -188,6 +198,7 @@ async function distillAction(
       ...runSummary(d, out),
       teacher_test_accuracy: result.teacherTestAccuracy,
       teacher_loaded: result.teacherLoaded,
+      teacher_kernels: kernels.name,
       teacher: result.teacherFile,
       temperature: result.temperature,
       fidelity: result.fidelity,
