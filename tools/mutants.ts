@@ -340,7 +340,9 @@ async function mutateFile(
     inPlace: true,
     coverageAnalysis: "off",
     concurrency: o.concurrency,
-    timeoutMS: 10000,
+    // Generous: on a shared machine a normal run may be slow; a timeout counts as caught.
+    timeoutMS: 30000,
+    timeoutFactor: 2.5,
     reporters: ["json", "progress-append-only"],
     jsonReporter: { fileName: `.mutants/${name}.json` },
     mutator: { excludedMutations: o.strings ? [] : ["StringLiteral"] },
