@@ -751,10 +751,12 @@ extern "C" int32_t stk_relu_bias_grad(float* dz, float* dbias, const float* dy, 
   LOCKED(relu_bias_grad_host(dz, dbias, dy, y, rows, cols));
 }
 
-/* On the host: a batch's logits are a few hundred values, a launch would cost more. */
+/* On the host: a batch's logits are a few hundred values, a launch would cost more. A
+ * refused SOFTTREE_CUBLAS is refused here too, as by every other entry point. */
 extern "C" int32_t stk_softmax_xent(float* loss, float* dlogits, const float* logits,
                                     const int32_t* labels, int32_t rows, int32_t classes) {
   STK_TRY(check_softmax_xent(loss, dlogits, logits, labels, rows, classes));
+  STK_TRY(check_cublas());
   softmax_xent(loss, dlogits, logits, labels, rows, classes);
   g_error[0] = 0;
   return STK_OK;
