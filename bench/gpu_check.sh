@@ -1,39 +1,54 @@
 #!/usr/bin/env bash
-# GPU check of softtree's CUDA backend in one go: build, compare, time. It needs only bash, gcc,
-# nvcc, the NVIDIA driver and the repository's tracked files: no Deno, no npm, no network and
-# no folder built beforehand (a bare machine with CUDA's compiler will do).
+# GPU check of softtree's CUDA backends in one go: build, compare, time. It covers both native
+# libraries, the tree's (ffi/sdt.h) and the teacher's ConvNet kernels (ffi/stk.h). It needs only
+# bash, gcc, nvcc, the NVIDIA driver and the repository's tracked files: no Deno, no npm, no
+# network and no folder built beforehand (a bare machine with CUDA's compiler will do).
 #
 #   bash bench/gpu_check.sh         # OUT=dir keeps the report and logs there
 #
-# 1. Builds, into a temporary folder, ffi/sdt_cpu.c with gcc and ffi/sdt_cuda.cu with nvcc using
-#    ffi/build.ts's flags (the CPU level from /proc/cpuinfo as build.ts picks it, SOFTTREE_MARCH
-#    overriding; nvcc -arch=native where a GPU is present, SOFTTREE_CUDA_ARCH overriding), and
-#    the check harness ffi/check/gpu_parity.c.
-# 2. The CPU half: the launch arithmetic of the CUDA kernels, the CPU build against a float64
-#    reference and finite differences, and the CPU build against itself with another thread
-#    count (ffi/check/gpu_parity.c says what exactly). `deno task test` runs the same half.
-# 3. With a GPU, both products of the CUDA build, one after the other, each against the CPU
-#    build over depths 1/4/8/12, batches 1/7/64/4096, both losses, fixed and learned beta,
-#    plus a batch of 1,100,000 rows, then timed:
+# 1. Builds, into a temporary folder, ffi/sdt_cpu.c and ffi/stk_cpu.c with gcc and
+#    ffi/sdt_cuda.cu and ffi/stk_cuda.cu with nvcc using ffi/build.ts's flags (the CPU level
+#    from /proc/cpuinfo as build.ts picks it, SOFTTREE_MARCH overriding; nvcc -arch=native
+#    where a GPU is present, SOFTTREE_CUDA_ARCH overriding), and the check harnesses
+#    ffi/check/gpu_parity.c (the tree) and ffi/check/stk_parity.c (the teacher's kernels).
+# 2. The CPU halves. The tree: the launch arithmetic of the CUDA kernels, the CPU build against
+#    a float64 reference and finite differences, and against itself with another thread count.
+#    The teacher's kernels: every entry point of the CPU build against plain float64 loops
+#    (and stk_sgemm against stk_sgemm_naive), with 1 thread against 2, its argument checks;
+#    without a GPU, also the CUDA build's argument checks and that every entry point refuses
+#    to run (ffi/check/*.c say what exactly). `deno task test` runs the same halves.
+# 3. With a GPU, both products of each CUDA build, one after the other, each against its CPU
+#    build, then timed. The teacher's kernels first (their runs are short): every entry point
+#    on the teacher's shapes (batches 1, 17, 256) and odd ones, three chained training steps
+#    of the whole net, and the net's training step and inference timed. Then the tree: depths
+#    1/4/8/12, batches 1/7/64/4096, both losses, fixed and learned beta, plus a batch of
+#    1,100,000 rows. For each library:
 #      a. cuBLAS: the libcublas.so* found under python3's site-packages (the pip package
 #         nvidia-cublas) or the CUDA install, through SOFTTREE_CUBLAS=<its path>; also times
 #         the CPU build on this machine's cores;
 #      b. the library's own GEMM kernel: SOFTTREE_CUBLAS=none;
-#      c. a SOFTTREE_CUBLAS path that does not exist must be refused, not replaced.
+#      c. a SOFTTREE_CUBLAS path that does not exist must be refused, not replaced (the
+#         teacher's kernels: by every entry point).
+#    Each run checks that the library's build info names the product path in use.
 #    SOFTTREE_REQUIRE_CUDA=1 holds for these runs: a CUDA library that cannot run fails them.
-# 4. Writes report.txt and the logs (build.log, cpu_half.log, cuda_cublas.log, cuda_own.log:
-#    five files) into $OUT when set, else into a temporary folder, and prints the report. The
-#    last line is `gpu check: PASS` or `gpu check: FAIL (reasons)`; the exit status 0 or 1.
-#    Without a GPU the CPU half still runs, then the check fails saying that there is none.
+# 4. Writes report.txt and the logs (build.log, cpu_half.log, cuda_cublas.log, cuda_own.log,
+#    stk_cpu_half.log, stk_cuda.log: seven files) into $OUT when set, else into a temporary
+#    folder, and prints the report. The last line is `gpu check: PASS` or
+#    `gpu check: FAIL (reasons)`; the exit status 0 or 1. Without a GPU the CPU halves still
+#    run, then the check fails saying that there is none.
 #
 # Time: every step runs under `timeout`, bounded by one deadline 290 s after the start, so the
 # check ends within 5 minutes whatever happens (a step cut off is a failure that says so). How
 # long it should take on an H200 machine (16 cores): on the 2-core machine where this was
-# written, without a GPU, the builds take about 10 s, the CPU half 3 s, the CPU timings 45 s
-# (data included), and the whole parity matrix with the CPU build on both sides (1 thread
-# against 2) 94 s. A GPU run has the CPU build on one side only, on 8 times the cores, so each
-# of the two runs should take well under that 94 + 45 s bound; the CUDA side is small next to
-# it (the largest case, depth 12 batch 4096, is about 1 GFLOP a step).
+# written, shared and without a GPU, the four library builds take about 25 s, the tree's CPU
+# half 3-5 s, the teacher kernels' CPU half 4 s, the tree's CPU timings 45 s (data included),
+# and the whole tree parity matrix with the CPU build on both sides (1 thread against 2) 94 s.
+# A GPU run has the CPU build on one side only, on 8 times the cores, so each of the two tree
+# runs should take well under that 94 + 45 s bound; the CUDA side is small next to it (the
+# largest case, depth 12 batch 4096, is about 1 GFLOP a step). A teacher-kernel run with a
+# second copy of the CPU build standing in for the CUDA build takes about 40 s here, timing
+# included, most of it the CPU side and the single-threaded float64 references; those runs
+# are capped at 75 s each.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 START=$SECONDS
@@ -129,7 +144,29 @@ if ! run_step 60 "$LOG" "${HARNESS_CMD[@]}"; then
   finish
 fi
 say "build: CPU library (-march=$MARCH) and harness ok"
+# The teacher's kernels: the same gcc flags (build.ts's buildFlags), their own harness. A
+# failure here is reported and the tree's check goes on.
+STK_CPU_CMD=(gcc -std=c11 -O3 -fno-math-errno -fPIC -shared -Wall -Wno-psabi -Wl,-z,nodelete
+  "-march=$MARCH" "-DSOFTTREE_TARGET=\"$MARCH\"" -fopenmp stk_cpu.c -lm -o "$BUILD/libstk_cpu.so")
+STK_HARNESS_CMD=(gcc -std=c11 -O2 -Wall -Wextra ffi/check/stk_parity.c -ldl -lm
+  -o "$BUILD/stk_parity")
+STK_BUILT=0
+echo "\$ (cd ffi && ${STK_CPU_CMD[*]})" >>"$LOG"
+if ! (cd ffi && run_step 120 "$LOG" "${STK_CPU_CMD[@]}"); then
+  fail "the teacher kernels' CPU library did not build (see build.log)"
+  tail -20 "$LOG"
+else
+  echo "\$ ${STK_HARNESS_CMD[*]}" >>"$LOG"
+  if ! run_step 60 "$LOG" "${STK_HARNESS_CMD[@]}"; then
+    fail "the teacher kernels' check harness did not build (see build.log)"
+    tail -20 "$LOG"
+  else
+    STK_BUILT=1
+    say "build: teacher kernels' CPU library (-march=$MARCH) and harness ok"
+  fi
+fi
 CUDA_BUILT=0
+STK_CUDA_BUILT=0
 if ! command -v "$NVCC" >/dev/null 2>&1; then
   fail "nvcc not found: the CUDA library cannot be built"
 else
@@ -155,9 +192,21 @@ else
     fail "the CUDA library did not build with ${ARCH[*]} (see build.log)"
     tail -20 "$LOG"
   fi
+  # The teacher's kernels with the targets the tree's library built with.
+  STK_CUDA_CMD=("$NVCC" -O3 -std=c++17 -shared -Xcompiler=-fPIC "${ARCH[@]}" stk_cuda.cu -ldl
+    -o "$BUILD/libstk_cuda.so")
+  echo "\$ (cd ffi && ${STK_CUDA_CMD[*]})" >>"$LOG"
+  if (cd ffi && run_step 180 "$LOG" "${STK_CUDA_CMD[@]}"); then
+    STK_CUDA_BUILT=1
+    say "build: teacher kernels' CUDA library (${ARCH[*]}) ok"
+  else
+    fail "the teacher kernels' CUDA library did not build with ${ARCH[*]} (see build.log)"
+    tail -20 "$LOG"
+  fi
 fi
 grep -i 'warning' "$OUT/build.log" | head -5 | sed 's/^/  build /' | tee -a "$REPORT"
 HARNESS=("$BUILD/gpu_parity" --cpu "$BUILD/libsdt_cpu.so")
+STK=("$BUILD/stk_parity" --cpu "$BUILD/libstk_cpu.so")
 
 # ---------------------------------------------------------------- 2. the CPU half
 LOG="$OUT/cpu_half.log"
@@ -170,16 +219,34 @@ if [ $rc -ne 0 ]; then
   grep -E '^    FAIL' "$LOG" | head -10 | tee -a "$REPORT"
 fi
 
+# The teacher's kernels. Without a GPU the CUDA build is handed over too: its argument checks
+# must match the CPU build's and every entry point must refuse to run, as stk_probe does.
+if [ $STK_BUILT -eq 1 ]; then
+  LOG="$OUT/stk_cpu_half.log"
+  : >"$LOG"
+  STK_NO_GPU=()
+  [ -z "$GPU" ] && [ $STK_CUDA_BUILT -eq 1 ] && STK_NO_GPU=(--cuda "$BUILD/libstk_cuda.so")
+  SOFTTREE_REQUIRE_CUDA=0 run_step 120 "$LOG" "${STK[@]}" --quick "${STK_NO_GPU[@]}"
+  rc=$?
+  say "teacher kernels, cpu half: $(grep -E '^parity:' "$LOG" | tail -1)"
+  grep -E '^(cuda:|== (the harness|argument checks|cuda cannot run))' "$LOG" | sed 's/^/  /' |
+    tee -a "$REPORT"
+  if [ $rc -ne 0 ]; then
+    fail "the teacher kernels' CPU half failed (status $rc): $(short "$LOG")"
+    grep -E '^    FAIL' "$LOG" | head -10 | tee -a "$REPORT"
+  fi
+fi
+
 # ---------------------------------------------------------------- 3. the GPU half
 if [ -z "$GPU" ]; then
   if [ $CUDA_BUILT -eq 1 ]; then
     say "cuda probe: $(SOFTTREE_REQUIRE_CUDA=0 "${HARNESS[@]}" --cuda "$BUILD/libsdt_cuda.so" \
       --probe 2>&1 | grep '^cuda:' | tail -1)"
   fi
-  fail "no NVIDIA GPU on this machine: the CUDA library was not run"
+  fail "no NVIDIA GPU on this machine: the CUDA libraries were not run"
   finish
 fi
-if [ $CUDA_BUILT -eq 0 ]; then finish; fi
+if [ $CUDA_BUILT -eq 0 ] && [ $STK_CUDA_BUILT -eq 0 ]; then finish; fi
 export SOFTTREE_REQUIRE_CUDA=1
 
 # cuBLAS: under python3's site-packages (pip's nvidia-cublas puts it in nvidia/.../lib), then
@@ -232,19 +299,91 @@ gpu_run() {
   return $rc
 }
 
-# What the library finds by itself (SOFTTREE_CUBLAS unset), for the record.
-say "cuda with SOFTTREE_CUBLAS unset: $(env -u SOFTTREE_CUBLAS "${HARNESS[@]}" --cuda \
-  "$BUILD/libsdt_cuda.so" --probe 2>&1 | grep -m1 '^cuda: cuda (' | sed 's/^cuda: //')"
+# stk_run NAME CAP ENV... -- ARGS...: one run of the teacher kernels' harness against their
+# CUDA library; its output goes to $BUILD/stk_run.log and is appended to stk_cuda.log.
+STK_LOG="$BUILD/stk_run.log"
+stk_run() {
+  local name=$1 cap=$2
+  shift 2
+  local envs=()
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done
+  shift
+  : >"$STK_LOG"
+  echo "\$ ${envs[*]} stk_parity --cuda libstk_cuda.so $*" >>"$STK_LOG"
+  run_step "$cap" "$STK_LOG" env "${envs[@]}" "${STK[@]}" --cuda "$BUILD/libstk_cuda.so" "$@"
+  local rc=$?
+  cat "$STK_LOG" >>"$OUT/stk_cuda.log"
+  say ""
+  say "== $name"
+  grep -E '^cuda:' "$STK_LOG" | sed 's/^/  /' | tee -a "$REPORT"
+  grep -E '^(parity:|== timing|   CPU:|  case|  (training step|inference),)' "$STK_LOG" |
+    sed 's/^/  /' | tee -a "$REPORT"
+  grep -E '^    FAIL' "$STK_LOG" | head -10 | tee -a "$REPORT"
+  say "  $(tail -1 "$STK_LOG")"
+  [ $rc -eq 124 ] && fail "$name: cut off by the deadline"
+  return $rc
+}
 
 CUBLAS=$(find_cublas)
-CPU_TIMING=(--cpu-timing) # with the first CUDA run that happens
 if [ -z "$CUBLAS" ]; then
   fail "no libcublas.so* under python3's site-packages or the CUDA install: the cuBLAS path was not run"
 else
   say "cuBLAS found: $CUBLAS"
+fi
+CUBLAS_ENV=()
+[ -n "$CUBLAS" ] && CUBLAS_ENV=("SOFTTREE_CUBLAS=$CUBLAS"
+  "LD_LIBRARY_PATH=$(dirname "$CUBLAS")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+BAD=/nonexistent/libcublas.so.13
+
+# The teacher's kernels first: their runs are short and capped; the tree's take what is left.
+if [ $STK_BUILT -eq 1 ] && [ $STK_CUDA_BUILT -eq 1 ]; then
+  : >"$OUT/stk_cuda.log"
+  say ""
+  say "teacher kernels, cuda with SOFTTREE_CUBLAS unset: $(env -u SOFTTREE_CUBLAS "${STK[@]}" \
+    --cuda "$BUILD/libstk_cuda.so" --probe 2>&1 | grep -m1 '^cuda: cuda (' | sed 's/^cuda: //')"
+  STK_CPU_TIMING=(--cpu-timing) # with the first CUDA run that happens
+  if [ -n "$CUBLAS" ]; then
+    name="teacher kernels, CUDA with cuBLAS (SOFTTREE_CUBLAS=$CUBLAS)"
+    if ! stk_run "$name" 75 "${CUBLAS_ENV[@]}" -- --timing "${STK_CPU_TIMING[@]}"; then
+      fail "teacher kernels, CUDA with cuBLAS: $(short "$STK_LOG")"
+    elif ! grep -q '^cuda: cuda (.*GEMM: cuBLAS' "$STK_LOG"; then
+      fail "teacher kernels, CUDA with cuBLAS: the library did not report cuBLAS in use"
+    fi
+    STK_CPU_TIMING=()
+  fi
+  name="teacher kernels, CUDA with its own GEMM kernel (SOFTTREE_CUBLAS=none)"
+  if ! stk_run "$name" 75 SOFTTREE_CUBLAS=none -- --timing "${STK_CPU_TIMING[@]}"; then
+    fail "teacher kernels, CUDA with its own GEMM kernel: $(short "$STK_LOG")"
+  elif ! grep -q '^cuda: cuda (.*GEMM: own GEMM kernel (SOFTTREE_CUBLAS=none)' "$STK_LOG"; then
+    fail "teacher kernels, CUDA with its own GEMM kernel: the library did not report the own kernel in use"
+  fi
+  # A bad path: every entry point refuses, naming it (the CPU half runs again, --quick).
+  : >"$STK_LOG"
+  SOFTTREE_REQUIRE_CUDA=0 SOFTTREE_CUBLAS=$BAD run_step 45 "$STK_LOG" "${STK[@]}" \
+    --cuda "$BUILD/libstk_cuda.so" --quick
+  rc=$?
+  cat "$STK_LOG" >>"$OUT/stk_cuda.log"
+  if [ $rc -eq 0 ] && grep -q "^cuda: the CUDA library cannot run here (status 5): SOFTTREE_CUBLAS=\"$BAD\" cannot be used" "$STK_LOG" &&
+    grep -q '^== cuda cannot run here: 14 entry points fail .*: ok$' "$STK_LOG"; then
+    say ""
+    say "teacher kernels: a bad SOFTTREE_CUBLAS is refused by all 14 entry points: $(grep -m1 \
+      '^cuda: the CUDA' "$STK_LOG" | sed 's/^cuda: //' | cut -c1-200)"
+  else
+    fail "teacher kernels: SOFTTREE_CUBLAS=$BAD was not refused everywhere (status $rc: $(short "$STK_LOG"))"
+    grep -E '^    FAIL' "$STK_LOG" | head -5 | tee -a "$REPORT"
+  fi
+fi
+if [ $CUDA_BUILT -eq 0 ]; then finish; fi
+
+# What the library finds by itself (SOFTTREE_CUBLAS unset), for the record.
+say ""
+say "cuda with SOFTTREE_CUBLAS unset: $(env -u SOFTTREE_CUBLAS "${HARNESS[@]}" --cuda \
+  "$BUILD/libsdt_cuda.so" --probe 2>&1 | grep -m1 '^cuda: cuda (' | sed 's/^cuda: //')"
+
+CPU_TIMING=(--cpu-timing) # with the first CUDA run that happens
+if [ -n "$CUBLAS" ]; then
   LOG="$OUT/cuda_cublas.log"
-  if ! gpu_run "CUDA with cuBLAS (SOFTTREE_CUBLAS=$CUBLAS)" "$LOG" 200 \
-    "SOFTTREE_CUBLAS=$CUBLAS" "LD_LIBRARY_PATH=$(dirname "$CUBLAS")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+  if ! gpu_run "CUDA with cuBLAS (SOFTTREE_CUBLAS=$CUBLAS)" "$LOG" 200 "${CUBLAS_ENV[@]}" \
     -- --timing "${CPU_TIMING[@]}"; then
     fail "CUDA with cuBLAS: $(short "$LOG")"
   elif ! grep -q '^cuda: .*GEMM: cuBLAS' "$LOG"; then
@@ -261,7 +400,6 @@ elif ! grep -q '^cuda: .*GEMM: own GEMM kernel (SOFTTREE_CUBLAS=none)' "$LOG"; t
   fail "CUDA with its own GEMM kernel: the library did not report the own kernel in use"
 fi
 
-BAD=/nonexistent/libcublas.so.13
 out=$(SOFTTREE_CUBLAS=$BAD timeout 30 "${HARNESS[@]}" --cuda "$BUILD/libsdt_cuda.so" --probe 2>&1)
 if [ $? -ne 0 ] && grep -q "SOFTTREE_CUBLAS=\"$BAD\" cannot be used" <<<"$out"; then
   say ""
