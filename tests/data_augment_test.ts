@@ -87,6 +87,58 @@ Deno.test("shifts move the ink by at most maxShift, rotations turn it about the 
   assert.ok(turnedVisibly > train.n / 2, `most turn visibly: ${turnedVisibly} of ${train.n}`);
 });
 
+Deno.test("elastic distortions bend the strokes locally and keep the ink; alpha 0 is the plain warp", () => {
+  const still = { copies: 1, maxShift: 0, maxRotate: 0, maxScale: 0, seed: 3 };
+  const bent = augmentImages(train, { ...still, elastic: 16 });
+  assert.deepEqual(augmentImages(train, { ...still, elastic: 0 }).x, augmentImages(train, still).x);
+  let changed = 0;
+  for (let i = 0; i < train.n; i++) {
+    const a = image(bent, i), o = image(train, i);
+    if (maxDiff(a, o) > 0.2) changed++;
+    // Local stretching and squeezing change the ink, within limits.
+    const ratio = mass(a) / mass(o);
+    assert.ok(ratio > 0.75 && ratio < 1.25, `image ${i} keeps most of its ink: ${ratio}`);
+    // A displacement field smoothed over 4 pixels moves the ink's centre a few pixels at most.
+    const [x0, y0] = centre(o), [x1, y1] = centre(a);
+    assert.ok(Math.hypot(x1 - x0, y1 - y0) < 3, `image ${i} stays in place`);
+  }
+  assert.ok(changed > 0.9 * train.n, `most images bend visibly: ${changed} of ${train.n}`);
+  // The fields differ between images and between seeds.
+  assert.notDeepEqual(augmentImages(train, { ...still, seed: 4, elastic: 16 }).x, bent.x);
+  assert.throws(() => augmentImages(train, { elastic: -1 }), RangeError);
+  assert.throws(() => augmentImages(train, { elastic: 5, elasticSigma: 0 }), RangeError);
+});
+
+Deno.test("recenter puts every copy's centre of mass on the original's", () => {
+  const moved = augmentImages(train, {
+    copies: 2,
+    seed: 2,
+    maxShift: 2,
+    elastic: 16,
+    recenter: true,
+  });
+  const loose = augmentImages(train, { copies: 2, seed: 2, maxShift: 2, elastic: 16 });
+  let far = 0, sum = 0;
+  for (let row = 0; row < moved.n; row++) {
+    const [x0, y0] = centre(image(train, row % train.n));
+    const [x1, y1] = centre(image(moved, row));
+    // Ink crossing the border can leave a copy a fraction of a pixel off.
+    const off = Math.hypot(x1 - x0, y1 - y0);
+    assert.ok(off < 0.5, `row ${row}: ${x1 - x0}, ${y1 - y0}`);
+    sum += off;
+    const [x2, y2] = centre(image(loose, row));
+    if (Math.hypot(x2 - x0, y2 - y0) > 0.5) far++;
+  }
+  assert.ok(sum / moved.n < 0.05, `mean distance ${sum / moved.n}`);
+  assert.ok(far > moved.n / 2, `without recenter most copies move: ${far} of ${moved.n}`);
+});
+
+Deno.test("augmentImages() tells its progress every 1,000 images and at the end", () => {
+  const seen: number[] = [];
+  augmentImages(train, { copies: 25, onProgress: (done, total) => seen.push(done, total) });
+  assert.deepEqual(seen, [1000, 2500, 2000, 2500, 2500, 2500]);
+});
+
 Deno.test("augmentImages() refuses data that is not images and a bad number of copies", () => {
   assert.throws(
     () => augmentImages(separable(10)),
