@@ -73,3 +73,13 @@ export {
   type TeacherKernels,
 } from "./kernels_select.ts";
 export { nativeKernelCalls } from "./kernels_native.ts";
+export {
+  type CrossFitOptions,
+  crossFitTeachers,
+  disposePanel,
+  foldAssignment,
+  panelLogits,
+  subsetRows,
+  teacherEnsemble,
+  type TeacherPanel,
+} from "./panel.ts";

@@ -12,19 +12,36 @@ import { augmentImages, type AugmentOptions, concatDatasets } from "../data/augm
 import {
   type CacheEvent,
   type LoadOrTrainOptions,
-  loadOrTrainTeacher,
-  softLabels,
   type SoftLabelStats,
   softLabelStats,
+  softmaxT,
 } from "../teacher/mod.ts";
+import {
+  type CrossFitOptions,
+  crossFitTeachers,
+  disposePanel,
+  panelLogits,
+  teacherEnsemble,
+} from "../teacher/panel.ts";
 import { inDir } from "../io/atomic.ts";
 import { acquireRunLock } from "../io/lock.ts";
 import { type RunOptions, type RunResult, trainOrLoad, writeMetrics } from "./run.ts";
 
 /** How to distill. */
 export interface DistillOptions extends RunOptions {
-  /** The teacher's folder (model.json + weights); trained and saved there when missing. */
-  teacher: string;
+  /**
+   * The teacher's folder (model.json + weights); trained and saved there when missing. Several
+   * folders make an ensemble: their logits are averaged.
+   */
+  teacher: string | string[];
+  /**
+   * Cross-fitting instead of `teacher`: `folds` teachers, each trained (once, in `dir`)
+   * without one fold of the training split, and each training image (and its augmented
+   * copies) labelled by the teacher that never saw it. The test split is labelled by all of
+   * them, averaged.
+   * @default undefined
+   */
+  crossFit?: Omit<CrossFitOptions, "training">;
   /** Softmax temperature of the soft labels. @default 1 (the seed) */
   temperature?: number;
   /**
@@ -44,6 +61,8 @@ export interface DistillOptions extends RunOptions {
   compare?: boolean;
   /** How to train the teacher when none is saved (epochs, size, progress callbacks). */
   teacherTraining?: LoadOrTrainOptions;
+  /** Progress of making the augmented copies (`augment`). */
+  onAugmentProgress?: (done: number, total: number) => void;
   /** Progress of the teacher labelling the training inputs (soft labels). */
   onLabelProgress?: (done: number, total: number) => void;
   /** Told whether the soft labels came from the cache. */
@@ -116,13 +135,25 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
   const temperature = options.temperature ?? 1;
   options.onStage?.("teacher");
   // A missing teacher is trained with the shipped one's recipe (assets/teacher/README.md).
-  const t = await loadOrTrainTeacher(options.teacher, splits, {
+  const recipe = {
     seed: options.seed,
     epochs: 6,
     batchSize: 32,
-    schedule: "cosine",
+    schedule: "cosine" as const,
     ...options.teacherTraining,
-  });
+  };
+  const paths = typeof options.teacher === "string" ? [options.teacher] : options.teacher;
+  const panel = options.crossFit
+    ? await crossFitTeachers(splits, { ...options.crossFit, training: recipe })
+    : await teacherEnsemble(paths, splits, recipe);
+  const t = {
+    loaded: panel.members.every((m) => m.loaded),
+    file: options.crossFit
+      ? `${options.crossFit.dir} (${panel.members.length} cross-fitted teachers)`
+      : panel.members.map((m) => m.file).join(", "),
+    testAccuracy: panel.testAccuracy,
+    testPredictions: panel.testPredictions,
+  };
   try {
     options.onTeacher?.({ loaded: t.loaded, file: t.file, testAccuracy: t.testAccuracy });
     options.onStage?.("soft-labels");
@@ -130,15 +161,19 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
     const train = copies > 0
       ? concatDatasets(
         splits.train,
-        augmentImages(splits.train, { seed: options.seed, ...options.augment }),
+        augmentImages(splits.train, {
+          seed: options.seed,
+          ...options.augment,
+          onProgress: options.onAugmentProgress ?? options.augment?.onProgress,
+        }),
       )
       : splits.train;
-    const targets = await softLabels(t.teacher, train.x, {
-      temperature,
+    const logits = await panelLogits(panel, train.x, splits.train.n, {
       cacheDir: options.cacheDir,
       onCache: options.onCache,
       onProgress: (done, total) => options.onLabelProgress?.(done, total),
     });
+    const targets = softmaxT(logits, train.classes, temperature);
     const stats = softLabelStats(targets, train.y, train.classes);
     options.onSoftLabels?.(stats);
     const alpha = options.hardWeight ?? 0;
@@ -160,6 +195,7 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       temperature,
       hardWeight: alpha,
       augmentCopies: copies,
+      augment: copies > 0 ? { ...options.augment, onProgress: undefined } : undefined,
       teacher: t.file,
       teacherTestAccuracy: t.testAccuracy,
     };
@@ -214,6 +250,6 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       softLabels: stats,
     };
   } finally {
-    t.teacher.dispose();
+    disposePanel(panel);
   }
 }
