@@ -6,7 +6,8 @@
 import { Command } from "@commander-js/extra-typings";
 import { distill } from "../lib/train/distill.ts";
 import { assetPath } from "../lib/io/assets.ts";
-import { choiceArg, intArg, numArg, printJson } from "./common.ts";
+import { choiceArg, intArg, numArg, printJson, UsageError } from "./common.ts";
+import { applyRecipe, augmentOptionsFrom } from "./augment.ts";
 import { prepareTeacherKernels, TEACHER_KERNEL_CHOICES } from "../lib/teacher/kernels_select.ts";
 import { buildProgress, formatDuration, info, percent, ProgressBar } from "./progress.ts";
 import { TrainingInterruptedError } from "../lib/errors.ts";
@@ -36,7 +37,16 @@ export function distillCommand() {
     )
     .option(
       "--teacher <dir>",
-      "teacher folder (model.json + weights.bin); trained there when missing (default: the shipped assets/teacher for MNIST, <out>/teacher otherwise)",
+      "teacher folder (model.json + weights.bin), trained there when missing; several folders separated by commas make an ensemble (their logits averaged) (default: the shipped assets/teacher for MNIST, <out>/teacher otherwise)",
+    )
+    .option(
+      "--cross-fit <k>",
+      "label with K teachers instead of one, each trained without one fold of the training split: every image is labelled by a teacher that never saw it",
+      intArg("--cross-fit", 2, 50),
+    )
+    .option(
+      "--cross-fit-dir <dir>",
+      "where the cross-fitted teachers are kept (default: <cache-dir>/cross-fit/<data>-k<K>)",
     )
     .option(
       "--temperature <t>",
@@ -48,12 +58,6 @@ export function distillCommand() {
       "--hard-weight <a>",
       "train on a * hard labels + (1 - a) * soft labels",
       numArg("--hard-weight", { min: 0, max: 1 }),
-      0,
-    )
-    .option(
-      "--augment <copies>",
-      "the teacher also labels this many randomly shifted, rotated and scaled copies of each training image",
-      intArg("--augment", 0, 100),
       0,
     )
     .option(
@@ -72,7 +76,8 @@ export function distillCommand() {
       intArg("--teacher-epochs", 1),
       6,
     )
-    .action(async (given, cmd) => {
+    .action(async (parsed, cmd) => {
+      const given = applyRecipe(cmd, parsed);
       const out = given.out ?? `runs/distill-d${given.depth}-s${given.seed}`;
       const o = given.resume
         ? resumedOptions(cmd, given, await recordedTreeOptions([out, `${out}/hard-labels`]), out)
@@ -114,18 +119,44 @@ async function distillAction(
     onBuild: buildProgress(quiet),
   });
   info(`teacher: ${kernels.description}`, quiet);
-  const teacherDir = o.teacher ??
-    (o.data === "mnist" ? assetPath("teacher") ?? "assets/teacher" : `${out}/teacher`);
+  const teacherDirs = o.teacher?.split(",").map((d) => d.trim()).filter(Boolean) ??
+    [o.data === "mnist" ? assetPath("teacher") ?? "assets/teacher" : `${out}/teacher`];
+  if (o.crossFit && o.teacher) {
+    throw new UsageError("--cross-fit trains its own teachers: it cannot be used with --teacher");
+  }
+  const crossFit = o.crossFit
+    ? {
+      folds: o.crossFit,
+      dir: o.crossFitDir ??
+        `${o.cacheDir}/cross-fit/${o.data.replace(/[^A-Za-z0-9._-]+/g, "_")}${
+          o.limit ? `-limit${o.limit}` : ""
+        }-k${o.crossFit}`,
+      onFold: (
+        e: { fold: number; folds: number; result?: { loaded: boolean; testAccuracy: number } },
+      ) => {
+        if (!e.result) return;
+        info(
+          `cross-fitted teacher ${e.fold + 1} of ${e.folds}: ${
+            e.result.loaded ? "loaded" : "trained"
+          }; test accuracy ${percent(e.result.testAccuracy)}`,
+          quiet,
+        );
+      },
+    }
+    : undefined;
   const fit = { ...fitOptionsFrom(o, "tree"), signal: stops.signal };
   const anim = withAnimation(o, fit, splits);
   const teacherBar = new ProgressBar("teacher", quiet);
   const labelBar = new ProgressBar("soft labels", quiet);
+  const augmentBar = new ProgressBar("augmenting", quiet);
   const result = await distill(splits, {
-    teacher: teacherDir,
+    teacher: teacherDirs,
+    crossFit,
     temperature: o.temperature,
     cacheDir: o.cacheDir,
     compare: Boolean(o.compare),
-    augment: { copies: o.augment },
+    augment: augmentOptionsFrom(o, o.seed),
+    onAugmentProgress: (done, total) => augmentBar.update(1, 1, done, total, {}),
     hardWeight: o.hardWeight,
     ...runOptionsFrom(o, "distill", out, fit),
     onTraining: (t) => stops.training = t,

@@ -17,6 +17,7 @@ import type { TreeConfig } from "../lib/tree/types.ts";
 import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { inDir, writeFileAtomic } from "../lib/io/atomic.ts";
 import { choiceArg, intArg, numArg, printJson } from "./common.ts";
+import { applyRecipe, RECIPE_HELP, recipeArg, withAugmentedTraining } from "./augment.ts";
 import { dataInfo } from "../lib/tree/soft_tree.ts";
 import {
   snapshotSchedule,
@@ -159,6 +160,41 @@ export function withTreeOptions(cmd: Command) {
       "--animate",
       "snapshot the tree during training and write training.gif into the run directory",
     )
+    .option(
+      "--augment <copies>",
+      "add this many randomly moved copies of each training image (distill: labelled by the teacher; train: with the image's label)",
+      intArg("--augment", 0, 100),
+      0,
+    )
+    .option(
+      "--augment-rotate <degrees>",
+      "largest rotation of a copy",
+      numArg("--augment-rotate", { min: 0, max: 180 }),
+      10,
+    )
+    .option(
+      "--augment-scale <s>",
+      "largest relative change of scale of a copy",
+      numArg("--augment-scale", { min: 0, max: 0.9 }),
+      0.1,
+    )
+    .option(
+      "--augment-shift <pixels>",
+      "largest shift of a copy along each axis",
+      numArg("--augment-shift", { min: 0 }),
+      2,
+    )
+    .option(
+      "--augment-elastic <alpha>",
+      "strength of an elastic distortion of each copy (Simard et al. 2003; 0: none)",
+      numArg("--augment-elastic", { min: 0 }),
+      0,
+    )
+    .option(
+      "--augment-recenter",
+      "move each copy so that its centre of mass is the original's (MNIST centres digits by mass)",
+    )
+    .option("--recipe <name>", RECIPE_HELP, recipeArg)
     .option("--json", "print one JSON summary on stdout")
     .option("--quiet", "no progress on stderr");
 }
@@ -378,7 +414,8 @@ export function trainCommand() {
     .description(
       "Train a soft decision tree on hard labels, evaluate it and save it in a run directory.",
     )
-    .action(async (given, cmd) => {
+    .action(async (parsed, cmd) => {
+      const given = applyRecipe(cmd, parsed);
       const out = given.out ?? `runs/train-d${given.depth}-s${given.seed}`;
       const o = given.resume
         ? resumedOptions(cmd, given, await recordedTreeOptions([out]), out)
@@ -387,7 +424,17 @@ export function trainCommand() {
       const stops = new StopSignals(quiet);
       stops.folders.push(out);
       try {
-        const splits = await loadDataFrom(o, quiet);
+        const loaded = await loadDataFrom(o, quiet);
+        const augmentBar = new ProgressBar("augmenting", quiet);
+        const splits = withAugmentedTraining(
+          loaded,
+          o,
+          o.seed,
+          (done, total) => augmentBar.update(1, 1, done, total, {}),
+        );
+        if (splits !== loaded) {
+          info(`augmented: ${splits.train.n} training images (${o.augment} copies each)`, quiet);
+        }
         const fit = { ...fitOptionsFrom(o, "tree"), signal: stops.signal };
         const anim = withAnimation(o, fit, splits);
         const result = await trainOrLoad(splits, {
