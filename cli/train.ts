@@ -194,6 +194,10 @@ export function withTreeOptions(cmd: Command) {
       "--augment-recenter",
       "move each copy so that its centre of mass is the original's (MNIST centres digits by mass)",
     )
+    .option(
+      "--refit-leaves",
+      "after training, refit each leaf to the images it wins (max-leaf), kept only if validation accuracy rises",
+    )
     .option("--recipe <name>", RECIPE_HELP, recipeArg)
     .option("--json", "print one JSON summary on stdout")
     .option("--quiet", "no progress on stderr");
@@ -301,6 +305,7 @@ export function runOptionsFrom(
     backend: o.backend,
     seed: o.seed,
     retrain: Boolean(o.retrain),
+    refitLeaves: Boolean(o.refitLeaves),
     resume: Boolean(o.resume),
     onBackend: (note) => info(note, Boolean(o.quiet)),
     onBuild: buildProgress(Boolean(o.quiet)),
@@ -329,6 +334,14 @@ export function runSummary(r: RunResult, out: string): Record<string, unknown> {
     stopped_early: r.fit?.stoppedEarly ?? false,
     candidates_val_accuracy: r.fit?.candidates ?? [],
     chosen_candidate: r.fit?.chosenCandidate ?? 0,
+    refit_leaves: r.refit
+      ? {
+        kept: r.refit.kept,
+        changed_leaves: r.refit.changedLeaves,
+        val_before: r.refit.valBefore,
+        val_after: r.refit.valAfter,
+      }
+      : undefined,
     seconds: r.fit?.seconds ?? 0,
     samples_per_second: r.fit?.samplesPerSecond ?? 0,
     out,
@@ -350,6 +363,15 @@ export function printRunResult(r: RunResult, what: string, quiet: boolean): void
     }`,
     quiet,
   );
+  if (r.refit) {
+    const f = r.refit;
+    info(
+      `${what}: refitting the leaves changed the class of ${f.changedLeaves} leaves; val ${
+        percent(f.valBefore)
+      } -> ${percent(f.valAfter)}, ${f.kept ? "kept" : "undone"}`,
+      quiet,
+    );
+  }
 }
 
 /**

@@ -31,7 +31,9 @@ import {
   type FitOptions,
   type FitResult,
   type FitState,
+  oneHot,
 } from "./fit.ts";
+import { refitLeaves, type RefitResult } from "./refit.ts";
 import {
   loadTreeState,
   removeTreeState,
@@ -64,6 +66,12 @@ export interface RunOptions {
    * @default false
    */
   resume?: boolean;
+  /**
+   * After training, refit each leaf to the mean target of the training images it wins
+   * (max-leaf), keeping it only if the validation accuracy rises (see `refitLeaves`).
+   * @default false
+   */
+  refitLeaves?: boolean;
   /** Hold the run directory's lock while training. @default true */
   lock?: boolean;
   /** Lines worth showing: a stale lock taken over, where a resumed run goes on from. */
@@ -90,6 +98,8 @@ export interface RunResult {
   resumed: boolean;
   /** The training record (absent when loaded). */
   fit: FitResult | null;
+  /** What refitting the leaves did (with `refitLeaves`; absent when loaded). */
+  refit: RefitResult | null;
   val: EvalResult;
   test: EvalResult;
   /** The checkpoint file. */
@@ -127,6 +137,7 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
   let tree: SoftDecisionTree;
   let loaded = false;
   let fitResult: FitResult | null = null;
+  let refit: RefitResult | null = null;
   const isFile = (path: string) => Deno.stat(path).then((i) => i.isFile, () => false);
   const exists = await isFile(file);
   const hasState = await isFile(inDir(options.out, STATE_FILE));
@@ -205,6 +216,15 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
       } finally {
         options.onTraining?.(false);
       }
+      if (options.refitLeaves) {
+        const k = tree.config.classes;
+        refit = refitLeaves(
+          tree.engine,
+          splits.train,
+          options.fit.targets ?? oneHot(splits.train.y, k),
+          splits.val,
+        );
+      }
     }
     val = tree.evaluate(splits.val);
     test = tree.evaluate(splits.test);
@@ -246,6 +266,7 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
         seconds: fitResult?.seconds,
         samplesPerSecond: fitResult?.samplesPerSecond,
         history: fitResult?.history,
+        refitLeaves: refit ?? undefined,
       });
       await removeTreeState(options.out);
     }
@@ -257,6 +278,7 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
     loaded,
     resumed: saved !== null,
     fit: fitResult,
+    refit,
     val,
     test,
     checkpoint: file,
