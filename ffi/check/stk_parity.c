@@ -1053,7 +1053,7 @@ static void build_cases(void) {
 typedef enum {
   MODE_THREADS, /* cpu 1 thread vs cpu N threads (+ repeat) */
   MODE_CUDA,    /* cuda vs cpu (+ cuda repeat) */
-} mode_t_;
+} pair_mode_t;
 
 typedef struct {
   double ref, other;
@@ -1073,7 +1073,7 @@ static void free_outs(float** p, int n) {
 }
 
 /* One case: reference, pair, repeat. `a` is compared with `b`, both with the reference. */
-static void run_case(case_t* c, mode_t_ mode, lib_t* a, lib_t* b, int threads,
+static void run_case(case_t* c, pair_mode_t mode, lib_t* a, lib_t* b, int threads,
                      int cuda_blas) {
   out_t o[MAXOUT];
   const int n = case_outputs(c, o);
