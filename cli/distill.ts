@@ -62,7 +62,8 @@ export function distillCommand() {
     )
     .option(
       "--compare",
-      "also train the same tree on hard labels (in <out>/hard-labels) and report both",
+      "also train the same tree on the same images with hard labels (in <out>/hard-labels) and " +
+        "report both",
     )
     .option("--cache-dir <dir>", "where teacher logits are cached", ".cache/softtree")
     .option(

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { runCli } from "./_cli.ts";
 
 Deno.test("distill --compare trains on a teacher's soft labels and reports accuracy and fidelity as fractions", async () => {
@@ -100,7 +101,7 @@ Deno.test("distill --compare trains on a teacher's soft labels and reports accur
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("distill --hard-weight 1 trains exactly the hard-label tree of --compare", async () => {
+Deno.test("distill --hard-weight 1 trains exactly the hard-label tree of --compare, augmented copies included", async () => {
   const dir = await Deno.makeTempDir();
   const limit = ["--limit", "200"];
   const teacher = await runCli([
@@ -118,6 +119,22 @@ Deno.test("distill --hard-weight 1 trains exactly the hard-label tree of --compa
   const hard = s.hard_labels as Record<string, number>;
   assert.equal(s.test_accuracy, hard.test_accuracy);
   assert.equal(s.val_accuracy, hard.val_accuracy);
+  // With augmented copies too: the twin trains on the same images (copies included).
+  const aug = await runCli([
+    ...["distill", ...limit, "--teacher", `${dir}/teacher`, "--epochs", "2", "--batch-size", "8"],
+    ...["--inv-temp", "1", "--hard-weight", "1", "--out", `${dir}/aug`, "--cache-dir", `${dir}/c`],
+    ...["--augment", "1", "--compare", "--json", "--quiet", "--no-pictures"],
+  ]);
+  assert.equal(aug.code, 0, aug.stderr);
+  const a = aug.json();
+  const twin = a.hard_labels as Record<string, number>;
+  assert.equal(a.test_accuracy, twin.test_accuracy);
+  assert.equal(a.val_accuracy, twin.val_accuracy);
+  assert.deepEqual(
+    (await loadTreeCheckpoint(`${dir}/aug`)).params,
+    (await loadTreeCheckpoint(`${dir}/aug/hard-labels`)).params,
+    "the same weights",
+  );
   const bad = await runCli(["distill", "--hard-weight", "1.5"]);
   assert.equal(bad.code, 2);
   await Deno.remove(dir, { recursive: true });

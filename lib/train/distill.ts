@@ -57,7 +57,10 @@ export interface DistillOptions extends RunOptions {
    * @default { copies: 0 }
    */
   augment?: AugmentOptions;
-  /** Also train the same tree on hard labels, in `<out>/hard-labels`. @default false */
+  /**
+   * Also train the same tree on hard labels, in `<out>/hard-labels`: the same images (the
+   * augmented copies too, each with its original's label), settings and seed. @default false
+   */
   compare?: boolean;
   /** How to train the teacher when none is saved (epochs, size, progress callbacks). */
   teacherTraining?: LoadOrTrainOptions;
@@ -210,11 +213,13 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
     let hard: RunResult | null = null;
     if (options.compare) {
       options.onStage?.("hard");
-      hard = await trainOrLoad(splits, {
+      // The twin sees the images the distilled tree saw (the copies with their originals'
+      // labels): only the targets differ, so the gap is what the teacher's labels add.
+      hard = await trainOrLoad({ ...splits, train }, {
         ...options,
         out: hardOut,
         fit: { ...options.fit, targets: undefined },
-        meta: { ...options.meta, distilled: false },
+        meta: { ...options.meta, distilled: false, augmentCopies: copies },
       });
     }
     const file = inDir(options.out, "metrics.json");
