@@ -1,0 +1,86 @@
+/**
+ * The named experiments of `deno task accuracy` (bench/accuracy.ts): each is a `distill`
+ * command line run for several seeds with `--compare`. The README's accuracy table lists
+ * their results.
+ *
+ * @module
+ */
+
+/** One experiment. */
+export interface Experiment {
+  /** What it tries, in a line. */
+  about: string;
+  /** The `distill` options (without seed, output and reporting flags). */
+  args: string[];
+}
+
+/** The depth-8 settings every experiment shares (softtree's depth-8 recipe). */
+const DEPTH8 = [
+  "--depth",
+  "8",
+  "--batch-size",
+  "64",
+  "--inv-temp",
+  "0.1",
+  "--penalty-strength",
+  "30",
+];
+
+/** The five cross-fitted teachers of `d8-cross-fit` (trained there when missing). */
+const FOLDS = Array.from(
+  { length: 5 },
+  (_, k) => `.cache/softtree/cross-fit/mnist-k5/fold-${k + 1}-of-5`,
+);
+
+/** The distorted copies of `--recipe deep` (10 by default). */
+const DISTORTED = [
+  "--augment-elastic",
+  "16",
+  "--augment-rotate",
+  "10",
+  "--augment-scale",
+  "0.1",
+  "--augment-shift",
+  "0",
+  "--augment-recenter",
+];
+
+/** Every experiment, by name. */
+export const EXPERIMENTS: Record<string, Experiment> = {
+  "d8-previous": {
+    about: "the depth-8 recipe before this work: T 2, 2 teacher-labelled moved copies, 4 restarts",
+    args: [...DEPTH8, "--temperature", "2", "--augment", "2"],
+  },
+  "d8-t1": {
+    about: "the depth-8 recipe on the teacher's labels (T 1) of the training split only, one start",
+    args: [...DEPTH8, "--restarts", "1"],
+  },
+  "d8-t1-refit": {
+    about: "d8-t1, then each leaf refitted to the targets of the images it wins (max-leaf)",
+    args: [...DEPTH8, "--restarts", "1", "--refit-leaves"],
+  },
+  "d8-cross-fit": {
+    about: "d8-t1 with out-of-fold soft labels: 5 teachers, each labels the fold it never saw",
+    args: [...DEPTH8, "--restarts", "1", "--cross-fit", "5"],
+  },
+  "d8-cross-fit-t2": {
+    about: "d8-cross-fit at temperature 2",
+    args: [...DEPTH8, "--restarts", "1", "--cross-fit", "5", "--temperature", "2"],
+  },
+  "d8-ensemble": {
+    about: "d8-t1 labelled by an ensemble: the shipped teacher and the 5 cross-fitted ones",
+    args: [...DEPTH8, "--restarts", "1", "--teacher", ["assets/teacher", ...FOLDS].join(",")],
+  },
+  "deep": {
+    about: "--recipe deep: 10 elastically distorted copies of each image (550,000), 20 epochs",
+    args: ["--recipe", "deep"],
+  },
+  "deep-refit": {
+    about: "--recipe deep, then the leaves refitted",
+    args: ["--recipe", "deep", "--refit-leaves"],
+  },
+  "d8-1m": {
+    about: "a transfer set of 1,050,000 images: 20 distorted copies of each, 12 epochs",
+    args: [...DEPTH8, "--restarts", "1", "--epochs", "12", "--augment", "20", ...DISTORTED],
+  },
+};
