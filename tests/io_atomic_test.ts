@@ -4,7 +4,7 @@
  * and a write that fails leaves the old file and no temporary file behind.
  */
 import assert from "node:assert/strict";
-import { inDir, removeStaleTemps, writeFileAtomic } from "../lib/io/atomic.ts";
+import { folderOf, inDir, removeStaleTemps, writeFileAtomic } from "../lib/io/atomic.ts";
 import { saveTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { writeMetrics } from "../lib/train/run.ts";
 import { initParams } from "../lib/tree/params.ts";
@@ -152,5 +152,81 @@ Deno.test("removeStaleTemps() removes what a writer killed mid-write left, and n
     [],
     "no folder: nothing to do",
   );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("folderOf() gives a path's folder: '.' for a bare name, '/' at the root", () => {
+  assert.equal(folderOf("runs/a/tree.sdt"), "runs/a");
+  assert.equal(folderOf("/tmp/x"), "/tmp");
+  assert.equal(folderOf("/x"), "/");
+  assert.equal(folderOf("x"), ".");
+  assert.equal(folderOf("./x"), ".");
+});
+
+/**
+ * Runs `f` with `Deno.open` and `FsFile.prototype.sync` watched (and made to fail where
+ * `fail` says), and returns what was flushed: `"file"` for the written file, or a folder's
+ * path.
+ */
+async function watchingSyncs(
+  f: () => Promise<void>,
+  fail: { openFolder?: boolean; syncFolder?: boolean } = {},
+): Promise<string[]> {
+  const open = Deno.open;
+  const sync = Deno.FsFile.prototype.sync;
+  const folders = new WeakMap<Deno.FsFile, string>();
+  const synced: string[] = [];
+  Deno.open = async (path: string | URL, options?: Deno.OpenOptions) => {
+    const isFolder = options?.read && !options.write && (await Deno.stat(path)).isDirectory;
+    if (isFolder && fail.openFolder) throw new Deno.errors.PermissionDenied("no folder opening");
+    const file = await open(path, options);
+    if (isFolder) folders.set(file, String(path));
+    return file;
+  };
+  Deno.FsFile.prototype.sync = function (this: Deno.FsFile) {
+    const folder = folders.get(this);
+    if (folder && fail.syncFolder) return Promise.reject(new Error("EINVAL"));
+    synced.push(folder ?? "file");
+    return sync.call(this);
+  };
+  try {
+    await f();
+  } finally {
+    Deno.open = open;
+    Deno.FsFile.prototype.sync = sync;
+  }
+  return synced;
+}
+
+Deno.test("writeFileAtomic() flushes the file, then its folder; durable: false flushes nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/sub/state.bin`;
+  assert.deepEqual(await watchingSyncs(() => writeFileAtomic(path, "a")), [
+    "file",
+    `${dir}/sub`,
+  ]);
+  assert.deepEqual(await watchingSyncs(() => writeFileAtomic(path, "b", { durable: false })), []);
+  assert.deepEqual(await watchingSyncs(() => writeFileAtomic(path, "c", { durable: true })), [
+    "file",
+    `${dir}/sub`,
+  ]);
+  assert.equal(await Deno.readTextFile(path), "c");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("writeFileAtomic() still writes where a folder cannot be opened or flushed", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/metrics.json`;
+  assert.deepEqual(
+    await watchingSyncs(() => writeFileAtomic(path, "one"), { openFolder: true }),
+    ["file"],
+  );
+  assert.equal(await Deno.readTextFile(path), "one");
+  assert.deepEqual(
+    await watchingSyncs(() => writeFileAtomic(path, "two"), { syncFolder: true }),
+    ["file"],
+  );
+  assert.equal(await Deno.readTextFile(path), "two");
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["metrics.json"]);
   await Deno.remove(dir, { recursive: true });
 });

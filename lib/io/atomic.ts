@@ -30,8 +30,15 @@ function tempName(path: string): string {
   return `${path}.${Deno.pid}-${Math.random().toString(36).slice(2)}${TEMP_SUFFIX}`;
 }
 
-/** The folder of `path` (`"."` for a bare name). */
-function folderOf(path: string): string {
+/**
+ * The folder of `path` (`"."` for a bare name, `"/"` for a file at the root).
+ *
+ * @example
+ * ```ts
+ * folderOf("runs/a/tree.sdt"); // "runs/a"
+ * ```
+ */
+export function folderOf(path: string): string {
   const slash = path.lastIndexOf("/");
   return slash > 0 ? path.slice(0, slash) : slash === 0 ? "/" : ".";
 }
@@ -68,7 +75,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const durable = options.durable ?? true;
   const dir = folderOf(path);
-  if (dir !== "." && dir !== "/") await Deno.mkdir(dir, { recursive: true });
+  await Deno.mkdir(dir, { recursive: true });
   const tmp = tempName(path);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   try {
