@@ -127,6 +127,41 @@ Deno.test("an unreadable lock file is replaced once it is old, with a note sayin
   }
 });
 
+Deno.test("a lock file just created and still empty is waited for; the holder it then names is respected", async () => {
+  for (const text of ["", "{not json"]) {
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/${LOCK_FILE}`;
+    await Deno.writeTextFile(path, text);
+    // Another process's taker has created the file and writes its record 300 ms later.
+    const holder = sleeper();
+    const record = {
+      pid: holder.pid,
+      host: Deno.hostname(),
+      started: new Date().toISOString(),
+      command: "train",
+      processStart: startOf(holder.pid),
+    };
+    const writer = setTimeout(() => Deno.writeTextFileSync(path, JSON.stringify(record)), 300);
+    try {
+      await refused(dir, new RegExp(`by process ${holder.pid} \\(train, since`));
+    } finally {
+      clearTimeout(writer);
+      holder.kill();
+      await holder.status;
+    }
+    // A taker that died before writing its record: the file is young, and stays unreadable.
+    await Deno.writeTextFile(path, text);
+    const t0 = performance.now();
+    const lock = await acquireRunLock(dir, "train");
+    const waited = performance.now() - t0;
+    assert.equal(lock.note, `replaced an unreadable lock file "${path}"`);
+    assert.ok(waited >= 700 && waited < 5000, `waited ${waited.toFixed(0)} ms first`);
+    assert.equal(JSON.parse(await Deno.readTextFile(path)).pid, Deno.pid);
+    await lock.release();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a lock's fields of the wrong type are read as unknown, not trusted", async () => {
   const dir = await Deno.makeTempDir();
   const other = sleeper();

@@ -89,6 +89,11 @@ async function isYoung(path: string): Promise<boolean> {
   return info?.mtime != null && Date.now() - info.mtime.getTime() < 2000;
 }
 
+/** Tries to take a lock; the last ones leave room to take over a stale lock and then take it. */
+const ATTEMPTS = 10;
+/** Tries that wait (100 ms each) for a young, still unreadable lock file to name its holder. */
+const WAIT_ATTEMPTS = 8;
+
 function parseHolder(text: string): LockHolder | null {
   try {
     const h = JSON.parse(text);
@@ -134,7 +139,7 @@ export async function acquireRunLock(dir: string, command: string): Promise<RunL
   };
   const text = JSON.stringify(mine) + "\n";
   let note: string | null = null;
-  for (let attempt = 0; attempt < 10; attempt++) {
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     try {
       const file = await Deno.open(path, { write: true, createNew: true });
       try {
@@ -156,7 +161,7 @@ export async function acquireRunLock(dir: string, command: string): Promise<RunL
     const seen = await Deno.readTextFile(path).catch(() => null);
     if (seen === null) continue; // released meanwhile: try again
     const holder = parseHolder(seen);
-    if (holder === null && attempt < 9 && await isYoung(path)) {
+    if (holder === null && attempt < WAIT_ATTEMPTS && await isYoung(path)) {
       // Probably just created by another process that has not written its pid yet.
       await new Promise((r) => setTimeout(r, 100));
       continue;
