@@ -13,13 +13,15 @@
  *
  * Each seed is one subprocess `deno run -A cli.ts distill <args> --seed S --compare --json
  * --retrain --no-pictures --out runs/accuracy/<name>/seed-S`; its JSON is kept beside the
- * run, and the whole result goes to `runs/accuracy/<name>.json`. A seed whose run directory
+ * run, and the whole result goes to `runs/accuracy/<name>.json`. An experiment that differs
+ * from another only in what hard labels ignore (the temperature) takes that one's twins
+ * (`twinFrom`) instead of training them again. A seed whose run directory
  * already holds `result.json` from the same command is not run again (delete it, or pass
  * `--rerun`), so a long series can be stopped and continued.
  *
  * @module
  */
-import { EXPERIMENTS } from "./accuracy_experiments.ts";
+import { type Experiment, EXPERIMENTS } from "./accuracy_experiments.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -163,18 +165,31 @@ function fromJson(seed: number, j: DistillJson, wallSeconds: number): SeedResult
 
 async function runSeed(
   name: string,
-  args: string[],
+  e: Experiment,
   seed: number,
   outDir: string,
   rerun: boolean,
 ): Promise<SeedResult> {
   const out = `${outDir}/${name}/seed-${seed}`;
+  let twin: DistillJson["hard_labels"] | undefined;
+  if (e.twinFrom) {
+    const file = `${outDir}/${e.twinFrom}/seed-${seed}/result.json`;
+    const saved = await Deno.readTextFile(file).then(JSON.parse, () => null);
+    twin = saved?.json?.hard_labels;
+    if (!twin) {
+      throw new Error(
+        `seed ${seed}: ${name} takes its hard-label twin from ${e.twinFrom}, which has no result ` +
+          `for this seed (${file}): run "deno task accuracy ${e.twinFrom}" first`,
+      );
+    }
+  }
+  const args = e.args;
   const full = [
     "distill",
     ...args,
     "--seed",
     String(seed),
-    "--compare",
+    ...(twin ? [] : ["--compare"]),
     "--json",
     "--retrain",
     "--no-pictures",
@@ -187,7 +202,11 @@ async function runSeed(
       const prev = JSON.parse(await Deno.readTextFile(saved));
       if (JSON.stringify(prev.command) === JSON.stringify(full)) {
         console.error(`  seed ${seed}: kept the result in ${saved}`);
-        return fromJson(seed, prev.json, prev.wallSeconds);
+        return fromJson(
+          seed,
+          { ...prev.json, hard_labels: twin ?? prev.json.hard_labels },
+          prev.wallSeconds,
+        );
       }
     } catch {
       // not run yet
@@ -205,6 +224,7 @@ async function runSeed(
   const stdout = new TextDecoder().decode(r.stdout);
   if (r.code !== 0) throw new Error(`seed ${seed}: distill exited ${r.code}`);
   const json = JSON.parse(stdout) as DistillJson;
+  if (twin) json.hard_labels = { ...twin, from: e.twinFrom } as typeof twin;
   await Deno.mkdir(out, { recursive: true });
   await Deno.writeTextFile(saved, JSON.stringify({ command: full, json, wallSeconds }, null, 2));
   return fromJson(seed, json, wallSeconds);
@@ -266,7 +286,7 @@ if (import.meta.main) {
     } else {
       console.error(`${name}: ${e.about}`);
       results = [];
-      for (const seed of seeds) results.push(await runSeed(name, e.args, seed, outDir, rerun));
+      for (const seed of seeds) results.push(await runSeed(name, e, seed, outDir, rerun));
       await Deno.mkdir(outDir, { recursive: true });
       await Deno.writeTextFile(
         file,
@@ -275,6 +295,7 @@ if (import.meta.main) {
             name,
             about: e.about,
             command: `distill ${e.args.join(" ")} --compare`,
+            twinFrom: e.twinFrom,
             date: new Date().toISOString(),
             seeds: results,
             summary: summarize(results),

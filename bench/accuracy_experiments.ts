@@ -12,6 +12,12 @@ export interface Experiment {
   about: string;
   /** The `distill` options (without seed, output and reporting flags). */
   args: string[];
+  /**
+   * Another experiment whose hard-label twins are this one's too: the same images, settings and
+   * seeds, only options that hard labels ignore (the temperature) differ. Its seeds must have
+   * run; this experiment then trains only the distilled trees.
+   */
+  twinFrom?: string;
 }
 
 /** The depth-8 settings every experiment shares (softtree's depth-8 recipe). */
@@ -74,6 +80,11 @@ export const EXPERIMENTS: Record<string, Experiment> = {
   "deep": {
     about: "--recipe deep: 10 elastically distorted copies of each image (550,000), 20 epochs",
     args: ["--recipe", "deep"],
+  },
+  "deep-t2": {
+    about: "--recipe deep at temperature 2 (the twins are deep's: hard labels ignore T)",
+    args: ["--recipe", "deep", "--temperature", "2"],
+    twinFrom: "deep",
   },
   "deep-refit": {
     about: "--recipe deep, then the leaves refitted",
