@@ -91,7 +91,7 @@ export const EXPERIMENTS: Record<string, Experiment> = {
     args: ["--recipe", "deep", "--refit-leaves"],
   },
   "d8-1m": {
-    about: "a transfer set of 1,050,000 images: 20 distorted copies of each, 12 epochs",
-    args: [...DEPTH8, "--restarts", "1", "--epochs", "12", "--augment", "20", ...DISTORTED],
+    about: "a transfer set of 1,000,000 images: 19 distorted copies of each, 12 epochs",
+    args: [...DEPTH8, "--restarts", "1", "--epochs", "12", "--augment", "19", ...DISTORTED],
   },
 };
