@@ -169,3 +169,51 @@ Deno.test("a refused checkpoint file is named in the error the loader throws", a
   });
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("the data facts: absent or null fields get defaults, wrong ones are refused by name", () => {
+  const decodeData = (d: unknown) => decodeCheckpoint(withHeader({ ...header, data: d }), "x").data;
+  const defaults = {
+    source: "unknown",
+    imageShape: null,
+    featureNames: null,
+    classNames: ["0", "1", "2"],
+  };
+  assert.deepEqual(decodeData(null), defaults);
+  assert.deepEqual(decodeData({}), defaults);
+  assert.deepEqual(
+    decodeData({ imageShape: null, classNames: null, featureNames: null, scaling: null }),
+    defaults,
+  );
+  const full = {
+    source: "csv:f.csv",
+    imageShape: [2, 3, 1],
+    featureNames: ["a", "b"],
+    classNames: ["x", "y", "z"],
+    scaling: { min: [0, -1], max: [1, 2] },
+  };
+  assert.deepEqual(decodeData(full), full);
+  const data = (d: Record<string, unknown>) => withHeader({ ...header, data: { ...full, ...d } });
+  refused(data({ imageShape: [2, 3] }), /"data\.imageShape" is not \[H, W, C\]/);
+  refused(data({ imageShape: [2, 3.5, 1] }), /"data\.imageShape\[1\]" is not a whole number/);
+  refused(data({ imageShape: [0, 3, 1] }), /"data\.imageShape\[0\]" is 0, outside \[1, Infinity\]/);
+  refused(data({ classNames: ["x", "y"] }), /it names 2 classes in "data\.classNames" but has 3/);
+  refused(data({ classNames: ["x", "y", 3] }), /"data\.classNames\[2\]" is not a string/);
+  refused(data({ source: 5 }), /"data\.source" is not a string/);
+  refused(data({ featureNames: "ab" }), /"data\.featureNames" is not a list/);
+  refused(data({ scaling: { min: [0], max: ["1"] } }), /"data\.scaling\.max\[0\]" is not a number/);
+  refused(data({ scaling: 3 }), /"data\.scaling" is not an object/);
+});
+
+Deno.test("a configuration whose learnBeta is not a boolean, or a beta that is not finite, is refused", () => {
+  refused(
+    withHeader({ ...header, config: { ...header.config, learnBeta: "yes" } }),
+    /its "config\.learnBeta" is not true or false/,
+  );
+  const { inner, leaves } = treeSizes(cfg.depth);
+  const betaAt = weightsStart + 4 * (inner * cfg.features + inner + leaves * cfg.classes);
+  for (const value of [NaN, Infinity]) {
+    const bad = good.slice();
+    new DataView(bad.buffer).setFloat32(betaAt, value, true);
+    refused(bad, new RegExp(`weight "beta" is not finite \\(${value}\\)`));
+  }
+});
