@@ -53,8 +53,7 @@ export function writeFloats(bytes: Uint8Array, offset: number, a: ArrayLike<numb
 
 /** Read `n` little-endian float32 values at `offset` of `bytes`. */
 export function readFloats(bytes: Uint8Array, offset: number, n: number): Float32Array {
-  // A copied slice starts its own buffer, so any offset will do.
-  if (LITTLE) {
+  if (LITTLE && (bytes.byteOffset + offset) % 4 === 0) {
     return new Float32Array(
       bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + offset + 4 * n),
     );
