@@ -245,6 +245,11 @@ if (import.meta.main) {
     return i >= 0;
   };
   const table = has("--table");
+  if (argv.length === 0 && !table && !Deno.args.includes("--list")) {
+    console.error("usage: deno task accuracy NAME... [--seeds 0,1,2] [--rerun] [--summary]");
+    console.error("       deno task accuracy --list | --table [NAME...]");
+    console.error("an experiment's name is needed; they are:");
+  }
   if (has("--list") || (argv.length === 0 && !table)) {
     for (const [name, e] of Object.entries(EXPERIMENTS)) {
       console.log(`${name.padEnd(18)} ${e.about}\n${" ".repeat(19)}distill ${e.args.join(" ")}`);

@@ -54,7 +54,7 @@ const DISTORTED = [
 /** Every experiment, by name. */
 export const EXPERIMENTS: Record<string, Experiment> = {
   "d8-previous": {
-    about: "the depth-8 recipe before this work: T 2, 2 teacher-labelled moved copies, 4 restarts",
+    about: "softtree's earlier depth-8 recipe: T 2, 2 teacher-labelled moved copies, 4 restarts",
     args: [...DEPTH8, "--temperature", "2", "--augment", "2"],
   },
   "d8-t1": {
