@@ -55,32 +55,15 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---------------------------------------------------------------- results */
+#include "check_common.h"
 
-typedef struct {
-  double atol, rtol;
-} tol_t;
+/* ---------------------------------------------------------------- results */
 
 /* tests/_reference.ts's TOL. */
 static const tol_t TOL_FORWARD = {1e-5, 1e-4};  /* float32 forward against float64 or another build */
 static const tol_t TOL_GRADIENT = {2e-4, 2e-3}; /* gradients, and against finite differences */
 static const tol_t TOL_PARAMS = {2e-4, 2e-3};   /* after Adam steps */
 static const tol_t TOL_EXACT = {0, 0};          /* the CPU build with another thread count */
-
-static int g_checks, g_failed;
-static char g_first_failure[512];
-
-static void failure(const char* fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  g_failed++;
-  if (!g_first_failure[0]) snprintf(g_first_failure, sizeof g_first_failure, "%s", msg);
-  printf("    FAIL %s\n", msg);
-  fflush(stdout);
-}
 
 /* Compare a against b (the reference); returns the largest difference, records a failure. */
 static double compare(const char* where, const char* what, const double* a, const double* b,
@@ -119,49 +102,8 @@ static double compare1(const char* where, const char* what, double a, double b, 
   return compare(where, what, &a, &b, 1, t);
 }
 
-static void expect(int ok, const char* fmt, ...) {
-  g_checks++;
-  if (ok) return;
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  failure("%s", msg);
-}
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void* xmalloc(size_t bytes) {
-  void* p = calloc(bytes ? bytes : 1, 1);
-  if (!p) {
-    printf("result: FAIL (out of memory: %zu bytes)\n", bytes);
-    exit(1);
-  }
-  return p;
-}
-
 /* ---------------------------------------------------------------- random numbers */
 
-typedef struct {
-  uint64_t s;
-} rng_t;
-
-static uint64_t rng_u64(rng_t* r) { /* splitmix64 */
-  uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double rng_next(rng_t* r) { return (rng_u64(r) >> 11) * 0x1.0p-53; }
-static double rng_normal(rng_t* r) {
-  double u = rng_next(r), v = rng_next(r);
-  return sqrt(-2 * log(1 - u)) * cos(6.283185307179586 * v);
-}
 static void permutation(int32_t* out, int n, rng_t* r) {
   for (int i = 0; i < n; i++) out[i] = i;
   for (int i = n - 1; i > 0; i--) {

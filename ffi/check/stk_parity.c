@@ -55,11 +55,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---------------------------------------------------------------- tolerances */
+#include "check_common.h"
 
-typedef struct {
-  double atol, rtol;
-} tol_t;
+/* ---------------------------------------------------------------- tolerances */
 
 /* tests/teacher_native_test.ts's TOL: float32 sums of up to 10^5 terms in another order. */
 static const tol_t TOL_KERNEL = {1e-4, 1e-3};
@@ -72,32 +70,6 @@ static const tol_t TOL_EXACT = {0, 0};
 #define REF_WORK 6e8
 
 /* ---------------------------------------------------------------- results */
-
-static int g_checks, g_failed;
-static char g_first_failure[512];
-
-static void failure(const char* fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  g_failed++;
-  if (!g_first_failure[0]) snprintf(g_first_failure, sizeof g_first_failure, "%s", msg);
-  printf("    FAIL %s\n", msg);
-  fflush(stdout);
-}
-
-static void expect(int ok, const char* fmt, ...) {
-  g_checks++;
-  if (ok) return;
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  failure("%s", msg);
-}
 
 /* Compare a against b (the reference, float or double); returns the largest difference and
  * records a failure naming the first mismatch. */
@@ -125,40 +97,11 @@ static double compare(const char* where, const char* what, const float* a, const
 
 static double maxd(double a, double b) { return a > b || isnan(a) ? a : b; }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void* xmalloc(size_t bytes) {
-  void* p = calloc(bytes ? bytes : 1, 1);
-  if (!p) {
-    printf("result: FAIL (out of memory: %zu bytes)\n", bytes);
-    exit(1);
-  }
-  return p;
-}
 static float* floats(size_t n) { return xmalloc(n * sizeof(float)); }
 static double* doubles(size_t n) { return xmalloc(n * sizeof(double)); }
 
 /* ---------------------------------------------------------------- random numbers */
 
-typedef struct {
-  uint64_t s;
-} rng_t;
-
-static uint64_t rng_u64(rng_t* r) { /* splitmix64 */
-  uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double rng_next(rng_t* r) { return (rng_u64(r) >> 11) * 0x1.0p-53; }
-static double rng_normal(rng_t* r) {
-  double u = rng_next(r), v = rng_next(r);
-  return sqrt(-2 * log(1 - u)) * cos(6.283185307179586 * v);
-}
 static void fill_normal(float* x, size_t n, double scale, rng_t* r) {
   for (size_t i = 0; i < n; i++) x[i] = (float)(scale * rng_normal(r));
 }
