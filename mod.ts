@@ -6,6 +6,10 @@
  * or left; every leaf a fixed class distribution. Train it on labels or on a teacher's soft
  * labels, on the fastest backend that loads here (`cuda`, `native`, or the `tfjs` reference).
  *
+ * This module is the public API: data loading, the tree, distillation, the teacher, pictures,
+ * and the use of a trained tree (predictions, the HTML report, a standalone predictor). The
+ * command line is `cli.ts` (the `./cli` export).
+ *
  * @example
  * ```ts
  * import { loadData, SoftDecisionTree } from "./mod.ts";
@@ -20,8 +24,10 @@
  *
  * @module
  */
+
+// The tree.
 export { SoftDecisionTree, type TreeOptions } from "./lib/tree/soft_tree.ts";
-export { DEFAULT_TREE_CONFIG, treeSizes } from "./lib/tree/types.ts";
+export { DEFAULT_TREE_CONFIG } from "./lib/tree/types.ts";
 export type {
   LossKind,
   PenaltyState,
@@ -29,52 +35,129 @@ export type {
   TreeConfig,
   TreeParams,
 } from "./lib/tree/types.ts";
-export { initParams } from "./lib/tree/params.ts";
-export { leafClasses, leafDistributions, type Route, route } from "./lib/tree/inspect.ts";
-export * from "./lib/data/mod.ts";
-export {
-  type BackendSelection,
-  ensureTf,
-  loadNativeBackend,
-  selectBackend,
-  tfjsBackend,
-} from "./lib/backends/mod.ts";
+export { leafClasses, leafDistributions, type Route } from "./lib/tree/inspect.ts";
 export type {
+  AdamState,
   BackendChoice,
   BackendName,
   EvalResult,
   ForwardResult,
+  LossReport,
   TreeBackend,
   TreeEngine,
+  TreeGradients,
 } from "./lib/backends/types.ts";
 export {
-  type BatchProgress,
-  type CandidateEvent,
-  fit,
-  fitAsync,
-  type FitOptions,
-  type FitResult,
-  type FitState,
-  oneHot,
-} from "./lib/train/fit.ts";
-export { loadTreeState, type SavedTreeState } from "./lib/train/state.ts";
-export { type TeacherRunOptions, trainTeacherRun } from "./lib/teacher/train_run.ts";
+  type BackendSelection,
+  type BuildEvent,
+  selectBackend,
+  type SelectOptions,
+} from "./lib/backends/mod.ts";
+export type { BatchProgress, CandidateEvent, FitOptions, FitResult } from "./lib/train/fit.ts";
+export type { LibraryName } from "./ffi/build.ts";
+export type { RefitResult } from "./lib/train/refit.ts";
 export type { EpochRecord } from "./lib/train/types.ts";
-export { type RunOptions, type RunResult, trainOrLoad } from "./lib/train/run.ts";
+
+// Data.
+export {
+  type CsvOptions,
+  type Dataset,
+  type IdxDirOptions,
+  type LabelReport,
+  loadCsv,
+  loadData,
+  type LoadDataOptions,
+  type LoadedSplits,
+  loadIdxDir,
+  loadMnist,
+  type MissingClass,
+  type MnistOptions,
+  type SplitLimit,
+  type Splits,
+} from "./lib/data/mod.ts";
+export { augmentImages, type AugmentOptions } from "./lib/data/augment.ts";
+
+// Distillation and the teacher.
 export { distill, type DistillOptions, type DistillResult } from "./lib/train/distill.ts";
-export { augmentImages, type AugmentOptions, concatDatasets } from "./lib/data/augment.ts";
-export * from "./lib/teacher/mod.ts";
-export * from "./lib/render/mod.ts";
-export * from "./lib/use/mod.ts";
-export * from "./lib/report/mod.ts";
+export { type RunOptions, type RunResult, trainOrLoad } from "./lib/train/run.ts";
+export {
+  type CacheEvent,
+  type CreateTeacherOptions,
+  type CrossFitOptions,
+  type LayersModel,
+  type LoadOrTrainOptions,
+  type LoadOrTrainResult,
+  loadOrTrainTeacher,
+  loadTeacher,
+  type PredictOptions as TeacherPredictOptions,
+  saveTeacher,
+  SEED_TEACHER,
+  type SoftLabelOptions,
+  softLabels,
+  type SoftLabelStats,
+  Teacher,
+  teacherAccuracy,
+  type TeacherBatchInfo,
+  type TeacherConfig,
+  type TeacherEpochInfo,
+  type TeacherKernels,
+  teacherLogits,
+  type TeacherMeta,
+  teacherPredict,
+  trainTeacher,
+  type TrainTeacherOptions,
+  type TrainTeacherResult,
+} from "./lib/teacher/mod.ts";
+
+// Pictures.
+export {
+  type CurvesOptions,
+  decisionPathGif,
+  type DecisionPathGifOptions,
+  type DrawableTree,
+  learningCurvesSvg,
+  type RasterOptions,
+  svgToPng,
+  TrainingAnimation,
+  type TrainingAnimationOptions,
+  treeSvg,
+  type TreeSvgOptions,
+} from "./lib/render/mod.ts";
+
+// Using a trained tree.
+export {
+  exportPredictor,
+  type ExportResult,
+  type InputInfo,
+  type InputPrediction,
+  predictionsCsv,
+  type PredictorJson,
+  type PreparedInput,
+  prepareInputs,
+  type PrepareInputsOptions,
+  TreePredictor,
+  type UsableTree,
+} from "./lib/use/mod.ts";
+export {
+  buildReportData,
+  type LabelledRows,
+  type NodeStats,
+  type ReportData,
+  reportHtml,
+  type ReportInputs,
+} from "./lib/report/mod.ts";
 export { loadTreeCheckpoint, saveTreeCheckpoint } from "./lib/io/checkpoint.ts";
 export type { DataInfo, TreeCheckpoint } from "./lib/io/types.ts";
+
+// Errors a caller may catch.
 export {
   BackendUnavailableError,
   CheckpointError,
   DatasetError,
+  type DivergenceDetails,
   NativeError,
   RunDirectoryError,
+  type StopPoint,
   TrainingDivergedError,
   TrainingInterruptedError,
 } from "./lib/errors.ts";

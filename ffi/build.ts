@@ -37,6 +37,12 @@ export interface LibrarySpec {
   title: string;
 }
 
+/**
+ * A library's name, e.g. `"sdt_cpu"`; its file is `lib<name>.so`: the tree's library and the
+ * teacher's kernels, each for the CPU and for CUDA.
+ */
+export type LibraryName = "sdt_cpu" | "sdt_cuda" | "stk_cpu" | "stk_cuda";
+
 /** The native libraries softtree builds. */
 export const LIBRARIES = {
   sdt_cpu: {
@@ -67,10 +73,7 @@ export const LIBRARIES = {
     envVar: "SOFTTREE_TEACHER_CUDA_LIB",
     title: "the CUDA teacher kernels",
   },
-} as const satisfies Record<string, LibrarySpec>;
-
-/** A library's name, e.g. `"sdt_cpu"`; its file is `lib<name>.so`. */
-export type LibraryName = keyof typeof LIBRARIES;
+} as const satisfies Record<LibraryName, LibrarySpec>;
 
 /** Where `deno task build:ffi` puts libraries (a path only when this module is on disk). */
 export const BUILD_DIR: string = decodeURIComponent(new URL("./build/", import.meta.url).pathname);

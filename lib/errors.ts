@@ -7,20 +7,25 @@
 
 /** A data file or folder could not be read, or holds bad data. */
 export class DatasetError extends Error {
+  /** The error's name. */
   override name = "DatasetError";
 }
 
 /** A checkpoint (tree or teacher) is missing, corrupt or does not fit. */
 export class CheckpointError extends Error {
+  /** The error's name. */
   override name = "CheckpointError";
 }
 
 /** A backend was asked for by name but cannot load here. */
 export class BackendUnavailableError extends Error {
+  /** The error's name. */
   override name = "BackendUnavailableError";
   /** A line telling the user how to make the backend available. */
   readonly hint: string;
   /**
+   * Makes the error.
+   *
    * @param message What failed and why.
    * @param hint How to make the backend available.
    * @param options Standard error options (`cause`).
@@ -33,10 +38,13 @@ export class BackendUnavailableError extends Error {
 
 /** The native library returned a non-zero status code. */
 export class NativeError extends Error {
+  /** The error's name. */
   override name = "NativeError";
   /** The status code the library returned. */
   readonly status: number;
   /**
+   * Makes the error.
+   *
    * @param message The library's last-error string, with context.
    * @param status The status code.
    * @param options Standard error options (`cause`).
@@ -52,10 +60,13 @@ export class NativeError extends Error {
  * holds an interrupted run that neither `resume` nor `retrain` was asked for.
  */
 export class RunDirectoryError extends Error {
+  /** The error's name. */
   override name = "RunDirectoryError";
   /** A line telling the user what to do. */
   readonly hint: string;
   /**
+   * Makes the error.
+   *
    * @param message What is in the way.
    * @param hint What to do about it.
    * @param options Standard error options (`cause`).
@@ -90,12 +101,15 @@ export interface DivergenceDetails {
 
 /** The loss became NaN or infinite: training stopped, the best weights so far were kept. */
 export class TrainingDivergedError extends Error {
+  /** The error's name. */
   override name = "TrainingDivergedError";
   /** Where the loss first stopped being finite. */
   readonly at: StopPoint;
   /** What the loss became, the best accuracy so far, the learning rate. */
   readonly details: DivergenceDetails;
   /**
+   * Makes the error; its message says where, what the loss became and what was kept.
+   *
    * @param at Epoch and batch.
    * @param details What the loss became, the best accuracy kept and where, the learning rate.
    * @param options Standard error options (`cause`).
@@ -123,6 +137,7 @@ export class TrainingDivergedError extends Error {
  * state is saved, and resuming continues it where it stopped.
  */
 export class TrainingInterruptedError extends Error {
+  /** The error's name. */
   override name = "TrainingInterruptedError";
   /** Where it stopped. */
   readonly at: StopPoint;
@@ -133,6 +148,8 @@ export class TrainingInterruptedError extends Error {
   /** The run directory (or teacher folder) holding the saved state; "" when nothing was saved. */
   out: string;
   /**
+   * Makes the error.
+   *
    * @param message Where it stopped.
    * @param at Epoch and batch.
    * @param bestValAccuracy The best validation accuracy so far.

@@ -9,7 +9,7 @@
 import { BackendUnavailableError } from "../errors.ts";
 import { ensureTf } from "./tf_setup.ts";
 import { tfjsBackend } from "./tfjs.ts";
-import { prepareNativeBackend, type PrepareNativeOptions } from "./native.ts";
+import { prepareNativeBackend } from "./native.ts";
 import type { BackendChoice, TreeBackend } from "./types.ts";
 import type { BuildEvent } from "../../ffi/build.ts";
 
@@ -27,13 +27,20 @@ export type { BuildEvent } from "../../ffi/build.ts";
 
 /** The backend chosen, and why the ones tried before it were passed over. */
 export interface BackendSelection {
+  /** The backend that loaded. */
   backend: TreeBackend;
   /** One line such as `backend: native (gcc, 2 threads); cuda unavailable: no GPU`. */
   note: string;
 }
 
 /** Options of {@link selectBackend}. */
-export interface SelectOptions extends Pick<PrepareNativeOptions, "threads"> {
+export interface SelectOptions {
+  /**
+   * CPU threads of the native backend (the CUDA build ignores it); 0 uses every core. Falls
+   * back to the `SOFTTREE_THREADS` environment variable.
+   * @default 0
+   */
+  threads?: number;
   /** Told when a native library is compiled (first use on a machine). */
   onBuild?: (event: BuildEvent) => void;
 }

@@ -48,8 +48,11 @@ export interface LossReport {
 
 /** Gradients of the batch objective (`mean_x L(x) + C`), shaped like the parameters. */
 export interface TreeGradients extends LossReport {
+  /** Gradient of the filters `[I, F]`. */
   w: Float32Array;
+  /** Gradient of the biases `[I]`. */
   b: Float32Array;
+  /** Gradient of the leaf logits `[L, K]`. */
   phi: Float32Array;
   /** `d objective / d beta` (computed even when beta is fixed). */
   beta: number;

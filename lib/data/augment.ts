@@ -36,7 +36,7 @@ export interface AugmentOptions {
   recenter?: boolean;
   /** Told how many copies are done, every 1,000 images and at the end. */
   onProgress?: (done: number, total: number) => void;
-  /** @default 0 */
+  /** Seed of the random moves. @default 0 */
   seed?: number;
 }
 

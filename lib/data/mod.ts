@@ -31,11 +31,11 @@ export { type LabelReport, labelReport, type MissingClass } from "./labels.ts";
 
 /** How many samples to keep of each split: the first `n`. */
 export interface SplitLimit {
-  /** @default all */
+  /** Training samples to keep. @default all */
   train?: number;
-  /** @default all */
+  /** Validation samples to keep. @default all */
   val?: number;
-  /** @default all */
+  /** Test samples to keep. @default all */
   test?: number;
 }
 

@@ -34,8 +34,11 @@ export interface Dataset {
 
 /** The train / validation / test splits of a data set. */
 export interface Splits {
+  /** What the tree trains on. */
   train: Dataset;
+  /** What early stopping and the choice among restarts look at. */
   val: Dataset;
+  /** What the reported accuracy is measured on. */
   test: Dataset;
 }
 

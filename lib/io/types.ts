@@ -26,8 +26,11 @@ export interface DataInfo {
 export interface TreeCheckpoint {
   /** Format version of the file. */
   version: number;
+  /** Depth, classes, features and the training settings. */
   config: TreeConfig;
+  /** The trained weights. */
   params: TreeParams;
+  /** What the data look like: image shape or feature names, class names, scaling. */
   data: DataInfo;
   /** Free-form facts: seed, command line, accuracy, date. */
   meta: Record<string, unknown>;

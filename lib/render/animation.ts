@@ -49,7 +49,7 @@ export interface TrainingAnimationOptions {
    * @default 3000
    */
   lastDelayMs?: number;
-  /** @default "Training a soft decision tree (depth D)" */
+  /** The title above the tree. @default "Training a soft decision tree (depth D)" */
   title?: string;
 }
 
@@ -72,6 +72,8 @@ export class TrainingAnimation {
   #frames: Snapshot[] = [];
 
   /**
+   * Starts an empty animation.
+   *
    * @param config The tree's config (depth, features, classes are read).
    * @param dataInfo What the data look like (image shape or feature names, class names).
    * @param options Frame size, depth drawn, delays, title.

@@ -10,7 +10,7 @@ import { esc, FONT_FAMILY, num, text } from "./_svg.ts";
 
 /** Options of {@linkcode learningCurvesSvg}. */
 export interface CurvesOptions {
-  /** @default "Learning curves" */
+  /** The title above the panels. @default "Learning curves" */
   title?: string;
   /**
    * Width of the whole picture in SVG units (each panel gets about half).

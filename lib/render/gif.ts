@@ -90,7 +90,7 @@ export interface DecisionPathGifOptions extends RasterOptions {
   input: ArrayLike<number>;
   /** Its true class, if known. */
   label?: number;
-  /** @default the tree's depth */
+  /** Levels of inner nodes drawn. @default the tree's depth */
   depthLimit?: number;
   /**
    * How long each of the two frames shows, in milliseconds.

@@ -62,7 +62,7 @@ export interface TreeSvgOptions {
    * @default false
    */
   correlation?: boolean;
-  /** @default "Soft decision tree: depth D, K classes" */
+  /** The title above the tree. @default "Soft decision tree: depth D, K classes" */
   title?: string;
   /** A line under the title in larger type, e.g. `"samples seen: 12,000"`. */
   caption?: string;

@@ -59,7 +59,9 @@ export interface ReportInputs {
 
 /** Statistics of one heap node. */
 export interface NodeStats {
+  /** The heap index. */
   node: number;
+  /** Its depth (0 at the root). */
   depth: number;
   /** The leaf index for leaves, else `null`. */
   leaf: number | null;
@@ -77,6 +79,7 @@ export interface NodeStats {
 
 /** Everything the report page shows, as JSON-ready data. */
 export interface ReportData {
+  /** The page's title. */
   title: string;
   /** The tree for `predictor.js` (and its input conventions). */
   model: PredictorJson;
@@ -97,7 +100,9 @@ export interface ReportData {
   };
   /** Confusion matrices `[K][K]`: rows the truth (or the teacher), columns the prediction. */
   confusion: { tree: number[][]; teacher: number[][] | null; fidelity: number[][] | null };
+  /** The teacher of a distilled tree, or `null`. */
   teacher: { file: string } | null;
+  /** A line saying why there is no teacher, or `null`. */
   teacherNote: string | null;
   /** Per-epoch records for the learning curves (from `metrics.json`). */
   history: Record<string, number>[];

@@ -26,6 +26,7 @@ export {
   checkFits,
   createTeacher,
   type CreateTeacherOptions,
+  type LayersModel,
   type PredictOptions,
   SEED_TEACHER,
   Teacher,

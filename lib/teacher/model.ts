@@ -66,24 +66,29 @@ export interface TeacherMeta {
   [key: string]: unknown;
 }
 
+/** TensorFlow.js's layers model, the type of {@linkcode Teacher.model}. */
+export type LayersModel = tfl.LayersModel;
+
 /**
  * A teacher network: a tfjs `LayersModel` that outputs logits, its configuration and its
  * metadata. Call {@linkcode Teacher.dispose} when done with it.
  */
 export class Teacher {
   /** The network; its output is logits `[B, K]`. */
-  readonly model: tfl.LayersModel;
+  readonly model: LayersModel;
   /** Its shape. */
   readonly config: TeacherConfig;
   /** Facts about its training (source, accuracy, command, seed). */
   meta: TeacherMeta;
 
   /**
+   * Wraps a network as a teacher.
+   *
    * @param model A network built by {@linkcode createTeacher} or loaded by `loadTeacher`.
    * @param config Its shape.
    * @param meta Facts about its training.
    */
-  constructor(model: tfl.LayersModel, config: TeacherConfig, meta: TeacherMeta = {}) {
+  constructor(model: LayersModel, config: TeacherConfig, meta: TeacherMeta = {}) {
     this.model = model;
     this.config = config;
     this.meta = meta;
@@ -293,9 +298,17 @@ export interface TrainTeacherOptions extends CreateTeacherOptions {
    * every 50 ms): the state goes to `onState` and a `TrainingInterruptedError` is thrown.
    */
   signal?: AbortSignal;
-  /** Receives the training state to save: after every epoch, and when interrupted. */
+  /**
+   * Receives the training state to save: after every epoch, and when interrupted.
+   *
+   * @internal
+   */
   onState?: (state: TeacherTrainState) => void | Promise<void>;
-  /** Continue from a state `onState` received (with the same options and teacher shape). */
+  /**
+   * Continue from a state `onState` received (with the same options and teacher shape).
+   *
+   * @internal
+   */
   resume?: TeacherTrainState;
 }
 

@@ -19,7 +19,9 @@ import type { EpochRecord } from "./types.ts";
 
 /** Progress inside an epoch. */
 export interface BatchProgress {
+  /** The epoch (1-based). */
   epoch: number;
+  /** Epochs at most. */
   epochs: number;
   /** Samples of this epoch done so far. */
   samplesDone: number;
@@ -33,9 +35,9 @@ export interface BatchProgress {
 
 /** How to train. */
 export interface FitOptions {
-  /** @default 40 */
+  /** Epochs at most. @default 40 */
   epochs?: number;
-  /** @default 4 */
+  /** Samples per optimizer step. @default 4 */
   batchSize?: number;
   /** Stop after this many epochs without a better validation accuracy; 0 never stops early. @default 20 */
   patience?: number;
@@ -93,6 +95,8 @@ export interface FitOptions {
    * passed since the last time, when interrupted, and (with `engine: null`, only the best
    * weights being worth keeping) when the loss stops being finite. {@linkcode fitAsync}
    * awaits it; {@linkcode fit} needs it synchronous.
+   *
+   * @internal
    */
   onState?: (state: FitState) => void | Promise<void>;
   /** Least seconds between two saves of the state after epochs. @default 5 */
@@ -103,6 +107,8 @@ export interface FitOptions {
    * the best weights and the candidates all go on as if the run had never stopped (bit for
    * bit on a deterministic backend). The options that fix the run's course must be the ones
    * it was started with ({@linkcode FitPlan}).
+   *
+   * @internal
    */
   resume?: FitState;
 }
@@ -111,6 +117,7 @@ export interface FitOptions {
 export interface CandidateEvent {
   /** 0-based. */
   index: number;
+  /** How many candidates there are. */
   count: number;
   /** Its best validation accuracy; absent when it starts. */
   valAccuracy?: number;
@@ -118,10 +125,13 @@ export interface CandidateEvent {
 
 /** What training did. */
 export interface FitResult {
+  /** One record per epoch run. */
   history: EpochRecord[];
   /** The epoch whose weights were kept (1-based). */
   bestEpoch: number;
+  /** The validation accuracy of that epoch, in [0, 1]. */
   bestValAccuracy: number;
+  /** Epochs trained, candidates' included. */
   epochsRun: number;
   /** Wall seconds of training, evaluation included. */
   seconds: number;

@@ -19,8 +19,9 @@ export interface RefitResult {
   changedLeaves: number;
   /** Leaves that no training image wins (left as they were). */
   emptyLeaves: number;
-  /** Max-leaf validation accuracy before and after, in [0, 1]. */
+  /** Max-leaf validation accuracy before the refit, in [0, 1]. */
   valBefore: number;
+  /** Max-leaf validation accuracy after the refit, in [0, 1]. */
   valAfter: number;
 }
 

@@ -50,7 +50,7 @@ export interface RunOptions {
   config: Partial<TreeConfig>;
   /** Training options (epochs, batch size, patience, callbacks, soft targets...). */
   fit: FitOptions;
-  /** @default "auto" */
+  /** The backend to train on (see `selectBackend`). @default "auto" */
   backend?: BackendChoice;
   /** Seed of the initial parameters and of the shuffling. @default 0 */
   seed?: number;
@@ -91,6 +91,7 @@ export interface RunOptions {
 
 /** What a run produced. */
 export interface RunResult {
+  /** The trained (or loaded) tree; the caller disposes it. */
   tree: SoftDecisionTree;
   /** Whether an existing checkpoint was loaded instead of training. */
   loaded: boolean;
@@ -100,7 +101,9 @@ export interface RunResult {
   fit: FitResult | null;
   /** What refitting the leaves did (with `refitLeaves`; absent when loaded). */
   refit: RefitResult | null;
+  /** Accuracy on the validation split. */
   val: EvalResult;
+  /** Accuracy on the test split. */
   test: EvalResult;
   /** The checkpoint file. */
   checkpoint: string;

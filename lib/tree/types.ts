@@ -31,15 +31,15 @@ export interface TreeConfig {
    * @default false
    */
   learnBeta: boolean;
-  /** @default 10 */
+  /** Strength of the balance penalty. @default 10 */
   penaltyStrength: number;
-  /** @default 0.25 */
+  /** Factor of the penalty per level of depth. @default 0.25 */
   penaltyDecay: number;
   /** Samples in the penalty's moving window at the root; doubles with each level. @default 1000 */
   emaWindow: number;
   /** Adam's learning rate. @default 5e-3 */
   learningRate: number;
-  /** @default "expected" */
+  /** Per-sample loss: the paper's expected loss over leaves, or the mixture's. @default "expected" */
   loss: LossKind;
 }
 

@@ -31,6 +31,7 @@ export type InputInfo =
 
 /** The predictor JSON with `input` typed. */
 export interface PredictorJson extends ModelJson {
+  /** What the tree's inputs are and how raw values are scaled. */
   input: InputInfo;
   /** Where the training data came from, e.g. `"mnist"`. */
   source: string;

@@ -52,6 +52,8 @@ export class TreePredictor {
   #model: Model;
 
   /**
+   * Makes a predictor of a trained tree.
+   *
    * @param tree A checkpoint, or anything with `config`, `params` and `data`.
    * @throws {RangeError} When the parameters do not fit the tree's shape.
    */
