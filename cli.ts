@@ -20,6 +20,15 @@ import { explainCommand } from "./cli/explain.ts";
 import { exportCommand } from "./cli/export.ts";
 import { reportCommand } from "./cli/report.ts";
 
+/** Each command's docs page, where it is not its section of docs/cli.md. */
+const DOCS: Record<string, string> = {
+  distill: "docs/cli.md#distill, docs/results.md (what the options achieve)",
+  predict: "docs/cli.md#predict, docs/using-a-tree.md#predict",
+  explain: "docs/cli.md#explain, docs/using-a-tree.md#explain",
+  report: "docs/cli.md#report, docs/using-a-tree.md#report",
+  export: "docs/cli.md#export, docs/using-a-tree.md#export",
+};
+
 /** Build the command tree (exported for in-process tests). */
 export function buildProgram(): Command {
   const program = new Command()
@@ -38,6 +47,14 @@ export function buildProgram(): Command {
   program.addCommand(explainCommand());
   program.addCommand(exportCommand());
   program.addCommand(reportCommand());
+  program.addHelpText("after", "\nDocs: docs/README.md; every command and option: docs/cli.md");
+  for (const command of program.commands) {
+    const name = command.name();
+    command.addHelpText("after", `\nDocs: ${DOCS[name] ?? `docs/cli.md#${name}`}`);
+    for (const sub of command.commands) {
+      sub.addHelpText("after", `\nDocs: docs/cli.md#${name}-${sub.name()}`);
+    }
+  }
   const override = (c: Command) => {
     c.exitOverride();
     for (const sub of c.commands) override(sub as Command);
