@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { inDir, writeFileAtomic } from "../io/atomic.ts";
 import type { DataInfo } from "../io/types.ts";
 import { hardLeaf, type Rows, rowOf, topTerms } from "../tree/importance.ts";
 import { leafClasses, leafDistributions, route } from "../tree/inspect.ts";
@@ -361,4 +362,26 @@ export function rulesMarkdown(rules: TreeRules, options: { show?: number } = {})
     );
   }
   return lines.join("\n") + "\n";
+}
+
+/** The files {@linkcode exportRules} writes. */
+export const RULES_FILES = { markdown: "rules.md", json: "rules.json" } as const;
+
+/**
+ * Writes `rules.md` and `rules.json` into `dir` (created if absent), each atomically.
+ *
+ * @param rules What {@linkcode treeRules} returned.
+ * @param dir The folder.
+ * @returns The paths written.
+ * @example
+ * ```ts
+ * await exportRules(treeRules(tree, { train: splits.train }), "rules/");
+ * ```
+ */
+export async function exportRules(rules: TreeRules, dir: string): Promise<string[]> {
+  await Deno.mkdir(dir, { recursive: true });
+  const md = inDir(dir, RULES_FILES.markdown), json = inDir(dir, RULES_FILES.json);
+  await writeFileAtomic(md, rulesMarkdown(rules));
+  await writeFileAtomic(json, JSON.stringify(rules, null, 1) + "\n");
+  return [md, json];
 }
