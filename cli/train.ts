@@ -27,6 +27,7 @@ import {
 } from "../lib/render/mod.ts";
 import { DEFAULT_TREE_CONFIG } from "../lib/tree/types.ts";
 import { buildProgress, formatDuration, info, percent, ProgressBar } from "./progress.ts";
+import { featureReport } from "./tabular.ts";
 import {
   OPTIONS_KEY,
   recordedTreeOptions,
@@ -526,6 +527,7 @@ export function evalCommand() {
         }% (mixture) on ${ds.n} samples`,
         quiet,
       );
+      const features = featureReport(ckpt, ds, o.split, quiet);
       if (o.json) {
         printJson({
           command: "eval",
@@ -536,6 +538,7 @@ export function evalCommand() {
           accuracy_mixture: r.accuracyMixture,
           [`${o.split}_accuracy`]: r.accuracy,
           [`${o.split}_accuracy_mixture`]: r.accuracyMixture,
+          ...features,
         });
       }
       tree.dispose();

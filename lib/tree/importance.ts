@@ -269,7 +269,10 @@ export function hardTreeAgreement(
  * topTerms([0.1, -2, 1], 2); // { indices: [1, 2], share: 5 / 5.01 }
  * ```
  */
-export function topTerms(values: ArrayLike<number>, k: number): { indices: number[]; share: number } {
+export function topTerms(
+  values: ArrayLike<number>,
+  k: number,
+): { indices: number[]; share: number } {
   const order = Array.from({ length: values.length }, (_, i) => i)
     .sort((a, b) => Math.abs(values[b]) - Math.abs(values[a]) || a - b);
   const indices = order.slice(0, Math.max(0, k));

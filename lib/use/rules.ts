@@ -10,7 +10,7 @@
  */
 import { inDir, writeFileAtomic } from "../io/atomic.ts";
 import type { DataInfo } from "../io/types.ts";
-import { hardLeaf, type Rows, rowOf, topTerms } from "../tree/importance.ts";
+import { hardLeaf, rowOf, type Rows, topTerms } from "../tree/importance.ts";
 import { leafClasses, leafDistributions, route } from "../tree/inspect.ts";
 import type { TreeConfig, TreeParams } from "../tree/types.ts";
 import { treeSizes } from "../tree/types.ts";
