@@ -12,7 +12,19 @@ import {
   pathContributions,
   topTerms,
 } from "../lib/tree/importance.ts";
+import { importanceSvg } from "../lib/render/features_svg.ts";
+import { pictureFormat, writePicture } from "../lib/render/write.ts";
+import { UsageError } from "./common.ts";
 import { info } from "./progress.ts";
+
+/** Checks that `value` names a .svg or .png file (a usage error otherwise). */
+export function pictureArg(option: string, value: string): void {
+  try {
+    pictureFormat(value);
+  } catch {
+    throw new UsageError(`${option} must name a .svg or .png file, got "${value}"`);
+  }
+}
 
 /** Feature names of a tree: its data's, else `x0 ..`. */
 export function featureNamesOf(tree: Pick<TreeCheckpoint, "config" | "data">): string[] {
@@ -25,12 +37,13 @@ export function featureNamesOf(tree: Pick<TreeCheckpoint, "config" | "data">): s
  * The importances and hard-tree agreement of `tree` on `ds`, printed (unless quiet) and
  * returned as `eval --json` fields.
  */
-export function featureReport(
+export async function featureReport(
   tree: TreeCheckpoint,
   ds: Dataset,
   split: string,
-  quiet: boolean,
-): Record<string, unknown> {
+  options: { quiet: boolean; picture?: string },
+): Promise<Record<string, unknown>> {
+  const quiet = options.quiet;
   const { config, params, data } = tree;
   const names = featureNamesOf(tree);
   const imp = featureImportances(params, config.depth, { rows: ds, scaling: data.scaling });
@@ -49,6 +62,14 @@ export function featureReport(
         (names.length > 5 ? ", ..." : ""),
       quiet,
     );
+  }
+  if (options.picture) {
+    const svg = importanceSvg(imp, names, {
+      caption: `|w| weighted by the probability mass reaching each node on the ${split} split ` +
+        `(${ds.n} samples)`,
+    });
+    await writePicture(options.picture, svg);
+    info(`wrote ${options.picture}`, quiet);
   }
   return {
     hard_tree_agreement: hard.leaf,

@@ -27,7 +27,7 @@ import {
 } from "../lib/render/mod.ts";
 import { DEFAULT_TREE_CONFIG } from "../lib/tree/types.ts";
 import { buildProgress, formatDuration, info, percent, ProgressBar } from "./progress.ts";
-import { featureReport } from "./tabular.ts";
+import { featureReport, pictureArg } from "./tabular.ts";
 import {
   OPTIONS_KEY,
   recordedTreeOptions,
@@ -506,10 +506,12 @@ export function evalCommand() {
       choiceArg("--backend", BACKEND_CHOICES),
       "auto" as BackendChoice,
     )
+    .option("--importances <file>", "write the feature importances as a bar chart (.svg or .png)")
     .option("--json", "print one JSON summary on stdout")
     .option("--quiet", "no progress on stderr")
     .action(async (o, cmd) => {
       const quiet = Boolean(o.quiet);
+      if (o.importances !== undefined) pictureArg("--importances", o.importances);
       const ckpt = await loadTreeCheckpoint(o.model);
       // The data of the checkpoint unless --data was given explicitly.
       const spec = cmd.getOptionValueSource("data") === "default" ? ckpt.data.source : o.data;
@@ -527,7 +529,7 @@ export function evalCommand() {
         }% (mixture) on ${ds.n} samples`,
         quiet,
       );
-      const features = featureReport(ckpt, ds, o.split, quiet);
+      const features = await featureReport(ckpt, ds, o.split, { quiet, picture: o.importances });
       if (o.json) {
         printJson({
           command: "eval",

@@ -142,7 +142,17 @@ Deno.test("export --format rules writes rules.md and rules.json and reports the 
 });
 
 Deno.test("eval --json reports feature importances by name and the hard-tree agreement", async () => {
-  const r = await cli(["eval", "--model", run.dir, "--json", "--backend", "tfjs"]);
+  const picture = `${run.dir}/importances.svg`;
+  const r = await cli([
+    "eval",
+    "--model",
+    run.dir,
+    "--json",
+    "--backend",
+    "tfjs",
+    "--importances",
+    picture,
+  ]);
   assert.equal(r.code, 0, r.err);
   const j = JSON.parse(r.out);
   const imp = j.feature_importances as Record<string, number>;
@@ -151,6 +161,14 @@ Deno.test("eval --json reports feature importances by name and the hard-tree agr
   assert.equal(imp.constant, 0);
   assert.ok(imp.age > imp.noise_a && imp.income > imp.noise_b, JSON.stringify(imp));
   assert.ok(j.hard_tree_agreement >= 0.8 && j.hard_tree_agreement <= j.hard_tree_class_agreement);
+  // The bar chart: one bar per feature, the most important first.
+  const svg = await Deno.readTextFile(picture);
+  const bars = [...svg.matchAll(/data-feature="([^"]*)"/g)].map((m) => m[1]);
+  assert.equal(bars.length, COLUMNS.length);
+  assert.equal(imp[bars[0]], Math.max(...Object.values(imp)));
+  const bad = await cli(["eval", "--model", run.dir, "--importances", "chart.jpg"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--importances must name a \.svg or \.png file/);
 });
 
 Deno.test("explain --json gives each feature's contribution along the path of a CSV row", async () => {
