@@ -7,6 +7,7 @@
  * @module
  */
 import { leafClasses } from "../tree/inspect.ts";
+import { type FeatureFacts, featureFacts } from "./_features.ts";
 import { treeSizes } from "../tree/types.ts";
 import { Rng } from "../util/random.ts";
 import { type PredictorJson, predictorJson, type UsableTree } from "../use/model.ts";
@@ -103,6 +104,8 @@ export interface ReportData {
   history: Record<string, number>[];
   /** The run: command line, options, data, when. */
   run: Record<string, unknown>;
+  /** Feature importances and the hard tree's agreement, on the test split. */
+  features: FeatureFacts;
 }
 
 function base64(bytes: Uint8Array): string {
@@ -390,5 +393,6 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
     teacherNote: inputs.teacherNote ?? null,
     history,
     run,
+    features: featureFacts(tree, test),
   };
 }
