@@ -9,6 +9,7 @@ import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { exportPredictor } from "../lib/use/export.ts";
 import { choiceArg, HintedError, intArg, printJson, UsageError } from "./common.ts";
 import { exportFormat } from "./export_formats.ts";
+import { dataSpecArg } from "./train.ts";
 import { info } from "./progress.ts";
 
 /** The `export` command. */
@@ -28,7 +29,11 @@ export function exportCommand() {
       "module" as const,
     )
     .option("--top-k <k>", "rules: keep the K largest terms of each test", intArg("--top-k", 1))
-    .option("--data <spec>", "rules: the tree's data (default: the data it was trained on)")
+    .option(
+      "--data <spec>",
+      "rules: the tree's data (default: the data it was trained on)",
+      dataSpecArg,
+    )
     .option("--label-column <col>", "rules: the CSV's label column, by name or 0-based index")
     .option("--json", "print one JSON summary on stdout")
     .option("--quiet", "no notes on stderr")

@@ -40,8 +40,8 @@ async function outFolder(dir: string): Promise<void> {
 /** Writes tree.onnx, or the rules, for `export --format onnx|rules`. */
 export async function exportFormat(tree: TreeCheckpoint, o: FormatOptions): Promise<void> {
   const quiet = Boolean(o.quiet);
-  await outFolder(o.out);
   if (o.format === "onnx") {
+    await outFolder(o.out);
     const path = inDir(o.out, "tree.onnx");
     const bytes = await exportOnnx(tree, path);
     if (o.json) {
@@ -69,6 +69,7 @@ export async function exportFormat(tree: TreeCheckpoint, o: FormatOptions): Prom
     );
   }
   const rules = treeRules(tree, { topK: o.topK, train: splits.train, test: splits.test });
+  await outFolder(o.out);
   const files = await exportRules(rules, o.out);
   const a = rules.agreement!;
   if (o.json) {

@@ -6,12 +6,14 @@
  */
 import type { Dataset } from "../lib/data/types.ts";
 import type { TreeCheckpoint } from "../lib/io/types.ts";
+import type { ForwardResult } from "../lib/backends/types.ts";
 import {
   featureImportances,
-  hardTreeAgreement,
   pathContributions,
+  RouteTally,
   topTerms,
 } from "../lib/tree/importance.ts";
+import { leafClasses } from "../lib/tree/inspect.ts";
 import { importanceSvg } from "../lib/render/features_svg.ts";
 import { pictureFormat, writePicture } from "../lib/render/write.ts";
 import { UsageError } from "./common.ts";
@@ -41,13 +43,24 @@ export async function featureReport(
   tree: TreeCheckpoint,
   ds: Dataset,
   split: string,
-  options: { quiet: boolean; picture?: string },
+  options: { quiet: boolean; picture?: string; forward: (x: Float32Array) => ForwardResult },
 ): Promise<Record<string, unknown>> {
   const quiet = options.quiet;
   const { config, params, data } = tree;
   const names = featureNamesOf(tree);
-  const imp = featureImportances(params, config.depth, { rows: ds, scaling: data.scaling });
-  const hard = hardTreeAgreement(params, config.depth, config.classes, ds);
+  // One forward pass of the backend gives both the node masses and the hard routes.
+  const tally = new RouteTally(config.depth, leafClasses(params, config.classes));
+  const F = config.features;
+  for (let start = 0; start < ds.n; start += 4096) {
+    const end = Math.min(ds.n, start + 4096);
+    const f = options.forward(ds.x.subarray(start * F, end * F));
+    tally.add(f.inner, f.maxLeaf, ds.y.subarray(start, end));
+  }
+  const imp = featureImportances(params, config.depth, {
+    mass: tally.mass,
+    scaling: data.scaling,
+  });
+  const hard = tally.agreement();
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
   info(
     `hard tree (route by p > 0.5): same leaf as max-leaf on ${pct(hard.leaf)}, same class ` +

@@ -529,7 +529,11 @@ export function evalCommand() {
         }% (mixture) on ${ds.n} samples`,
         quiet,
       );
-      const features = await featureReport(ckpt, ds, o.split, { quiet, picture: o.importances });
+      const features = await featureReport(ckpt, ds, o.split, {
+        quiet,
+        picture: o.importances,
+        forward: (x) => tree.forward(x),
+      });
       if (o.json) {
         printJson({
           command: "eval",

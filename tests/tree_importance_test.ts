@@ -5,9 +5,10 @@ import {
   hardTreeAgreement,
   nodeMass,
   pathContributions,
+  RouteTally,
   topTerms,
 } from "../lib/tree/importance.ts";
-import { route } from "../lib/tree/inspect.ts";
+import { leafClasses, route } from "../lib/tree/inspect.ts";
 import type { TreeParams } from "../lib/tree/types.ts";
 import { separable } from "./_tiny.ts";
 
@@ -107,4 +108,28 @@ Deno.test("topTerms() keeps the largest magnitudes and says what share of |w|² 
   assert.deepEqual(t.indices, [1, 2]);
   assert.ok(Math.abs(t.share - 5 / 5.01) < 1e-12);
   assert.deepEqual(topTerms([0, 0], 1), { indices: [0], share: 1 });
+});
+
+Deno.test("RouteTally counts from forward passes what nodeMass() and hardTreeAgreement() compute", () => {
+  const params = handTree(3);
+  const ds = separable(301, { features: 3, seed: 9 });
+  const tally = new RouteTally(2, leafClasses(params, 2));
+  // Two uneven batches of p(right) [B, I] and max-leaves [B], as a backend's forward gives.
+  for (const [from, to] of [[0, 200], [200, 301]]) {
+    const right = new Float64Array((to - from) * 3);
+    const maxLeaf = new Int32Array(to - from);
+    for (let i = from; i < to; i++) {
+      const r = route(params, 2, 2, ds.x.subarray(i * 3, i * 3 + 3));
+      right.set(r.right, (i - from) * 3);
+      maxLeaf[i - from] = r.maxLeaf;
+    }
+    tally.add(right, maxLeaf, ds.y.subarray(from, to));
+  }
+  const mass = nodeMass(params, 2, ds);
+  for (let n = 0; n < 3; n++) assert.ok(Math.abs(tally.mass[n] - mass[n]) < 1e-9);
+  assert.deepEqual(tally.agreement(), hardTreeAgreement(params, 2, 2, ds));
+  assert.deepEqual(
+    featureImportances(params, 2, { mass: tally.mass }),
+    featureImportances(params, 2, { rows: ds }),
+  );
 });

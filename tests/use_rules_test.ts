@@ -192,3 +192,25 @@ Deno.test("explain --json gives each feature's contribution along the path of a 
   for (const s of j.path_steps) assert.equal(s.direction, s.z > 0 ? "right" : "left");
   assert.equal(j.contributions.constant, 0);
 });
+
+Deno.test("export says what is wrong when the rules' data is missing or --out is a file", async () => {
+  const moved = await cli([
+    "export",
+    ...["--model", run.dir, "--out", `${run.dir}/r2`, "--format", "rules"],
+    ...["--data", `csv:${run.dir}/nowhere.csv`],
+  ]);
+  assert.equal(moved.code, 1);
+  assert.match(moved.err, /Cannot write rules: the data "csv:.*nowhere\.csv".*cannot be loaded/);
+  assert.match(moved.err, /hint: give the tree's data with --data/);
+  await assert.rejects(Deno.stat(`${run.dir}/r2`), "nothing written");
+  const file = `${run.dir}/a-file`;
+  await Deno.writeTextFile(file, "x");
+  const onnx = await cli(["export", "--model", run.dir, "--out", file, "--format", "onnx"]);
+  assert.equal(onnx.code, 1);
+  assert.match(onnx.err, /Cannot export to ".*a-file": it is a file, not a folder/);
+  const badData = await cli([
+    "export",
+    ...["--model", run.dir, "--out", `${run.dir}/r3`, "--format", "rules", "--data", "zip:x"],
+  ]);
+  assert.equal(badData.code, 2);
+});

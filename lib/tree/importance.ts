@@ -66,6 +66,11 @@ export interface ImportanceOptions {
    */
   rows?: Rows;
   /**
+   * The mass reaching each inner node, `[I]`, when already known (see
+   * {@linkcode tallyRoutes}); used instead of `rows`.
+   */
+  mass?: ArrayLike<number>;
+  /**
    * The min-max scaling of the inputs: a feature whose training range is empty (a constant
    * column, read as 0) cannot move any node, so its importance is 0.
    */
@@ -94,9 +99,8 @@ export function featureImportances(
 ): Float64Array {
   const { inner } = treeSizes(depth);
   const F = featuresOf(params, depth);
-  const mass = options.rows
-    ? nodeMass(params, depth, options.rows)
-    : new Float64Array(inner).fill(1);
+  const mass = options.mass ??
+    (options.rows ? nodeMass(params, depth, options.rows) : new Float64Array(inner).fill(1));
   const sc = options.scaling;
   const out = new Float64Array(F);
   for (let n = 0; n < inner; n++) {
@@ -280,4 +284,72 @@ export function topTerms(
   for (let i = 0; i < values.length; i++) all += values[i] * values[i];
   for (const i of indices) kept += values[i] * values[i];
   return { indices, share: all > 0 ? kept / all : 1 };
+}
+
+/**
+ * Node masses and hard-tree agreement counted from forward passes (a backend's `p(right)` and
+ * max-leaves), batch by batch: what {@linkcode nodeMass} and {@linkcode hardTreeAgreement}
+ * compute, without routing every input again in JavaScript.
+ */
+export class RouteTally {
+  /** Rows counted. */
+  n = 0;
+  /** Mass reaching each inner node, `[I]`. */
+  readonly mass: Float64Array;
+  #leafClass: ArrayLike<number>;
+  #sameLeaf = 0;
+  #sameClass = 0;
+  #correct = 0;
+  #labelled = true;
+
+  /**
+   * @param depth `D`.
+   * @param leafClass Each leaf's class, `[L]` (see `leafClasses`).
+   */
+  constructor(depth: number, leafClass: ArrayLike<number>) {
+    this.#leafClass = leafClass;
+    this.mass = new Float64Array(treeSizes(depth).inner);
+  }
+
+  /**
+   * Counts a batch.
+   *
+   * @param right `p(right)` of every inner node, `[B, I]`.
+   * @param maxLeaf Each row's max-leaf, `[B]`.
+   * @param y Each row's label, `[B]` (the hard tree's accuracy needs it for every batch).
+   */
+  add(right: ArrayLike<number>, maxLeaf: ArrayLike<number>, y?: ArrayLike<number>): void {
+    const I = this.mass.length;
+    const reach = new Float64Array(2 * I + 1);
+    if (!y) this.#labelled = false;
+    for (let i = 0; i < maxLeaf.length; i++) {
+      const off = i * I;
+      reach[0] = 1;
+      for (let n = 0; n < I; n++) {
+        const p = right[off + n];
+        this.mass[n] += reach[n];
+        reach[2 * n + 1] = reach[n] * (1 - p);
+        reach[2 * n + 2] = reach[n] * p;
+      }
+      let n = 0;
+      while (n < I) n = right[off + n] > 0.5 ? 2 * n + 2 : 2 * n + 1;
+      const hard = n - I;
+      if (hard === maxLeaf[i]) this.#sameLeaf++;
+      const cls = this.#leafClass[hard];
+      if (cls === this.#leafClass[maxLeaf[i]]) this.#sameClass++;
+      if (y && cls === y[i]) this.#correct++;
+    }
+    this.n += maxLeaf.length;
+  }
+
+  /** The agreement so far (`accuracy` only when every batch had labels). */
+  agreement(): HardTreeAgreement {
+    const out: HardTreeAgreement = {
+      n: this.n,
+      leaf: this.#sameLeaf / this.n,
+      class: this.#sameClass / this.n,
+    };
+    if (this.#labelled) out.accuracy = this.#correct / this.n;
+    return out;
+  }
 }
