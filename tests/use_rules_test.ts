@@ -7,6 +7,7 @@ import { COLUMNS, tabularRun } from "./_tabular.ts";
 const run = await tabularRun();
 const { tree, splits } = run;
 const F = COLUMNS.length;
+globalThis.addEventListener("unload", () => Deno.removeSync(run.dir, { recursive: true }));
 
 /** The raw (original-unit) values of training row `i`. */
 function rawRow(i: number): number[] {
@@ -39,6 +40,9 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 }
 
 Deno.test("treeRules() writes tests in the CSV's original units that route rows as the hard tree does", () => {
+  // The CSV's column and class names travel with the tree in its checkpoint.
+  assert.deepEqual(tree.data.featureNames, COLUMNS);
+  assert.deepEqual(tree.data.classNames, ["high", "low", "mid"]);
   const rules = treeRules(tree, { train: splits.train });
   assert.equal(rules.units, "original");
   assert.deepEqual(rules.features, COLUMNS);

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { featureImportances, hardTreeAgreement } from "../tree/importance.ts";
+import { featureImportances, hardLeaf } from "../tree/importance.ts";
+import { leafClasses } from "../tree/inspect.ts";
 import type { UsableTree } from "../use/model.ts";
 import type { LabelledRows } from "./data.ts";
 
@@ -18,18 +19,36 @@ export interface FeatureFacts {
   hardTree: { leaf: number; class: number; accuracy: number };
 }
 
-/** Importances and hard-tree agreement of `tree` on the test rows. */
-export function featureFacts(tree: UsableTree, test: LabelledRows): FeatureFacts {
+/**
+ * Importances and hard-tree agreement of `tree` on the test rows, from what the report has
+ * already computed: the mass reaching each inner node `[I]` and each row's max-leaf `[N]`.
+ */
+export function featureFacts(
+  tree: UsableTree,
+  test: LabelledRows,
+  routes: { mass: ArrayLike<number>; maxLeaf: ArrayLike<number> },
+): FeatureFacts {
   const { config, params, data } = tree;
   const F = config.features;
   const names = data.featureNames?.length === F
     ? data.featureNames
     : Array.from({ length: F }, (_, f) => `x${f}`);
-  const imp = featureImportances(params, config.depth, { rows: test, scaling: data.scaling });
-  const hard = hardTreeAgreement(params, config.depth, config.classes, test);
+  const imp = featureImportances(params, config.depth, {
+    mass: routes.mass,
+    scaling: data.scaling,
+  });
+  const leafCls = leafClasses(params, config.classes);
+  let sameLeaf = 0, sameClass = 0, correct = 0;
+  for (let i = 0; i < test.n; i++) {
+    const hard = hardLeaf(params, config.depth, test.x.subarray(i * F, (i + 1) * F));
+    if (hard === routes.maxLeaf[i]) sameLeaf++;
+    if (leafCls[hard] === leafCls[routes.maxLeaf[i]]) sameClass++;
+    if (leafCls[hard] === test.y[i]) correct++;
+  }
+  const n = Math.max(1, test.n);
   return {
     names,
     importances: Array.from(imp),
-    hardTree: { leaf: hard.leaf, class: hard.class, accuracy: hard.accuracy! },
+    hardTree: { leaf: sameLeaf / n, class: sameClass / n, accuracy: correct / n },
   };
 }

@@ -258,10 +258,12 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
   const predMaxLeaf = new Int32Array(test.n);
   const predMixture = new Int32Array(test.n);
   const mixture = new Float64Array(K);
+  const testLeaf = new Int32Array(test.n);
   for (let i = 0; i < test.n; i++) {
     reachOf(model, test.x, i * F, nz, reach);
     for (let n = 0; n < I + L; n++) nodes[n].test.mass += reach[n];
     const leaf = maxLeafOf();
+    testLeaf[i] = leaf;
     const cls = leafCls[leaf];
     predMaxLeaf[i] = cls;
     mixture.fill(0);
@@ -393,6 +395,9 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
     teacherNote: inputs.teacherNote ?? null,
     history,
     run,
-    features: featureFacts(tree, test),
+    features: featureFacts(tree, test, {
+      mass: nodes.slice(0, I).map((s) => s.test.mass),
+      maxLeaf: testLeaf,
+    }),
   };
 }
