@@ -17,6 +17,7 @@ import { HintedError, intArg, numArg, printJson, UsageError } from "./common.ts"
 import { outArg } from "./draw.ts";
 import { fitOption, invertOption, prepareOptionsFrom } from "./predict.ts";
 import { info } from "./progress.ts";
+import { contributionsJson } from "./tabular.ts";
 
 /** The `explain` command. */
 export function explainCommand() {
@@ -137,6 +138,7 @@ export function explainCommand() {
           leaf_probability: p.leafProbability,
           path: p.path,
           preprocessing: chosen.steps,
+          ...contributionsJson(tree, chosen.x),
         });
       } else {
         info(

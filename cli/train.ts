@@ -27,6 +27,7 @@ import {
 } from "../lib/render/mod.ts";
 import { DEFAULT_TREE_CONFIG } from "../lib/tree/types.ts";
 import { buildProgress, formatDuration, info, percent, ProgressBar } from "./progress.ts";
+import { featureReport, pictureArg } from "./tabular.ts";
 import {
   OPTIONS_KEY,
   recordedTreeOptions,
@@ -505,10 +506,12 @@ export function evalCommand() {
       choiceArg("--backend", BACKEND_CHOICES),
       "auto" as BackendChoice,
     )
+    .option("--importances <file>", "write the feature importances as a bar chart (.svg or .png)")
     .option("--json", "print one JSON summary on stdout")
     .option("--quiet", "no progress on stderr")
     .action(async (o, cmd) => {
       const quiet = Boolean(o.quiet);
+      if (o.importances !== undefined) pictureArg("--importances", o.importances);
       const ckpt = await loadTreeCheckpoint(o.model);
       // The data of the checkpoint unless --data was given explicitly.
       const spec = cmd.getOptionValueSource("data") === "default" ? ckpt.data.source : o.data;
@@ -526,6 +529,11 @@ export function evalCommand() {
         }% (mixture) on ${ds.n} samples`,
         quiet,
       );
+      const features = await featureReport(ckpt, ds, o.split, {
+        quiet,
+        picture: o.importances,
+        forward: (x) => tree.forward(x),
+      });
       if (o.json) {
         printJson({
           command: "eval",
@@ -536,6 +544,7 @@ export function evalCommand() {
           accuracy_mixture: r.accuracyMixture,
           [`${o.split}_accuracy`]: r.accuracy,
           [`${o.split}_accuracy_mixture`]: r.accuracyMixture,
+          ...features,
         });
       }
       tree.dispose();

@@ -154,7 +154,7 @@ Deno.test("depthLimit draws the first levels and marks the cut subtrees", () => 
   assert.equal(elements(treeSvg(randomTree(2), { depthLimit: 9 }), "leaf").length, 4);
 });
 
-Deno.test("a tree on tabular features draws its filters as bars", () => {
+Deno.test("a tree on named tabular features lists each filter's largest weights by name", () => {
   const iris: DataInfo = {
     source: "csv:iris.csv",
     imageShape: null,
@@ -165,10 +165,36 @@ Deno.test("a tree on tabular features draws its filters as bars", () => {
   const svg = treeSvg(tree, { input: [5.1, 3.5, 1.4, 0.2], label: 0, correlation: true });
   assert.equal(elements(svg, "inner").length, 7);
   assert.equal(elements(svg, "leaf").length, 8);
-  assert.equal(elements(svg, "bars").length, 7 + 1, "seven filters and the input");
+  assert.equal(elements(svg, "features").length, 7, "seven filters as weight lists");
+  assert.equal(elements(svg, "bars").length, 1, "the input as bars");
   assert.ok(!svg.includes("<image"));
-  assert.ok(svg.includes("sepal length, sepal width, petal length, petal width"));
+  // Each list names its four largest weights (of the filter, or input × filter on the path).
+  const lists = [...svg.matchAll(/data-features="([^"]*)" data-share="([^"]*)"/g)];
+  assert.equal(lists.length, 7);
+  for (const [, names, share] of lists) {
+    assert.deepEqual(names.split("|").sort(), [...iris.featureNames!].sort());
+    assert.equal(Number(share), 1);
+  }
+  const root = [...tree.params.w.subarray(0, 4)].map(Math.abs);
+  const largest = iris.featureNames![root.indexOf(Math.max(...root))];
+  const plain = treeSvg(tree);
+  assert.ok(plain.includes(`data-features="${largest}|`), `root list starts with ${largest}`);
   assert.ok(svg.includes("true class: setosa"));
+});
+
+Deno.test("a tree on unnamed tabular features draws its filters as bars", () => {
+  const named: DataInfo = {
+    source: "test",
+    imageShape: null,
+    featureNames: ["a", "b", "c", "d", "e"],
+    classNames: ["a", "b"],
+  };
+  const tree = randomTree(2, named, 5);
+  const svg = treeSvg({ ...tree, data: { ...named, featureNames: null } }, {
+    input: [0.1, 0.2, 0.3, 0.4, 0.5],
+  });
+  assert.equal(elements(svg, "bars").length, 3 + 1, "three filters and the input");
+  assert.equal(elements(svg, "features").length, 0);
 });
 
 Deno.test("a tree on RGB images draws its filters as colour images", () => {

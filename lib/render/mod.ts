@@ -31,3 +31,9 @@ export {
   writePicture,
   writeTreePicture,
 } from "./write.ts";
+export {
+  importanceSvg,
+  type ImportanceSvgOptions,
+  weightListHeight,
+  weightListSvg,
+} from "./features_svg.ts";

@@ -2,7 +2,8 @@
  * The tree diagram: a pure function from a trained soft decision tree to an SVG string.
  *
  * Inner nodes show their filter `w_n` as a picture of the input's shape (a 28x28 image for
- * MNIST, an RGB image for three channels, a strip of bars for tabular features) in a
+ * MNIST, an RGB image for three channels; for tabular features with names, a list of the
+ * largest weights by name with the share of `|w|²` they hold, else a strip of bars) in a
  * diverging colour map centred on zero, scaled symmetrically per filter; above each inner
  * node, the classes its subtree can predict; each leaf shows its class distribution
  * `Q^l = softmax(phi^l)` as a bar chart with its argmax class under it. Given an input, the
@@ -33,6 +34,7 @@ import {
   PATH_GREEN,
 } from "./_colors.ts";
 import { encodePngRgb, pngDataUri } from "./_png_encode.ts";
+import { weightListHeight, weightListSvg } from "./features_svg.ts";
 import { esc, fitText, FONT_FAMILY, num, text, textWidth } from "./_svg.ts";
 
 /** What the renderers need of a tree: its shape, its parameters and what its data look like. */
@@ -75,7 +77,10 @@ export interface TreeSvgOptions {
 
 /** How one filter (or input) is drawn. */
 interface PanelShape {
-  kind: "gray" | "rgb" | "bars";
+  kind: "gray" | "rgb" | "bars" | "named";
+  /** Feature names of a `"named"` panel (a list of the largest weights), and its rows. */
+  names?: string[];
+  rows?: number;
   /** Source pixels `[h, w]` (channels other than 1 and 3 are laid side by side). */
   h: number;
   w: number;
@@ -104,7 +109,12 @@ function slotWidthFor(levels: number): number {
   return 52;
 }
 
-function panelShape(data: DataInfo, features: number, maxSize: number): PanelShape {
+function panelShape(
+  data: DataInfo,
+  features: number,
+  maxSize: number,
+  namedWidth: number,
+): PanelShape {
   if (data.imageShape) {
     const [h, w, c] = data.imageShape;
     if (h * w * c !== features) {
@@ -117,6 +127,22 @@ function panelShape(data: DataInfo, features: number, maxSize: number): PanelSha
     const sw = kind === "rgb" ? w : w * c;
     const scale = Math.max(1, Math.floor(maxSize / Math.max(h, sw)));
     return { kind, h, w: sw, channels: c, scale, pw: sw * scale, ph: h * scale };
+  }
+  if (data.featureNames?.length === features) {
+    // Tabular with names: each filter as its few largest weights by name.
+    const rows = Math.min(features, 4);
+    const ph = weightListHeight(rows);
+    return {
+      kind: "named",
+      names: data.featureNames,
+      rows,
+      h: 1,
+      w: features,
+      channels: 1,
+      scale: 1,
+      pw: namedWidth,
+      ph,
+    };
   }
   const ph = Math.max(28, Math.round(maxSize * 0.55));
   return { kind: "bars", h: 1, w: features, channels: 1, scale: 1, pw: maxSize, ph };
@@ -189,7 +215,10 @@ function panelSvg(
   y: number,
   mode: "signed" | "input",
 ): string {
-  if (shape.kind !== "bars") {
+  if (shape.kind === "named" && mode === "signed") {
+    return weightListSvg(values, shape.names!, x, y, shape.pw, shape.rows!);
+  }
+  if (shape.kind === "gray" || shape.kind === "rgb") {
     const uri = pngDataUri(
       encodePngRgb(shape.w, shape.h, panelRgb(values, shape, mode), shape.scale),
     );
@@ -321,7 +350,7 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
   // Geometry.
   const slotW = slotWidthFor(N);
   const maxPanel = Math.min(112, 2 * slotW - 20);
-  const shape = panelShape(data, F, maxPanel);
+  const shape = panelShape(data, F, maxPanel, Math.min(180, 2 * slotW - 16));
   const levelH = LABEL_H + shape.ph + PATH_TEXT_H + EDGE_GAP;
   const treeSpan = 2 ** N * slotW;
 
@@ -637,6 +666,15 @@ function legendSvg(x: number, y: number, shape: PanelShape, correlation: boolean
         anchor: "start",
         fill: MUTED,
       }),
+    );
+  } else if (shape.kind === "named") {
+    const lines = [
+      "each node: its largest weights by feature,",
+      "on the scaled inputs (red +, blue −), and",
+      "the share of the filter's |w|² they hold",
+    ];
+    lines.forEach((line, i) =>
+      out.push(text(x, y + 10 + 14 * i, line, { size: 10, anchor: "start", fill: MUTED }))
     );
   } else {
     out.push(

@@ -127,6 +127,97 @@ function bars(dist, best, label) {
   }</div>${label ? `<div class="note">${esc(label)}</div>` : ""}`;
 }
 
+// ---- tabular trees: weights and contributions by feature name, a form of the features ----
+
+const FEATURES = DATA.features.names;
+const TABLE = INPUT.kind !== "image";
+
+/**
+ * The `rows` entries of `values` largest in magnitude, largest first, with the share of the
+ * squared norm they hold (as softtree's `topTerms`).
+ */
+function topTerms(values, rows) {
+  const order = Array.from(values, (_, f) => f)
+    .sort((a, b) => Math.abs(values[b]) - Math.abs(values[a]) || a - b)
+    .slice(0, rows);
+  let all = 0, kept = 0;
+  for (const v of values) all += v * v;
+  for (const f of order) kept += values[f] * values[f];
+  return { indices: order, share: all > 0 ? kept / all : 1 };
+}
+
+/** A signed bar list of the largest values by feature name, as the tree picture's nodes. */
+function weightList(values, rows, what) {
+  const { indices, share } = topTerms(values, rows);
+  let m = 0;
+  for (const f of indices) m = Math.max(m, Math.abs(values[f]));
+  const lines = indices.map((f) => {
+    const v = values[f];
+    const w = m ? (50 * Math.abs(v)) / m : 0;
+    const colour = `rgb(${diverging(m ? v / m : 0).join(",")})`;
+    return `<tr data-feature="${esc(FEATURES[f])}"><th>${
+      esc(FEATURES[f])
+    }</th><td class="signed">` +
+      `<span style="margin-left:${
+        v >= 0 ? 50 : 50 - w
+      }%;width:${w}%;background:${colour}"></span>` +
+      `</td><td>${v.toFixed(3)}</td></tr>`;
+  }).join("");
+  return `<table class="weights">${lines}</table><div class="note">${indices.length} of ${F} ` +
+    `${what}: ${(100 * share).toFixed(0)}% of the squared norm</div>`;
+}
+
+/**
+ * Each feature's contribution along the path of prediction `p` of input `x`: the sum over the
+ * inner nodes on the path of ±β·x_f·w_nf, + where the path goes right (softtree's
+ * `pathContributions().total`).
+ */
+function contributions(x, p) {
+  const total = new Float64Array(F);
+  for (let i = 0; i + 1 < p.path.length; i++) {
+    const n = p.path[i];
+    const sign = p.path[i + 1] === 2 * n + 2 ? 1 : -1;
+    for (let f = 0; f < F; f++) total[f] += sign * MODEL.beta * x[f] * MODEL.w[n * F + f];
+  }
+  return total;
+}
+
+/** A row typed in the features' original units, scaled as the tree reads it. */
+function scaleRow(raw) {
+  const sc = INPUT.scaling;
+  return Float32Array.from(raw, (v, f) => {
+    if (!sc) return v;
+    const lo = sc.min[f], hi = sc.max[f];
+    return hi > lo ? (v - lo) / (hi - lo) : 0;
+  });
+}
+
+function setupForm() {
+  const form = $("row-form");
+  if (!form) return;
+  const sc = INPUT.scaling;
+  form.innerHTML = FEATURES.map((name, f) => {
+    const mid = sc ? (sc.min[f] + sc.max[f]) / 2 : 0.5;
+    const range = sc ? ` title="training range ${sc.min[f]} to ${sc.max[f]}"` : "";
+    return `<label${range}><span>${esc(name)}</span><input type="number" step="any" ` +
+      `data-feature="${f}" value="${Number(mid.toPrecision(6))}"></label>`;
+  }).join("") + `<button type="submit" id="row-route">Route</button>`;
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const raw = Array.from(form.querySelectorAll("input"), (el) => Number(el.value));
+    const bad = raw.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      $("result").innerHTML = `<p class="note">"${esc(FEATURES[bad])}" is not a number.</p>`;
+      return;
+    }
+    run(
+      scaleRow(raw),
+      "form",
+      sc ? ["features min-max scaled with the training split's ranges"] : [],
+    );
+  });
+}
+
 // ---- the tree: zoom, pan, selection, the live path ----
 
 const box = $("tree-box");
@@ -283,7 +374,23 @@ function renderNode(n) {
     `<div>${isLeaf ? "predicts" : "classes below"}: <b>${esc(classes)}</b></div>`,
   ];
   const p = STATE.prediction;
-  if (!isLeaf) {
+  if (!isLeaf && TABLE) {
+    const w = MODEL.w.subarray(n * F, (n + 1) * F);
+    parts.push(
+      `<h3>Largest weights (on the scaled inputs; red positive, blue negative)</h3>`,
+      weightList(w, 8, "weights"),
+      `<div>bias ${MODEL.b[n].toFixed(3)}, β ${Number(MODEL.beta.toPrecision(4))}</div>`,
+    );
+    if (p) {
+      parts.push(
+        `<h3>This input: largest terms β·x·w</h3>`,
+        weightList(Array.from(w, (v, f) => MODEL.beta * v * STATE.x[f]), 8, "terms"),
+        `<div>z = β(x·w + b) = <b>${p.logits[n].toFixed(3)}</b>, p(right) = <b>${
+          p.right[n].toFixed(3)
+        }</b>, reaches it with P = ${p.reach[n].toFixed(3)}</div>`,
+      );
+    }
+  } else if (!isLeaf) {
     const b = MODEL.b[n];
     parts.push(
       `<h3>Filter w (blue negative, red positive)${p ? " and input × filter" : ""}</h3>`,
@@ -333,7 +440,7 @@ function renderNode(n) {
     );
   }
   el.innerHTML = parts.join("");
-  if (!isLeaf) {
+  if (!isLeaf && !TABLE) {
     const w = MODEL.w.subarray(n * F, (n + 1) * F);
     paint($("node-filter"), w, true);
     if (p) paint($("node-corr"), Array.from(w, (v, f) => v * STATE.x[f]), true);
@@ -381,6 +488,14 @@ function renderResult() {
   }%)${truth !== null ? `; true class <b>${esc(truth)}</b>` : ""}</div>
     <h3>The leaf's class distribution</h3>${bars(p.probabilities, p.class)}
     <h3>Path</h3><table><tr><th>depth</th><th>node</th><th>z</th><th>p(right)</th><th>went</th></tr>${rows}</table>
+    ${
+    TABLE
+      ? `<h3>Feature contributions along the path</h3><div id="contributions">${
+        weightList(contributions(STATE.x, p), 8, "features")
+      }</div><div class="note">Σ over the path's nodes of β·x·w, + where the path goes right: ` +
+        `positive values pushed the input towards its leaf.</div>`
+      : ""
+  }
     ${
     STATE.steps.length
       ? `<h3>How the drawing was prepared</h3><ol class="steps">${
@@ -526,6 +641,7 @@ function setupStatic() {
       ? [`teacher <b>${pct(a.teacher)}</b>`, `fidelity to the teacher <b>${pct(a.fidelity)}</b>`]
       : []),
     ...(a.hardLabels !== null ? [`same tree on hard labels <b>${pct(a.hardLabels)}</b>`] : []),
+    `hard tree (p &gt; 0.5) agrees with max-leaf on <b>${pct(DATA.features.hardTree.leaf)}</b>`,
     `${a.n} test inputs`,
     `depth ${MODEL.depth}: ${I} inner nodes, ${I + 1} leaves`,
     `${F} features, ${K} classes`,
@@ -576,6 +692,7 @@ function setupStatic() {
 }
 
 setupStatic();
+setupForm();
 setupSamples();
 setupPad();
 selectNode(0);
@@ -587,5 +704,7 @@ globalThis.softtreeReport = {
   selectNode,
   predictTree,
   prepareImage,
+  contributions,
+  scaleRow,
 };
 document.body.dataset.ready = "true";

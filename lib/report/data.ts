@@ -7,6 +7,7 @@
  * @module
  */
 import { leafClasses } from "../tree/inspect.ts";
+import { type FeatureFacts, featureFacts } from "./_features.ts";
 import { treeSizes } from "../tree/types.ts";
 import { Rng } from "../util/random.ts";
 import { type PredictorJson, predictorJson, type UsableTree } from "../use/model.ts";
@@ -108,6 +109,8 @@ export interface ReportData {
   history: Record<string, number>[];
   /** The run: command line, options, data, when. */
   run: Record<string, unknown>;
+  /** Feature importances and the hard tree's agreement, on the test split. */
+  features: FeatureFacts;
 }
 
 function base64(bytes: Uint8Array): string {
@@ -260,10 +263,12 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
   const predMaxLeaf = new Int32Array(test.n);
   const predMixture = new Int32Array(test.n);
   const mixture = new Float64Array(K);
+  const testLeaf = new Int32Array(test.n);
   for (let i = 0; i < test.n; i++) {
     reachOf(model, test.x, i * F, nz, reach);
     for (let n = 0; n < I + L; n++) nodes[n].test.mass += reach[n];
     const leaf = maxLeafOf();
+    testLeaf[i] = leaf;
     const cls = leafCls[leaf];
     predMaxLeaf[i] = cls;
     mixture.fill(0);
@@ -395,5 +400,9 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
     teacherNote: inputs.teacherNote ?? null,
     history,
     run,
+    features: featureFacts(tree, test, {
+      mass: nodes.slice(0, I).map((s) => s.test.mass),
+      maxLeaf: testLeaf,
+    }),
   };
 }

@@ -9,6 +9,7 @@
 import type { DrawableTree } from "../render/tree_svg.ts";
 import { treeSvg } from "../render/tree_svg.ts";
 import { learningCurvesSvg } from "../render/curves.ts";
+import { importanceSvg } from "../render/features_svg.ts";
 import type { EpochRecord } from "../train/types.ts";
 import { pixelsSource, predictorSource } from "../use/_sources.ts";
 import type { ReportData } from "./data.ts";
@@ -66,7 +67,24 @@ export async function reportHtml(tree: DrawableTree, data: ReportData): Promise<
     </div>
   </div>
   <div class="note" id="pad-note">Draw with the mouse (or a finger); the tree answers as you draw.</div>`
-    : "";
+    : `<h3>Enter a row</h3>
+  <form id="row-form" class="row-form"></form>
+  <div class="note">${
+      input.scaling
+        ? "In the features' original units; the page scales them as the tree was trained."
+        : "As the tree reads them."
+    }</div>`;
+  const imp = data.features;
+  const importances = image ? "" : `<section class="card wide" id="importances">
+    <h2>Feature importances</h2>
+    ${
+    importanceSvg(imp.importances, imp.names, {
+      title: "Each feature's share",
+      caption: `|w| weighted by the probability mass reaching each node on the test split ` +
+        `(${data.accuracy.n} inputs)`,
+    })
+  }
+  </section>`;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -101,6 +119,7 @@ ${css}
     </section>
     <section class="card" id="result"><p class="note">The prediction appears here.</p></section>
   </aside>
+  ${importances}
   <section class="card wide">
     <h2>Test accuracy and confusion matrices</h2>
     <p class="note" id="teacher-note"></p>

@@ -48,3 +48,18 @@ export {
 export { type PreparedInput, prepareInputs, type PrepareInputsOptions } from "./inputs.ts";
 export { type InputPrediction, predictionsCsv, TreePredictor } from "./predict.ts";
 export { EXPORT_FILES, exportPredictor, type ExportResult } from "./export.ts";
+export {
+  exportRules,
+  type Rule,
+  RULES_FILES,
+  type RulesAgreement,
+  rulesMarkdown,
+  type RulesOptions,
+  type RulesTree,
+  type RuleTerm,
+  type RuleTest,
+  testText,
+  type TreeRules,
+  treeRules,
+} from "./rules.ts";
+export { exportOnnx, ONNX_NAMES, ONNX_OPSET, type OnnxTree, treeOnnx } from "./onnx_export.ts";
