@@ -20,7 +20,7 @@
  *
  * @module
  */
-export { SoftDecisionTree, type TreeOptions } from "./lib/tree/soft_tree.ts";
+export { SoftDecisionTree, type TreeOptions } from "./lib/train/soft_tree.ts";
 export { DEFAULT_TREE_CONFIG, treeSizes } from "./lib/tree/types.ts";
 export type {
   LossKind,
@@ -73,8 +73,8 @@ export {
   BackendUnavailableError,
   CheckpointError,
   DatasetError,
-  NativeError,
   RunDirectoryError,
   TrainingDivergedError,
   TrainingInterruptedError,
 } from "./lib/errors.ts";
+export { NativeError } from "./ffi/errors.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { buildFfi } from "../ffi/build.ts";
 import { loadNativeBackend } from "../lib/backends/native.ts";
-import { NativeError } from "../lib/errors.ts";
+import { NativeError } from "../ffi/errors.ts";
 import { initParams } from "../lib/tree/params.ts";
 import { defineParitySuite, suiteConfig } from "./native_suite_test.ts";
 

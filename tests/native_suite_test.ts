@@ -20,7 +20,7 @@ import {
   treeSizes,
 } from "../lib/tree/types.ts";
 import { Status } from "../ffi/bindings.ts";
-import { NativeError } from "../lib/errors.ts";
+import { NativeError } from "../ffi/errors.ts";
 import { Rng } from "../lib/util/random.ts";
 import {
   assertClose,

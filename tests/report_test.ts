@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { buildReportData, reportHtml } from "../lib/report/mod.ts";
 import { route } from "../lib/tree/inspect.ts";
-import { SoftDecisionTree } from "../lib/tree/soft_tree.ts";
+import { SoftDecisionTree } from "../lib/train/soft_tree.ts";
 import { predictorSource } from "../lib/use/_sources.ts";
 import { main } from "../cli.ts";
 import { smallRun } from "./_use.ts";

@@ -3,7 +3,7 @@ import { main } from "../cli.ts";
 import { parseCsvDataset } from "../lib/data/csv.ts";
 import { loadTreeCheckpoint, saveTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { route } from "../lib/tree/inspect.ts";
-import { SoftDecisionTree } from "../lib/tree/soft_tree.ts";
+import { SoftDecisionTree } from "../lib/train/soft_tree.ts";
 import { decodeImage } from "../lib/use/decode.ts";
 import { prepareInputs } from "../lib/use/inputs.ts";
 import { prepareImage } from "../lib/use/pixels.js";

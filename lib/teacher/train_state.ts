@@ -11,7 +11,7 @@ import { CheckpointError } from "../errors.ts";
 import { decodeBundle, encodeBundle, Reader } from "../io/_bundle.ts";
 import { inDir, writeFileAtomic } from "../io/atomic.ts";
 import type { AdamMoments } from "./_adam.ts";
-import type { TeacherConfig, TeacherEpochInfo } from "./model.ts";
+import type { TeacherConfig, TeacherEpochInfo } from "./types.ts";
 
 /** The state file's name inside a teacher's folder. */
 export const TEACHER_STATE_FILE = "teacher-state.bin";

@@ -23,7 +23,7 @@ import {
 import { inDir, writeFileAtomic } from "../io/atomic.ts";
 import { CHECKPOINT_FILE, loadTreeCheckpoint, saveTreeCheckpoint } from "../io/checkpoint.ts";
 import { acquireRunLock } from "../io/lock.ts";
-import { SoftDecisionTree } from "../tree/soft_tree.ts";
+import { SoftDecisionTree } from "./soft_tree.ts";
 import { DEFAULT_TREE_CONFIG, type TreeConfig } from "../tree/types.ts";
 import {
   bestSoFar,
