@@ -13,7 +13,8 @@
 import { tf, tfl } from "../deps.ts";
 import { ensureTf } from "../backends/tf_setup.ts";
 import type { Dataset } from "../data/types.ts";
-import { CheckpointError, TrainingDivergedError, TrainingInterruptedError } from "../errors.ts";
+import { CheckpointError } from "../errors.ts";
+import { Breather, divergedError, interruptedError } from "../run/stop.ts";
 import { Rng } from "../util/random.ts";
 import { ensureTeacherKernels, type TeacherKernels } from "./kernels_select.ts";
 import {
@@ -393,8 +394,14 @@ export async function trainTeacher(
     step = resume.step;
     history.push(...resume.history);
   }
-  let yielded = performance.now();
+  const breather = new Breather();
   for (let epoch = resume?.epoch ?? 1; epoch <= epochs; epoch++) {
+    /** Where the run is after `end` samples of this epoch. */
+    const at = (end: number) => ({
+      epoch,
+      batch: Math.ceil(end / batchSize),
+      batches: stepsPerEpoch,
+    });
     const part = resume && epoch === resume.epoch && resume.done > 0 ? resume : null;
     const rngEpoch = part ? part.rngEpoch : rng.state;
     const order = (part ? Rng.fromState(part.rngEpoch) : rng).permutation(train.n);
@@ -440,14 +447,7 @@ export async function trainTeacher(
       const value = (await loss.data())[0];
       tf.dispose([loss, ...Object.values(grads)]);
       if (!Number.isFinite(value)) {
-        throw new TrainingDivergedError(
-          { epoch, batch: Math.ceil(end / batchSize), batches: stepsPerEpoch },
-          {
-            loss: Number.isNaN(value) ? "NaN" : "infinite",
-            bestValAccuracy: best && Number.isFinite(best.valAccuracy) ? best.valAccuracy : null,
-            learningRate,
-          },
-        );
+        throw divergedError(at(end), value, bestAccuracy(best), learningRate);
       }
       lossSum += value * b;
       options.onBatch?.({
@@ -457,18 +457,10 @@ export async function trainTeacher(
         loss: value,
         samplesPerSec: end / ((performance.now() - e0) / 1000),
       });
-      if (options.signal && performance.now() - yielded > 50) {
-        // Let a signal handler run (a batch's awaits may not reach the event loop).
-        await new Promise((r) => setTimeout(r, 0));
-        yielded = performance.now();
-      }
+      if (options.signal) await breather.breathe();
       if (options.signal?.aborted && end < train.n) {
         await options.onState?.(state("interrupted", { done: end }));
-        throw interrupted(
-          { epoch, batch: Math.ceil(end / batchSize), batches: stepsPerEpoch },
-          best,
-          options.signal.reason,
-        );
+        throw interruptedError(WHAT, at(end), bestAccuracy(best), options.signal.reason);
       }
     }
     const trainSeconds = (performance.now() - e0) / 1000;
@@ -498,11 +490,7 @@ export async function trainTeacher(
       }),
     );
     if (stop) {
-      throw interrupted(
-        { epoch, batch: stepsPerEpoch, batches: stepsPerEpoch },
-        best,
-        options.signal!.reason,
-      );
+      throw interruptedError(WHAT, at(train.n), bestAccuracy(best), options.signal!.reason);
     }
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -527,18 +515,12 @@ export async function trainTeacher(
   return { teacher, history, backend, kernels, seconds };
 }
 
-/** The error of an interrupted teacher training. */
-function interrupted(
-  at: { epoch: number; batch: number; batches: number },
-  best: { valAccuracy: number } | null,
-  reason: unknown,
-): TrainingInterruptedError {
-  return new TrainingInterruptedError(
-    `Teacher training was interrupted at epoch ${at.epoch} (batch ${at.batch} of ${at.batches})`,
-    at,
-    best && Number.isFinite(best.valAccuracy) ? best.valAccuracy : null,
-    reason,
-  );
+/** What stopped, starting the message of an interruption. */
+const WHAT = "Teacher training";
+
+/** The best validation accuracy so far for an error, or `null` (none, or no validation). */
+function bestAccuracy(best: { valAccuracy: number } | null): number | null {
+  return best && Number.isFinite(best.valAccuracy) ? best.valAccuracy : null;
 }
 
 /** Options of {@linkcode teacherLogits} and friends. */

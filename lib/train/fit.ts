@@ -11,7 +11,8 @@
  */
 import type { AdamState, LossReport, TreeEngine } from "../backends/types.ts";
 import type { Dataset } from "../data/types.ts";
-import { TrainingDivergedError, TrainingInterruptedError } from "../errors.ts";
+import { Breather, divergedError, interruptedError } from "../run/stop.ts";
+import { checkSamePlan } from "../run/state_file.ts";
 import type { PenaltyState, TreeParams } from "../tree/types.ts";
 import { initParams } from "../tree/params.ts";
 import { Rng } from "../util/random.ts";
@@ -294,15 +295,12 @@ export async function fitAsync(
   options: FitOptions = {},
 ): Promise<FitResult> {
   const steps = new FitRun(engine, train, val, options).run();
-  let yielded = performance.now();
+  const breather = new Breather();
   for (;;) {
     const next = steps.next();
     if (next.done) return next.value;
     if (next.value) await options.onState?.(next.value);
-    else if (performance.now() - yielded > 50) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      yielded = performance.now();
-    }
+    else await breather.breathe();
   }
 }
 
@@ -562,12 +560,7 @@ class FitRun {
     const best = this.#bestAcc(s);
     this.#restoreBest(s);
     this.#engine.setLearningRate(this.#baseLr);
-    throw new TrainingInterruptedError(
-      `Training was interrupted at epoch ${shown.epoch} (batch ${shown.batch} of ${batches})`,
-      { ...shown, batches },
-      best,
-      this.#o.signal?.reason,
-    );
+    throw interruptedError("Training", { ...shown, batches }, best, this.#o.signal?.reason);
   }
 
   /**
@@ -748,13 +741,11 @@ class FitRun {
     }
     this.#restoreBest(s);
     this.#engine.setLearningRate(this.#baseLr);
-    throw new TrainingDivergedError(
+    throw divergedError(
       { epoch: where.epoch, batch, batches: where.batches },
-      {
-        loss: Number.isNaN(value) ? "NaN" : "infinite",
-        bestValAccuracy: best,
-        learningRate: where.lr,
-      },
+      value,
+      best,
+      where.lr,
     );
   }
 }
@@ -812,14 +803,7 @@ function planOf(engine: TreeEngine, train: Dataset, val: Dataset, options: FitOp
 
 /** A resume state must come from a run with the same plan, and be where a run can go on. */
 function checkResume(r: FitState, plan: FitPlan): void {
-  for (const key of Object.keys(plan) as (keyof FitPlan)[]) {
-    if (r.plan[key] !== plan[key]) {
-      throw new RangeError(
-        `Cannot resume: the saved run has ${key} ${JSON.stringify(r.plan[key])}, this one ` +
-          `asks for ${JSON.stringify(plan[key])}`,
-      );
-    }
-  }
+  checkSamePlan(r.plan, plan, "run");
   if (r.candidate >= plan.restarts || (r.candidate >= 0 && plan.restarts < 2)) {
     throw new RangeError(`Cannot resume: the saved run is at candidate ${r.candidate}`);
   }

@@ -1,0 +1,33 @@
+/**
+ * What every long training shares, the tree's and the teacher's alike: the folder it writes
+ * into (lock, resume or retrain, where a resumed run goes on), its state file (atomic,
+ * durable, validated), and how it stops (on request at a batch boundary, on a loss that is no
+ * longer finite). The training loops themselves stay plain: `lib/train/fit.ts` for trees,
+ * `lib/teacher/model.ts` for the teacher.
+ *
+ * @example
+ * ```ts
+ * import { openRunFolder, resumeNote } from "./mod.ts";
+ *
+ * const run = await openRunFolder(out, { names: ["run directory", "run"], command, state, progress });
+ * try {
+ *   if (run.saved) onNote(resumeNote(out, progress(run.saved)));
+ *   // train, saving the state with saveState(out, state, ...) after epochs
+ * } finally {
+ *   await run.close();
+ * }
+ * ```
+ *
+ * @module
+ */
+export {
+  openRunFolder,
+  resumeNote,
+  type RunFolder,
+  type RunFolderOptions,
+  type SavedProgress,
+  stoppedIn,
+} from "./folder.ts";
+export { checkSamePlan, loadState, removeState, saveState, type StateFile } from "./state_file.ts";
+export { StopOnSignals, type StopOnSignalsOptions, type StopSignalName } from "./signals.ts";
+export { Breather, divergedError, interruptedError } from "./stop.ts";
