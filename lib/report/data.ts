@@ -10,7 +10,7 @@ import { leafClasses } from "../tree/inspect.ts";
 import { treeSizes } from "../tree/types.ts";
 import { Rng } from "../util/random.ts";
 import { type PredictorJson, predictorJson, type UsableTree } from "../use/model.ts";
-import { loadModel, type Model } from "../use/predictor.js";
+import { loadModel, type Model } from "../tree/predictor.js";
 
 /** A labelled split, as plain arrays. */
 export interface LabelledRows {
