@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { snapshotSchedule, TrainingAnimation } from "../lib/render/animation.ts";
-import { MNIST_INFO, randomTree } from "../lib/render/_fixtures.ts";
+import { MNIST_INFO, randomTree } from "./_render_fixtures.ts";
 import { decisionPathGif } from "../lib/render/gif.ts";
 import { Rng } from "../lib/util/random.ts";
 

@@ -2,7 +2,7 @@
  * The native backends: the tree's hot path in the C library (`native`, built with gcc) or
  * the CUDA library (`cuda`), both through the bindings in `ffi/bindings.ts`. They implement
  * {@link TreeBackend} and agree with the tfjs reference within the tolerances of
- * `tests/native_parity_test.ts`.
+ * `tests/backends_native_test.ts`.
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
- * The parity suite shared by tests/native_parity_test.ts (the CPU library) and
- * tests/cuda_parity_test.ts (the CUDA library): a native backend against the tfjs
+ * The parity suite shared by tests/backends_native_test.ts (the CPU library) and
+ * tests/backends_cuda_test.ts (the CUDA library): a native backend against the tfjs
  * reference backend and the float64 transcription in tests/_reference.ts, on seeded random
  * data. Tolerances come from `TOL` in tests/_reference.ts (one place for all of them).
  *

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { main } from "../cli.ts";
 import { saveTreeCheckpoint } from "../lib/io/checkpoint.ts";
-import { randomTree } from "../lib/render/_fixtures.ts";
+import { randomTree } from "./_render_fixtures.ts";
 import { DEFAULT_TREE_CONFIG } from "../lib/tree/types.ts";
 
 /** Run the CLI in-process; returns the exit status and what it printed on stdout/stderr. */
