@@ -1,9 +1,11 @@
 /**
  * What every long training shares, the tree's and the teacher's alike: the folder it writes
  * into (lock, resume or retrain, where a resumed run goes on), its state file (atomic,
- * durable, validated), and how it stops (on request at a batch boundary, on a loss that is no
- * longer finite). The training loops themselves stay plain: `lib/train/fit.ts` for trees,
- * `lib/teacher/model.ts` for the teacher.
+ * durable, validated), how it stops (on request at a batch boundary, on a loss that is no
+ * longer finite, on Ctrl-C or SIGTERM), and the driver that runs a training loop (breathing
+ * room for signal handlers, stop requests, states handed out to be saved). The training
+ * loops themselves stay plain generators: `lib/train/fit.ts` for trees, `lib/teacher/model.ts`
+ * for the teacher.
  *
  * @example
  * ```ts
@@ -31,3 +33,11 @@ export {
 export { checkSamePlan, loadState, removeState, saveState, type StateFile } from "./state_file.ts";
 export { StopOnSignals, type StopOnSignalsOptions, type StopSignalName } from "./signals.ts";
 export { Breather, divergedError, interruptedError } from "./stop.ts";
+export {
+  type AsyncStepLoop,
+  type DriveOptions,
+  driveSteps,
+  driveStepsSync,
+  type Step,
+  type StepLoop,
+} from "./steps.ts";

@@ -14,7 +14,8 @@ import { tf, tfl } from "../deps.ts";
 import { ensureTf } from "../backends/tf_setup.ts";
 import type { Dataset } from "../data/types.ts";
 import { CheckpointError } from "../errors.ts";
-import { Breather, divergedError, interruptedError } from "../run/stop.ts";
+import { divergedError, interruptedError } from "../run/stop.ts";
+import { type AsyncStepLoop, driveSteps } from "../run/steps.ts";
 import { Rng } from "../util/random.ts";
 import { ensureTeacherKernels, type TeacherKernels } from "./kernels_select.ts";
 import {
@@ -394,105 +395,106 @@ export async function trainTeacher(
     step = resume.step;
     history.push(...resume.history);
   }
-  const breather = new Breather();
-  for (let epoch = resume?.epoch ?? 1; epoch <= epochs; epoch++) {
-    /** Where the run is after `end` samples of this epoch. */
-    const at = (end: number) => ({
-      epoch,
-      batch: Math.ceil(end / batchSize),
-      batches: stepsPerEpoch,
-    });
-    const part = resume && epoch === resume.epoch && resume.done > 0 ? resume : null;
-    const rngEpoch = part ? part.rngEpoch : rng.state;
-    const order = (part ? Rng.fromState(part.rngEpoch) : rng).permutation(train.n);
-    if (part) rng = Rng.fromState(part.rng);
-    const e0 = performance.now() - 1000 * (part?.seconds ?? 0);
-    let lossSum = part?.lossSum ?? 0;
-    const state = (reason: TeacherTrainState["reason"], at: Partial<TeacherTrainState>) => ({
-      plan,
-      reason,
-      epoch,
-      done: 0,
-      rngEpoch,
-      rng: rng.state,
-      step,
-      lossSum,
-      seconds: (performance.now() - e0) / 1000,
-      history: [...history],
-      weights: readWeights(vars),
-      adam: optimizer.getState(vars),
-      best,
-      bestIsCurrent: false,
-      ...at,
-    });
-    for (let start = part?.done ?? 0; start < train.n; start += batchSize) {
-      const end = Math.min(train.n, start + batchSize);
-      const b = end - start;
-      gatherRows(train.x, F, order, start, end, xBuf);
-      for (let i = start; i < end; i++) yBuf[i - start] = train.y[order[i]];
-      const { value: loss, grads } = tf.tidy(() => {
-        const xs = tf.tensor4d(xBuf.subarray(0, b * F), [b, ...shape]);
-        const ys = tf.tensor1d(yBuf.subarray(0, b), "int32");
-        return tf.variableGrads(
-          () => crossEntropy(ys, teacherForward(teacher, xs, rng), K),
-          vars,
-        );
-      });
-      if (schedule === "cosine") {
-        optimizer.learningRate = learningRate * 0.5 *
-          (1 + Math.cos(Math.PI * step / (epochs * stepsPerEpoch)));
-      }
-      step++;
-      optimizer.apply(vars, vars.map((v) => grads[v.name]));
-      const value = (await loss.data())[0];
-      tf.dispose([loss, ...Object.values(grads)]);
-      if (!Number.isFinite(value)) {
-        throw divergedError(at(end), value, bestAccuracy(best), learningRate);
-      }
-      lossSum += value * b;
-      options.onBatch?.({
+  // The loop: plain maths and bookkeeping; lib/run drives it (breathing, stops, saving).
+  async function* loop(): AsyncStepLoop<TeacherTrainState, void> {
+    for (let epoch = resume?.epoch ?? 1; epoch <= epochs; epoch++) {
+      /** Where the run is after `end` samples of this epoch. */
+      const at = (end: number) => ({
         epoch,
-        done: end,
-        total: train.n,
-        loss: value,
-        samplesPerSec: end / ((performance.now() - e0) / 1000),
+        batch: Math.ceil(end / batchSize),
+        batches: stepsPerEpoch,
       });
-      if (options.signal) await breather.breathe();
-      if (options.signal?.aborted && end < train.n) {
-        await options.onState?.(state("interrupted", { done: end }));
-        throw interruptedError(WHAT, at(end), bestAccuracy(best), options.signal.reason);
+      const part = resume && epoch === resume.epoch && resume.done > 0 ? resume : null;
+      const rngEpoch = part ? part.rngEpoch : rng.state;
+      const order = (part ? Rng.fromState(part.rngEpoch) : rng).permutation(train.n);
+      if (part) rng = Rng.fromState(part.rng);
+      const e0 = performance.now() - 1000 * (part?.seconds ?? 0);
+      let lossSum = part?.lossSum ?? 0;
+      const state = (reason: TeacherTrainState["reason"], at: Partial<TeacherTrainState>) => ({
+        plan,
+        reason,
+        epoch,
+        done: 0,
+        rngEpoch,
+        rng: rng.state,
+        step,
+        lossSum,
+        seconds: (performance.now() - e0) / 1000,
+        history: [...history],
+        weights: readWeights(vars),
+        adam: optimizer.getState(vars),
+        best,
+        bestIsCurrent: false,
+        ...at,
+      });
+      for (let start = part?.done ?? 0; start < train.n; start += batchSize) {
+        const end = Math.min(train.n, start + batchSize);
+        const b = end - start;
+        gatherRows(train.x, F, order, start, end, xBuf);
+        for (let i = start; i < end; i++) yBuf[i - start] = train.y[order[i]];
+        const { value: loss, grads } = tf.tidy(() => {
+          const xs = tf.tensor4d(xBuf.subarray(0, b * F), [b, ...shape]);
+          const ys = tf.tensor1d(yBuf.subarray(0, b), "int32");
+          return tf.variableGrads(
+            () => crossEntropy(ys, teacherForward(teacher, xs, rng), K),
+            vars,
+          );
+        });
+        if (schedule === "cosine") {
+          optimizer.learningRate = learningRate * 0.5 *
+            (1 + Math.cos(Math.PI * step / (epochs * stepsPerEpoch)));
+        }
+        step++;
+        optimizer.apply(vars, vars.map((v) => grads[v.name]));
+        const value = (await loss.data())[0];
+        tf.dispose([loss, ...Object.values(grads)]);
+        if (!Number.isFinite(value)) {
+          throw divergedError(at(end), value, bestAccuracy(best), learningRate);
+        }
+        lossSum += value * b;
+        options.onBatch?.({
+          epoch,
+          done: end,
+          total: train.n,
+          loss: value,
+          samplesPerSec: end / ((performance.now() - e0) / 1000),
+        });
+        // A batch boundary: the driver lets Ctrl-C in and says whether to stop.
+        if ((yield null) && end < train.n) {
+          yield state("interrupted", { done: end });
+          throw interruptedError(WHAT, at(end), bestAccuracy(best), options.signal?.reason);
+        }
       }
-    }
-    const trainSeconds = (performance.now() - e0) / 1000;
-    const valAccuracy = options.val ? await teacherAccuracy(teacher, options.val) : NaN;
-    const info: TeacherEpochInfo = {
-      epoch,
-      epochs,
-      loss: lossSum / train.n,
-      valAccuracy,
-      samplesPerSec: train.n / trainSeconds,
-      seconds: (performance.now() - e0) / 1000,
-    };
-    history.push(info);
-    options.onEpoch?.(info);
-    // The best epoch on validation (without validation, the latest).
-    const better = !best || !(valAccuracy <= best.valAccuracy);
-    if (better) best = { epoch, valAccuracy };
-    const stop = Boolean(options.signal?.aborted) && epoch < epochs;
-    await options.onState?.(
-      state(stop ? "interrupted" : "epoch", {
+      const trainSeconds = (performance.now() - e0) / 1000;
+      const valAccuracy = options.val ? await teacherAccuracy(teacher, options.val) : NaN;
+      const info: TeacherEpochInfo = {
+        epoch,
+        epochs,
+        loss: lossSum / train.n,
+        valAccuracy,
+        samplesPerSec: train.n / trainSeconds,
+        seconds: (performance.now() - e0) / 1000,
+      };
+      history.push(info);
+      options.onEpoch?.(info);
+      // The best epoch on validation (without validation, the latest).
+      const better = !best || !(valAccuracy <= best.valAccuracy);
+      if (better) best = { epoch, valAccuracy };
+      const stop = Boolean(options.signal?.aborted) && epoch < epochs;
+      yield state(stop ? "interrupted" : "epoch", {
         epoch: epoch + 1,
         done: 0,
         rngEpoch: rng.state,
         lossSum: 0,
         seconds: 0,
         bestIsCurrent: better,
-      }),
-    );
-    if (stop) {
-      throw interruptedError(WHAT, at(train.n), bestAccuracy(best), options.signal!.reason);
+      });
+      if (stop) {
+        throw interruptedError(WHAT, at(train.n), bestAccuracy(best), options.signal!.reason);
+      }
     }
   }
+  await driveSteps(loop(), { onState: options.onState, signal: options.signal });
   const seconds = (performance.now() - t0) / 1000;
   const last = history[history.length - 1];
   teacher.meta = {

@@ -11,7 +11,8 @@
  */
 import type { AdamState, LossReport, TreeEngine } from "../backends/types.ts";
 import type { Dataset } from "../data/types.ts";
-import { Breather, divergedError, interruptedError } from "../run/stop.ts";
+import { divergedError, interruptedError } from "../run/stop.ts";
+import { driveSteps, driveStepsSync } from "../run/steps.ts";
 import { checkSamePlan } from "../run/state_file.ts";
 import type { PenaltyState, TreeParams } from "../tree/types.ts";
 import { initParams } from "../tree/params.ts";
@@ -261,19 +262,10 @@ export function fit(
   val: Dataset,
   options: FitOptions = {},
 ): FitResult {
-  const steps = new FitRun(engine, train, val, options).run();
-  for (;;) {
-    const next = steps.next();
-    if (next.done) return next.value;
-    if (next.value) {
-      const pending = options.onState?.(next.value);
-      if (pending instanceof Promise) {
-        throw new TypeError(
-          "fit() got a promise from onState: use fitAsync() to save asynchronously",
-        );
-      }
-    }
-  }
+  return driveStepsSync(new FitRun(engine, train, val, options).run(), options, [
+    "fit()",
+    "fitAsync()",
+  ]);
 }
 
 /**
@@ -294,14 +286,7 @@ export async function fitAsync(
   val: Dataset,
   options: FitOptions = {},
 ): Promise<FitResult> {
-  const steps = new FitRun(engine, train, val, options).run();
-  const breather = new Breather();
-  for (;;) {
-    const next = steps.next();
-    if (next.done) return next.value;
-    if (next.value) await options.onState?.(next.value);
-    else await breather.breathe();
-  }
+  return await driveSteps(new FitRun(engine, train, val, options).run(), options);
 }
 
 /** A stretch of epochs on one engine: one candidate, or the run that goes on. */
@@ -320,8 +305,10 @@ interface Stretch {
   partial?: { done: number; rng: number } & FitState["partial"];
 }
 
-/** What the run yields: a state to save, or `null` at a batch boundary (a chance to yield). */
+/** What the run yields: a state to save, or `null` at a batch boundary (see `lib/run/steps.ts`). */
 type Step = FitState | null;
+/** A part of the run; a `yield null` is answered with whether a stop was requested. */
+type Steps<R> = Generator<Step, R, boolean>;
 
 class FitRun {
   readonly #engine: TreeEngine;
@@ -353,7 +340,7 @@ class FitRun {
     this.#evalY = train.y.subarray(0, evalN);
   }
 
-  *run(): Generator<Step, FitResult> {
+  *run(): Steps<FitResult> {
     const engine = this.#engine, o = this.#o, plan = this.#plan;
     const cfg = engine.config;
     const targets = o.targets ?? oneHot(this.#train.y, cfg.classes);
@@ -554,7 +541,7 @@ class FitRun {
     s: Stretch,
     at: { epoch: number; done: number; rng: number; partial: FitState["partial"] },
     shown: { epoch: number; batch: number },
-  ): Generator<Step, never> {
+  ): Steps<never> {
     const batches = Math.ceil(this.#train.n / this.#plan.batchSize);
     if (this.#o.onState) yield this.#state(s, "interrupted", at, this.#engineState());
     const best = this.#bestAcc(s);
@@ -568,7 +555,7 @@ class FitRun {
    * in `s.best`; with `patience > 0` stop after that many epochs without a better validation
    * accuracy. Returns whether it stopped early.
    */
-  *#epochs(s: Stretch, from: number, to: number, patience: number): Generator<Step, boolean> {
+  *#epochs(s: Stretch, from: number, to: number, patience: number): Steps<boolean> {
     const engine = this.#engine, o = this.#o, train = this.#train;
     const { epochs, batchSize, chunk } = this.#plan;
     const cfg = engine.config;
@@ -647,11 +634,8 @@ class FitRun {
         if (done < train.n && passSnapshots(s.samplesSeen)) {
           s.onSnapshot?.(engine.getParams(), s.samplesSeen);
         }
-        if (done < train.n) {
-          yield null;
-          if (o.signal?.aborted) {
-            yield* this.#interrupt(s, here(), { epoch, batch: Math.ceil(done / batchSize) });
-          }
+        if (done < train.n && (yield null)) {
+          yield* this.#interrupt(s, here(), { epoch, batch: Math.ceil(done / batchSize) });
         }
       }
       const seconds = (performance.now() - e0) / 1000;
@@ -691,8 +675,7 @@ class FitRun {
         rng: s.rng.state,
         partial: { lossSum: 0, penaltySum: 0, penaltyBatches: 0, seconds: 0 },
       });
-      yield null;
-      if (o.signal?.aborted) yield* this.#interrupt(s, next(), { epoch, batch: batches });
+      if (yield null) yield* this.#interrupt(s, next(), { epoch, batch: batches });
       const every = 1000 * (o.stateEvery ?? 5);
       if (o.onState && performance.now() - this.#lastSave >= every) {
         yield this.#state(s, "epoch", next(), this.#engineState());
@@ -713,7 +696,7 @@ class FitRun {
     start: number,
     end: number,
     where: { epoch: number; batches: number; lr: number },
-  ): Generator<Step, never> {
+  ): Steps<never> {
     const engine = this.#engine;
     const { batchSize } = this.#plan;
     engine.setParams(anchor.state.params);
