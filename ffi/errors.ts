@@ -8,15 +8,12 @@
 /** The native library returned a non-zero status code. */
 export class NativeError extends Error {
   override name = "NativeError";
-  /** The status code the library returned. */
-  readonly status: number;
   /**
    * @param message The library's last-error string, with context.
-   * @param status The status code.
+   * @param status The status code the library returned.
    * @param options Standard error options (`cause`).
    */
-  constructor(message: string, status: number, options?: ErrorOptions) {
+  constructor(message: string, readonly status: number, options?: ErrorOptions) {
     super(message, options);
-    this.status = status;
   }
 }

@@ -10,7 +10,13 @@ import {
   TrainingDivergedError,
   TrainingInterruptedError,
 } from "../lib/errors.ts";
-import { openRunFolder, resumeNote, type SavedProgress, stoppedIn } from "../lib/run/folder.ts";
+import {
+  openRunFolder,
+  resumeNote,
+  type RunKind,
+  type SavedProgress,
+  stoppedIn,
+} from "../lib/run/folder.ts";
 import {
   checkSamePlan,
   loadState,
@@ -45,14 +51,9 @@ const progress = (s: Toy): SavedProgress => ({
   trainSamples: 100,
 });
 
+const TOY_RUN: RunKind<Toy> = { names: ["toy folder", "toy run"], state: TOY, progress };
 const open = (out: string, more: { resume?: boolean; retrain?: boolean } = {}) =>
-  openRunFolder(out, {
-    names: ["toy folder", "toy run"],
-    command: "toy",
-    state: TOY,
-    progress,
-    ...more,
-  });
+  openRunFolder(out, TOY_RUN, { command: "toy", ...more });
 
 Deno.test("saveState() writes a state that loadState() reads back; removeState() clears it, twice is fine", async () => {
   const dir = await Deno.makeTempDir();

@@ -25,16 +25,33 @@ export interface SavedProgress {
   trainSamples: number;
 }
 
-/** Options of {@link openRunFolder}. */
-export interface RunFolderOptions<S> {
+/**
+ * Where a saved training stands, from the fields every state has: its epoch, the samples of
+ * that epoch done, and its plan.
+ */
+export function progressOf(at: {
+  epoch: number;
+  done: number;
+  plan: { epochs: number; batchSize: number; trainSamples: number };
+}): SavedProgress {
+  const { epochs, batchSize, trainSamples } = at.plan;
+  return { epoch: at.epoch, epochs, done: at.done, batchSize, trainSamples };
+}
+
+/** A kind of training, as its folder knows it. */
+export interface RunKind<S> {
   /** The folder's kind and the training's, for messages: `["run directory", "run"]`. */
   names: [folder: string, training: string];
-  /** What the lock says the process does (its command line). */
-  command: string;
   /** The state file. */
   state: StateFile<S>;
   /** Where a saved state stands. */
   progress: (saved: S) => SavedProgress;
+}
+
+/** Options of {@link openRunFolder}. */
+export interface RunFolderOptions {
+  /** What the lock says the process does (its command line). */
+  command: string;
   /** Continue an interrupted training found there. @default false */
   resume?: boolean;
   /** Drop an interrupted training found there. @default false */
@@ -62,28 +79,29 @@ export interface RunFolder<S> {
  * @throws {CheckpointError} When the saved state cannot be read.
  * @example
  * ```ts
- * const run = await openRunFolder("runs/x", { names: ["run directory", "run"], command: "train", state, progress });
+ * const run = await openRunFolder("runs/x", TREE_RUN, { command: "train", resume: true });
  * try { ... } finally { await run.close(); }
  * ```
  */
 export async function openRunFolder<S>(
   out: string,
-  options: RunFolderOptions<S>,
+  kind: RunKind<S>,
+  options: RunFolderOptions,
 ): Promise<RunFolder<S>> {
   const lock = options.lock === false ? null : await acquireRunLock(out, options.command);
   try {
     if (lock?.note) options.onNote?.(`${lock.note}: ${lock.path}`);
-    const saved = options.retrain ? null : await loadState(out, options.state);
+    const saved = options.retrain ? null : await loadState(out, kind.state);
     if (saved && !options.resume) {
-      const p = options.progress(saved);
-      const [folder, training] = options.names;
+      const p = kind.progress(saved);
+      const [folder, training] = kind.names;
       throw new RunDirectoryError(
         `The ${folder} "${out}" holds an interrupted ${training} (at epoch ${p.epoch} of ` +
-          `${p.epochs}, state saved in "${inDir(out, options.state.name)}")`,
+          `${p.epochs}, state saved in "${inDir(out, kind.state.name)}")`,
         "continue it with --resume, or start over with --retrain",
       );
     }
-    if (!saved) await removeState(out, options.state);
+    if (!saved) await removeState(out, kind.state);
     return { saved, close: async () => await lock?.release() };
   } catch (error) {
     await lock?.release();

@@ -11,10 +11,10 @@
  * ```ts
  * import { openRunFolder, resumeNote } from "./mod.ts";
  *
- * const run = await openRunFolder(out, { names: ["run directory", "run"], command, state, progress });
+ * const run = await openRunFolder(out, kind, { command, resume: true });
  * try {
- *   if (run.saved) onNote(resumeNote(out, progress(run.saved)));
- *   // train, saving the state with saveState(out, state, ...) after epochs
+ *   if (run.saved) onNote(resumeNote(out, kind.progress(run.saved)));
+ *   // train, saving the state with saveState(out, kind.state, ...) after epochs
  * } finally {
  *   await run.close();
  * }
@@ -24,9 +24,11 @@
  */
 export {
   openRunFolder,
+  progressOf,
   resumeNote,
   type RunFolder,
   type RunFolderOptions,
+  type RunKind,
   type SavedProgress,
   stoppedIn,
 } from "./folder.ts";

@@ -9,7 +9,7 @@
  */
 import { ensureTf } from "../backends/tf_setup.ts";
 import type { Splits } from "../data/types.ts";
-import { openRunFolder, resumeNote, type SavedProgress, stoppedIn } from "../run/folder.ts";
+import { openRunFolder, progressOf, resumeNote, stoppedIn } from "../run/folder.ts";
 import { saveTeacher, teacherPaths } from "./io.ts";
 import {
   createTeacher,
@@ -21,9 +21,8 @@ import {
 } from "./model.ts";
 import {
   removeTeacherState,
-  type SavedTeacherState,
   saveTeacherState,
-  TEACHER_STATE,
+  TEACHER_RUN,
   type TeacherTrainState,
 } from "./train_state.ts";
 
@@ -73,11 +72,8 @@ export async function trainTeacherRun(
   options: TeacherRunOptions,
 ): Promise<TeacherRunResult> {
   const out = options.out;
-  const run = await openRunFolder(out, {
-    names: ["teacher folder", "training"],
+  const run = await openRunFolder(out, TEACHER_RUN, {
     command: String(options.meta?.command ?? "teacher train"),
-    state: TEACHER_STATE,
-    progress: progressOf,
     resume: options.resume,
     retrain: options.retrain,
     onNote: options.onNote,
@@ -90,7 +86,7 @@ export async function trainTeacherRun(
       ...options,
       seed,
     });
-    if (saved) options.onNote?.(resumeNote(out, progressOf(saved)));
+    if (saved) options.onNote?.(resumeNote(out, progressOf(saved.train)));
     const meta = { ...options.meta };
     const names = teacher.model.trainableWeights.map((w) => w.name);
     const onState = async (state: TeacherTrainState) => {
@@ -136,16 +132,4 @@ export async function trainTeacherRun(
   } finally {
     await run.close();
   }
-}
-
-/** Where a saved teacher training stands. */
-function progressOf(saved: SavedTeacherState): SavedProgress {
-  const { epoch, done, plan } = saved.train;
-  return {
-    epoch,
-    epochs: plan.epochs,
-    done,
-    batchSize: plan.batchSize,
-    trainSamples: plan.trainSamples,
-  };
 }

@@ -16,6 +16,7 @@ import {
   saveState,
   type StateFile,
 } from "../run/state_file.ts";
+import { progressOf, type RunKind } from "../run/folder.ts";
 import type { AdamMoments } from "./_adam.ts";
 import type { TeacherConfig, TeacherEpochInfo } from "./types.ts";
 
@@ -212,6 +213,13 @@ export const TEACHER_STATE: StateFile<SavedTeacherState> = {
   what: WHAT,
   encode: encodeTeacherState,
   decode: decodeTeacherState,
+};
+
+/** A teacher's training as its folder knows it, for `lib/run/`. */
+export const TEACHER_RUN: RunKind<SavedTeacherState> = {
+  names: ["teacher folder", "training"],
+  state: TEACHER_STATE,
+  progress: (saved) => progressOf(saved.train),
 };
 
 /** Write a teacher training's state into its folder, atomically and durably. */

@@ -17,7 +17,7 @@ import type { Splits } from "../data/types.ts";
 import { CheckpointError } from "../errors.ts";
 import { inDir, writeFileAtomic } from "../io/atomic.ts";
 import { CHECKPOINT_FILE, loadTreeCheckpoint, saveTreeCheckpoint } from "../io/checkpoint.ts";
-import { openRunFolder, resumeNote, type SavedProgress, stoppedIn } from "../run/folder.ts";
+import { openRunFolder, progressOf, resumeNote, stoppedIn } from "../run/folder.ts";
 import { SoftDecisionTree } from "./soft_tree.ts";
 import { DEFAULT_TREE_CONFIG, type TreeConfig } from "../tree/types.ts";
 import {
@@ -34,7 +34,7 @@ import {
   type SavedTreeState,
   saveTreeState,
   STATE_FILE,
-  TREE_STATE,
+  TREE_RUN,
 } from "./state.ts";
 
 /** How to run. */
@@ -137,11 +137,8 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
   const exists = await isFile(file);
   const hasState = await isFile(inDir(options.out, STATE_FILE));
   // Take the lock before reading the state: another process may be writing it.
-  const run = await openRunFolder(options.out, {
-    names: ["run directory", "run"],
+  const run = await openRunFolder(options.out, TREE_RUN, {
     command: String(options.meta?.command ?? "train"),
-    state: TREE_STATE,
-    progress: progressOf,
     resume: options.resume,
     retrain: options.retrain,
     lock: (options.retrain || hasState || !exists) && options.lock !== false,
@@ -194,7 +191,7 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
         const candidate = f.candidate >= 0
           ? ` (candidate ${f.candidate + 1} of ${f.plan.restarts})`
           : "";
-        options.onNote?.(`${resumeNote(options.out, progressOf(saved))}${candidate}`);
+        options.onNote?.(`${resumeNote(options.out, progressOf(saved.fit))}${candidate}`);
       }
       options.onTraining?.(true);
       try {
@@ -315,18 +312,6 @@ async function fitTree(
     tree.dispose();
     throw stoppedIn(error, options.out, file);
   }
-}
-
-/** Where a saved run stands. */
-function progressOf(saved: SavedTreeState): SavedProgress {
-  const { epoch, done, plan } = saved.fit;
-  return {
-    epoch,
-    epochs: plan.epochs,
-    done,
-    batchSize: plan.batchSize,
-    trainSamples: plan.trainSamples,
-  };
 }
 
 /** Write `metrics.json` into a run directory atomically. */

@@ -13,6 +13,7 @@ import { CheckpointError } from "../errors.ts";
 import { decodeBundle, encodeBundle, Reader } from "../io/_bundle.ts";
 import type { DataInfo } from "../io/types.ts";
 import { readDataInfo } from "../io/checkpoint.ts";
+import { progressOf, type RunKind } from "../run/folder.ts";
 import { loadState, removeState, saveState, type StateFile } from "../run/state_file.ts";
 import { checkConfig } from "../tree/params.ts";
 import { type PenaltyState, type TreeConfig, type TreeParams, treeSizes } from "../tree/types.ts";
@@ -206,6 +207,13 @@ export const TREE_STATE: StateFile<SavedTreeState> = {
   what: WHAT,
   encode: encodeTreeState,
   decode: decodeTreeState,
+};
+
+/** A tree's training as its run directory knows it, for `lib/run/`. */
+export const TREE_RUN: RunKind<SavedTreeState> = {
+  names: ["run directory", "run"],
+  state: TREE_STATE,
+  progress: (saved) => progressOf(saved.fit),
 };
 
 /**
