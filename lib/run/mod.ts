@@ -34,6 +34,7 @@ export {
 } from "./folder.ts";
 export { checkSamePlan, loadState, removeState, saveState, type StateFile } from "./state_file.ts";
 export { StopOnSignals, type StopOnSignalsOptions, type StopSignalName } from "./signals.ts";
+export { type CandidateEvent, type CandidateResult, Restarts } from "./restarts.ts";
 export { Breather, divergedError, interruptedError } from "./stop.ts";
 export {
   type AsyncStepLoop,

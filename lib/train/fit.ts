@@ -13,6 +13,7 @@ import type { AdamState, LossReport, TreeEngine } from "../backends/types.ts";
 import type { Dataset } from "../data/types.ts";
 import { divergedError, interruptedError } from "../run/stop.ts";
 import { driveSteps, driveStepsSync } from "../run/steps.ts";
+import { type CandidateEvent, type CandidateResult, Restarts } from "../run/restarts.ts";
 import { checkSamePlan } from "../run/state_file.ts";
 import type { PenaltyState, TreeParams } from "../tree/types.ts";
 import { initParams } from "../tree/params.ts";
@@ -109,14 +110,7 @@ export interface FitOptions {
   resume?: FitState;
 }
 
-/** A candidate start of {@link FitOptions.restarts}. */
-export interface CandidateEvent {
-  /** 0-based. */
-  index: number;
-  count: number;
-  /** Its best validation accuracy; absent when it starts. */
-  valAccuracy?: number;
-}
+export type { CandidateEvent };
 
 /** What training did. */
 export interface FitResult {
@@ -321,8 +315,7 @@ class FitRun {
   readonly #t0 = performance.now();
   readonly #secondsBefore: number;
   #lastSave = performance.now();
-  #candidates: number[] = [];
-  #winner: WinnerState | null = null;
+  #restarts: Restarts<WinnerState> = new Restarts(1);
   #fresh: PenaltyState | null = null;
   #evalX: Float32Array;
   #evalY: Int32Array;
@@ -352,8 +345,7 @@ class FitRun {
     const r = o.resume;
     if (r) checkResume(r, plan);
     engine.setTrainData(this.#train.x, targets);
-    this.#candidates = r ? [...r.candidates] : [];
-    this.#winner = r?.winner ?? null;
+    this.#restarts = new Restarts(plan.restarts, r);
     this.#fresh = r?.fresh ?? engine.getPenaltyState();
     const { restarts, epochs, seed } = plan;
     const trial = Math.min(plan.restartEpochs, epochs);
@@ -368,42 +360,13 @@ class FitRun {
       // until it is known whether it is the one that goes on.
       const first: TreeParams | null = r ? null : engine.getParams();
       let winnerShots: [TreeParams, number][] = [];
-      for (let k = r ? r.candidate : 0; k < restarts; k++) {
-        o.onCandidate?.({ index: k, count: restarts });
-        const shots: [TreeParams, number][] = [];
-        const buffer = o.onSnapshot
-          ? (p: TreeParams, seen: number) => shots.push([p, seen])
-          : undefined;
-        let cand: Stretch;
-        let start = 1;
-        if (r && k === r.candidate) {
-          cand = this.#resumed(r, shotsAll, buffer);
-          start = r.epoch;
-        } else {
-          engine.setParams(k === 0 ? first! : initParams(cfg, seed + k));
-          engine.setPenaltyState(this.#fresh);
-          cand = this.#stretch(k, new Rng(seed + k), [...shotsAll], buffer);
-        }
-        yield* this.#epochs(cand, start, trial, 0);
-        const acc = cand.best!.acc;
-        this.#candidates.push(acc);
-        o.onCandidate?.({ index: k, count: restarts, valAccuracy: acc });
-        if (!this.#winner || acc > this.#winner.best.acc) {
-          const last = engine.getParams();
-          this.#winner = {
-            index: k,
-            best: cand.best!,
-            last: { params: last, penalty: engine.getPenaltyState() },
-            history: cand.history,
-            rng: cand.rng.state,
-            samplesSeen: cand.samplesSeen,
-            trainSeconds: cand.trainSeconds,
-          };
-          winnerShots = shots;
-        }
-      }
+      yield* this.#restarts.run(
+        r ? r.candidate : 0,
+        (k) => this.#candidate(k, trial, first, shotsAll, (shots) => (winnerShots = shots)),
+        o.onCandidate,
+      );
       for (const [p, seen] of winnerShots) o.onSnapshot?.(p, seen);
-      const w = this.#winner!;
+      const w = this.#restarts.winner!;
       run = {
         ...this.#stretch(-1, Rng.fromState(w.rng), [], o.onSnapshot),
         history: [...w.history],
@@ -435,8 +398,52 @@ class FitRun {
       seconds: this.#seconds(),
       samplesPerSecond: (run.history.length * this.#train.n) / Math.max(run.trainSeconds, 1e-9),
       stoppedEarly,
-      candidates: this.#candidates,
-      chosenCandidate: restarts > 1 ? this.#winner!.index : 0,
+      candidates: this.#restarts.candidates,
+      chosenCandidate: restarts > 1 ? this.#restarts.winner!.index : 0,
+    };
+  }
+
+  /**
+   * Candidate `k` of the restarts: `trial` epochs from its own start, or on from the saved
+   * state; its snapshots wait in a buffer handed to `won` if it becomes the winner.
+   */
+  *#candidate(
+    k: number,
+    trial: number,
+    first: TreeParams | null,
+    shotsAll: number[],
+    won: (shots: [TreeParams, number][]) => void,
+  ): Steps<CandidateResult<WinnerState>> {
+    const engine = this.#engine, r = this.#o.resume, seed = this.#plan.seed;
+    const shots: [TreeParams, number][] = [];
+    const buffer = this.#o.onSnapshot
+      ? (p: TreeParams, seen: number) => shots.push([p, seen])
+      : undefined;
+    let cand: Stretch;
+    let start = 1;
+    if (r && k === r.candidate) {
+      cand = this.#resumed(r, shotsAll, buffer);
+      start = r.epoch;
+    } else {
+      engine.setParams(k === 0 ? first! : initParams(engine.config, seed + k));
+      engine.setPenaltyState(this.#fresh!);
+      cand = this.#stretch(k, new Rng(seed + k), [...shotsAll], buffer);
+    }
+    yield* this.#epochs(cand, start, trial, 0);
+    return {
+      acc: cand.best!.acc,
+      keep: () => {
+        won(shots);
+        return {
+          index: k,
+          best: cand.best!,
+          last: { params: engine.getParams(), penalty: engine.getPenaltyState() },
+          history: cand.history,
+          rng: cand.rng.state,
+          samplesSeen: cand.samplesSeen,
+          trainSeconds: cand.trainSeconds,
+        };
+      },
     };
   }
 
@@ -513,22 +520,22 @@ class FitRun {
       history: [...s.history],
       best: s.best,
       engine,
-      candidates: [...this.#candidates],
-      winner: this.#winner,
+      candidates: [...this.#restarts.candidates],
+      winner: this.#restarts.winner,
       fresh: this.#fresh!,
     };
   }
 
   /** The best validation accuracy of the run so far, over candidates too. */
   #bestAcc(s: Stretch): number | null {
-    const accs = [s.best?.acc, s.candidate >= 0 ? this.#winner?.best.acc : undefined]
+    const accs = [s.best?.acc, s.candidate >= 0 ? this.#restarts.winner?.best.acc : undefined]
       .filter((a): a is number => a !== undefined);
     return accs.length ? Math.max(...accs) : null;
   }
 
   /** Leave the engine holding the best weights of the run so far (if any). */
   #restoreBest(s: Stretch): void {
-    const w = s.candidate >= 0 ? this.#winner?.best : undefined;
+    const w = s.candidate >= 0 ? this.#restarts.winner?.best : undefined;
     const best = w && (!s.best || w.acc >= s.best.acc) ? w : s.best;
     if (best) {
       this.#engine.setParams(best.params);
