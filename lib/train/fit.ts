@@ -299,6 +299,24 @@ interface Stretch {
   partial?: { done: number; rng: number } & FitState["partial"];
 }
 
+/** The sums of an epoch that has not started. */
+const NO_PARTIAL: FitState["partial"] = {
+  lossSum: 0,
+  penaltySum: 0,
+  penaltyBatches: 0,
+  seconds: 0,
+};
+
+/** Drop a stretch's snapshot points at or before `seen`; true when there were any. */
+function passSnapshots(s: Stretch, seen: number): boolean {
+  let passed = false;
+  while (s.snapshots.length && s.snapshots[0] <= seen) {
+    s.snapshots.shift();
+    passed = true;
+  }
+  return passed;
+}
+
 /** What the run yields: a state to save, or `null` at a batch boundary (see `lib/run/steps.ts`). */
 type Step = FitState | null;
 /** A part of the run; a `yield null` is answered with whether a stop was requested. */
@@ -315,6 +333,8 @@ class FitRun {
   readonly #t0 = performance.now();
   readonly #secondsBefore: number;
   #lastSave = performance.now();
+  /** Least milliseconds between two saves of the state after epochs. */
+  readonly #stateEvery: number;
   #restarts: Restarts<WinnerState> = new Restarts(1);
   #fresh: PenaltyState | null = null;
   #evalX: Float32Array;
@@ -328,6 +348,7 @@ class FitRun {
     this.#plan = planOf(engine, train, val, options);
     this.#baseLr = engine.config.learningRate;
     this.#secondsBefore = options.resume?.seconds ?? 0;
+    this.#stateEvery = 1000 * (options.stateEvery ?? 5);
     const evalN = Math.min(train.n, this.#plan.trainEvalSamples);
     this.#evalX = train.x.subarray(0, evalN * train.features);
     this.#evalY = train.y.subarray(0, evalN);
@@ -563,132 +584,138 @@ class FitRun {
    * accuracy. Returns whether it stopped early.
    */
   *#epochs(s: Stretch, from: number, to: number, patience: number): Steps<boolean> {
-    const engine = this.#engine, o = this.#o, train = this.#train;
-    const { epochs, batchSize, chunk } = this.#plan;
-    const cfg = engine.config;
-    const baseLr = this.#baseLr;
-    const batches = Math.ceil(train.n / batchSize);
-    /** Drop the points at or before `seen`; true when there were any. */
-    const passSnapshots = (seen: number): boolean => {
-      let passed = false;
-      while (s.snapshots.length && s.snapshots[0] <= seen) {
-        s.snapshots.shift();
-        passed = true;
-      }
-      return passed;
-    };
-    if (from === 1 && !s.partial?.done && passSnapshots(0)) s.onSnapshot?.(engine.getParams(), 0);
+    const engine = this.#engine;
+    const batches = Math.ceil(this.#train.n / this.#plan.batchSize);
+    if (from === 1 && !s.partial?.done && passSnapshots(s, 0)) {
+      s.onSnapshot?.(engine.getParams(), 0);
+    }
     for (let epoch = from; epoch <= to; epoch++) {
-      const lr = o.schedule === "cosine"
-        ? baseLr * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * (epoch - 1) / epochs)))
-        : baseLr;
-      engine.setLearningRate(lr);
-      if (o.betaTo !== undefined && !cfg.learnBeta) {
-        const frac = epochs > 1 ? (epoch - 1) / (epochs - 1) : 1;
-        engine.setBeta(cfg.invTemp * (o.betaTo / cfg.invTemp) ** frac);
-      }
-      const resumed = s.partial;
-      s.partial = undefined;
-      const epochRng = resumed ? resumed.rng : s.rng.state;
-      if (resumed) s.rng = Rng.fromState(resumed.rng);
-      const order = s.rng.permutation(train.n);
-      const e0 = performance.now() - 1000 * (resumed?.seconds ?? 0);
-      let lossSum = resumed?.lossSum ?? 0;
-      let penaltySum = resumed?.penaltySum ?? 0;
-      let penaltyBatches = resumed?.penaltyBatches ?? 0;
-      let done = resumed?.done ?? 0;
-      // Where training can be replayed from to find the batch of a divergence.
-      const anchor = { at: done, state: this.#engineState() };
-      const here = () => ({
-        epoch,
-        done,
-        rng: epochRng,
-        partial: { lossSum, penaltySum, penaltyBatches, seconds: (performance.now() - e0) / 1000 },
-      });
-      if (done > 0 && done < train.n && o.signal?.aborted) {
-        yield* this.#interrupt(s, here(), { epoch, batch: Math.ceil(done / batchSize) });
-      }
-      for (let start = done, end = done; start < order.length; start = end) {
-        end = Math.min(order.length, start + chunk);
-        if (s.snapshots.length && s.snapshots[0] - s.samplesSeen < end - start) {
-          // End this chunk at the first whole batch at or after the next snapshot point.
-          end = Math.min(
-            end,
-            start +
-              Math.max(1, Math.ceil((s.snapshots[0] - s.samplesSeen) / batchSize)) * batchSize,
-          );
-        }
-        const part = order.subarray(start, end);
-        const r: LossReport = engine.trainSamples(part, batchSize);
-        if (!Number.isFinite(r.loss) || !Number.isFinite(r.penalty)) {
-          yield* this.#diverged(s, order, anchor, start, end, { epoch, batches, lr });
-        }
-        lossSum += r.loss * r.samples;
-        const chunkBatches = Math.ceil(part.length / batchSize);
-        penaltySum += r.penalty * chunkBatches;
-        penaltyBatches += chunkBatches;
-        done += part.length;
-        s.samplesSeen += part.length;
-        const elapsed = (performance.now() - e0) / 1000;
-        o.onBatch?.({
-          epoch,
-          epochs,
-          samplesDone: done,
-          samplesTotal: train.n,
-          loss: lossSum / done,
-          samplesPerSecond: done / Math.max(elapsed, 1e-9),
-        });
-        if (done < train.n && passSnapshots(s.samplesSeen)) {
-          s.onSnapshot?.(engine.getParams(), s.samplesSeen);
-        }
-        if (done < train.n && (yield null)) {
-          yield* this.#interrupt(s, here(), { epoch, batch: Math.ceil(done / batchSize) });
-        }
-      }
-      const seconds = (performance.now() - e0) / 1000;
-      s.trainSeconds += seconds;
-      passSnapshots(s.samplesSeen);
-      s.onSnapshot?.(engine.getParams(), s.samplesSeen);
-
-      const trainEval = engine.evaluate(this.#evalX, this.#evalY);
-      const valEval = engine.evaluate(this.#val.x, this.#val.y);
-      const record: EpochRecord = {
-        epoch,
-        trainLoss: lossSum / train.n,
-        penalty: penaltyBatches ? penaltySum / penaltyBatches : 0,
-        trainAccuracy: trainEval.accuracy,
-        valAccuracy: valEval.accuracy,
-        valAccuracyMixture: valEval.accuracyMixture,
-        learningRate: lr,
-        seconds,
-        samplesPerSecond: train.n / Math.max(seconds, 1e-9),
-      };
-      s.history.push(record);
-      o.onEpoch?.(record);
+      const lr = this.#startEpoch(epoch);
+      const sums = yield* this.#trainEpoch(s, epoch, lr);
+      const record = this.#endEpoch(s, epoch, lr, sums);
       if (!s.best || record.valAccuracy > s.best.acc) {
-        s.best = {
-          acc: record.valAccuracy,
-          epoch,
-          params: engine.getParams(),
-          penalty: engine.getPenaltyState(),
-        };
+        const params = engine.getParams(), penalty = engine.getPenaltyState();
+        s.best = { acc: record.valAccuracy, epoch, params, penalty };
         s.sinceBest = 0;
       } else if (patience > 0 && ++s.sinceBest >= patience) {
         return epoch < to;
       }
-      const next = () => ({
-        epoch: epoch + 1,
-        done: 0,
-        rng: s.rng.state,
-        partial: { lossSum: 0, penaltySum: 0, penaltyBatches: 0, seconds: 0 },
-      });
-      if (yield null) yield* this.#interrupt(s, next(), { epoch, batch: batches });
-      const every = 1000 * (o.stateEvery ?? 5);
-      if (o.onState && performance.now() - this.#lastSave >= every) {
-        yield this.#state(s, "epoch", next(), this.#engineState());
+      const next = { epoch: epoch + 1, done: 0, rng: s.rng.state, partial: { ...NO_PARTIAL } };
+      if (yield null) yield* this.#interrupt(s, next, { epoch, batch: batches });
+      if (this.#o.onState && performance.now() - this.#lastSave >= this.#stateEvery) {
+        yield this.#state(s, "epoch", next, this.#engineState());
       }
     }
     return false;
+  }
+
+  /** Set the epoch's learning rate (the schedule) and beta (its annealing); returns the rate. */
+  #startEpoch(epoch: number): number {
+    const engine = this.#engine, o = this.#o, cfg = engine.config;
+    const { epochs } = this.#plan;
+    const lr = o.schedule === "cosine"
+      ? this.#baseLr * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * (epoch - 1) / epochs)))
+      : this.#baseLr;
+    engine.setLearningRate(lr);
+    if (o.betaTo !== undefined && !cfg.learnBeta) {
+      const frac = epochs > 1 ? (epoch - 1) / (epochs - 1) : 1;
+      engine.setBeta(cfg.invTemp * (o.betaTo / cfg.invTemp) ** frac);
+    }
+    return lr;
+  }
+
+  /**
+   * One epoch's training, in chunks of batches (from where a resumed epoch stopped): progress,
+   * snapshots, a stop at a batch boundary, a loss that stops being finite. Returns its sums.
+   */
+  *#trainEpoch(s: Stretch, epoch: number, lr: number): Steps<FitState["partial"]> {
+    const engine = this.#engine, o = this.#o, train = this.#train;
+    const { epochs, batchSize, chunk } = this.#plan;
+    const batches = Math.ceil(train.n / batchSize);
+    const resumed = s.partial;
+    s.partial = undefined;
+    const epochRng = resumed ? resumed.rng : s.rng.state;
+    if (resumed) s.rng = Rng.fromState(resumed.rng);
+    const order = s.rng.permutation(train.n);
+    const e0 = performance.now() - 1000 * (resumed?.seconds ?? 0);
+    let lossSum = resumed?.lossSum ?? 0;
+    let penaltySum = resumed?.penaltySum ?? 0;
+    let penaltyBatches = resumed?.penaltyBatches ?? 0;
+    let done = resumed?.done ?? 0;
+    // Where training can be replayed from to find the batch of a divergence.
+    const anchor = { at: done, state: this.#engineState() };
+    const here = () => ({
+      epoch,
+      done,
+      rng: epochRng,
+      partial: { lossSum, penaltySum, penaltyBatches, seconds: (performance.now() - e0) / 1000 },
+    });
+    if (done > 0 && done < train.n && o.signal?.aborted) {
+      yield* this.#interrupt(s, here(), { epoch, batch: Math.ceil(done / batchSize) });
+    }
+    for (let start = done, end = done; start < order.length; start = end) {
+      end = Math.min(order.length, start + chunk);
+      if (s.snapshots.length && s.snapshots[0] - s.samplesSeen < end - start) {
+        // End this chunk at the first whole batch at or after the next snapshot point.
+        end = Math.min(
+          end,
+          start +
+            Math.max(1, Math.ceil((s.snapshots[0] - s.samplesSeen) / batchSize)) * batchSize,
+        );
+      }
+      const part = order.subarray(start, end);
+      const r: LossReport = engine.trainSamples(part, batchSize);
+      if (!Number.isFinite(r.loss) || !Number.isFinite(r.penalty)) {
+        yield* this.#diverged(s, order, anchor, start, end, { epoch, batches, lr });
+      }
+      lossSum += r.loss * r.samples;
+      const chunkBatches = Math.ceil(part.length / batchSize);
+      penaltySum += r.penalty * chunkBatches;
+      penaltyBatches += chunkBatches;
+      done += part.length;
+      s.samplesSeen += part.length;
+      const elapsed = (performance.now() - e0) / 1000;
+      o.onBatch?.({
+        epoch,
+        epochs,
+        samplesDone: done,
+        samplesTotal: train.n,
+        loss: lossSum / done,
+        samplesPerSecond: done / Math.max(elapsed, 1e-9),
+      });
+      if (done < train.n && passSnapshots(s, s.samplesSeen)) {
+        s.onSnapshot?.(engine.getParams(), s.samplesSeen);
+      }
+      if (done < train.n && (yield null)) {
+        yield* this.#interrupt(s, here(), { epoch, batch: Math.ceil(done / batchSize) });
+      }
+    }
+    const seconds = (performance.now() - e0) / 1000;
+    s.trainSeconds += seconds;
+    passSnapshots(s, s.samplesSeen);
+    s.onSnapshot?.(engine.getParams(), s.samplesSeen);
+    return { lossSum, penaltySum, penaltyBatches, seconds };
+  }
+
+  /** Validate after an epoch: its record, added to the history and told to `onEpoch`. */
+  #endEpoch(s: Stretch, epoch: number, lr: number, sums: FitState["partial"]): EpochRecord {
+    const engine = this.#engine, n = this.#train.n;
+    const trainEval = engine.evaluate(this.#evalX, this.#evalY);
+    const valEval = engine.evaluate(this.#val.x, this.#val.y);
+    const record: EpochRecord = {
+      epoch,
+      trainLoss: sums.lossSum / n,
+      penalty: sums.penaltyBatches ? sums.penaltySum / sums.penaltyBatches : 0,
+      trainAccuracy: trainEval.accuracy,
+      valAccuracy: valEval.accuracy,
+      valAccuracyMixture: valEval.accuracyMixture,
+      learningRate: lr,
+      seconds: sums.seconds,
+      samplesPerSecond: n / Math.max(sums.seconds, 1e-9),
+    };
+    s.history.push(record);
+    this.#o.onEpoch?.(record);
+    return record;
   }
 
   /**
