@@ -395,6 +395,26 @@ export async function trainTeacher(
     step = resume.step;
     history.push(...resume.history);
   }
+  /** One Adam step on the rows `order[start, end)` of the training split; its mean loss. */
+  const adamStep = async (order: Int32Array, start: number, end: number): Promise<number> => {
+    const b = end - start;
+    gatherRows(train.x, F, order, start, end, xBuf);
+    for (let i = start; i < end; i++) yBuf[i - start] = train.y[order[i]];
+    const { value: loss, grads } = tf.tidy(() => {
+      const xs = tf.tensor4d(xBuf.subarray(0, b * F), [b, ...shape]);
+      const ys = tf.tensor1d(yBuf.subarray(0, b), "int32");
+      return tf.variableGrads(() => crossEntropy(ys, teacherForward(teacher, xs, rng), K), vars);
+    });
+    if (schedule === "cosine") {
+      optimizer.learningRate = learningRate * 0.5 *
+        (1 + Math.cos(Math.PI * step / (epochs * stepsPerEpoch)));
+    }
+    step++;
+    optimizer.apply(vars, vars.map((v) => grads[v.name]));
+    const value = (await loss.data())[0];
+    tf.dispose([loss, ...Object.values(grads)]);
+    return value;
+  };
   // The loop: plain maths and bookkeeping; lib/run drives it (breathing, stops, saving).
   async function* loop(): AsyncStepLoop<TeacherTrainState, void> {
     for (let epoch = resume?.epoch ?? 1; epoch <= epochs; epoch++) {
@@ -430,24 +450,7 @@ export async function trainTeacher(
       for (let start = part?.done ?? 0; start < train.n; start += batchSize) {
         const end = Math.min(train.n, start + batchSize);
         const b = end - start;
-        gatherRows(train.x, F, order, start, end, xBuf);
-        for (let i = start; i < end; i++) yBuf[i - start] = train.y[order[i]];
-        const { value: loss, grads } = tf.tidy(() => {
-          const xs = tf.tensor4d(xBuf.subarray(0, b * F), [b, ...shape]);
-          const ys = tf.tensor1d(yBuf.subarray(0, b), "int32");
-          return tf.variableGrads(
-            () => crossEntropy(ys, teacherForward(teacher, xs, rng), K),
-            vars,
-          );
-        });
-        if (schedule === "cosine") {
-          optimizer.learningRate = learningRate * 0.5 *
-            (1 + Math.cos(Math.PI * step / (epochs * stepsPerEpoch)));
-        }
-        step++;
-        optimizer.apply(vars, vars.map((v) => grads[v.name]));
-        const value = (await loss.data())[0];
-        tf.dispose([loss, ...Object.values(grads)]);
+        const value = await adamStep(order, start, end);
         if (!Number.isFinite(value)) {
           throw divergedError(at(end), value, bestAccuracy(best), learningRate);
         }
