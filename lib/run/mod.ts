@@ -34,8 +34,11 @@ export {
 } from "./folder.ts";
 export { checkSamePlan, loadState, removeState, saveState, type StateFile } from "./state_file.ts";
 export { StopOnSignals, type StopOnSignalsOptions, type StopSignalName } from "./signals.ts";
+export type { TrainingHooks } from "./hooks.ts";
 export { type CandidateEvent, type CandidateResult, Restarts } from "./restarts.ts";
 export { Breather, divergedError, interruptedError } from "./stop.ts";
+/** The errors of a stopped training, which the run layer builds. */
+export { type StopPoint, TrainingDivergedError, TrainingInterruptedError } from "../errors.ts";
 export {
   type AsyncStepLoop,
   type DriveOptions,

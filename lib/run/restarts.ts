@@ -11,8 +11,9 @@ import type { StepLoop } from "./steps.ts";
 
 /** A candidate starting (no `valAccuracy`) or finished. */
 export interface CandidateEvent {
-  /** 0-based. */
+  /** The candidate, 0-based. */
   index: number;
+  /** How many candidates. */
   count: number;
   /** Its best validation accuracy; absent when it starts. */
   valAccuracy?: number;
@@ -44,6 +45,7 @@ export class Restarts<W> {
   winner: W | null;
 
   /**
+   * A tally with no candidate finished, or a saved run's.
    * @param count How many candidates.
    * @param resume The tally of a saved run: its finished candidates and winner.
    */

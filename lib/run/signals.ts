@@ -42,7 +42,10 @@ export class StopOnSignals {
   /** Folders to clear of this process's temporary files when it quits at once. */
   readonly folders: string[] = [];
 
-  /** @param options What to do on a stop and on a quit. */
+  /**
+   * Start listening for SIGINT and SIGTERM.
+   * @param options What to do on a stop and on a quit.
+   */
   constructor(options: StopOnSignalsOptions) {
     this.#options = options;
     for (const sig of ["SIGINT", "SIGTERM"] as const) {

@@ -21,7 +21,10 @@ export class Breather {
   readonly #ms: number;
   #last = performance.now();
 
-  /** @param ms Least milliseconds between two pauses. @default 50 */
+  /**
+   * A breather that pauses at most every `ms` milliseconds.
+   * @param ms Least milliseconds between two pauses. @default 50
+   */
   constructor(ms = 50) {
     this.#ms = ms;
   }

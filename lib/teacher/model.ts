@@ -15,6 +15,7 @@ import { ensureTf } from "../backends/tf_setup.ts";
 import type { Dataset } from "../data/types.ts";
 import { CheckpointError } from "../errors.ts";
 import { divergedError, interruptedError } from "../run/stop.ts";
+import type { TrainingHooks } from "../run/hooks.ts";
 import { type AsyncStepLoop, driveSteps } from "../run/steps.ts";
 import { Rng } from "../util/random.ts";
 import { ensureTeacherKernels, type TeacherKernels } from "./kernels_select.ts";
@@ -240,7 +241,10 @@ export interface TeacherBatchInfo {
 }
 
 /** Options of {@linkcode trainTeacher}. */
-export interface TrainTeacherOptions extends CreateTeacherOptions {
+export interface TrainTeacherOptions
+  extends
+    CreateTeacherOptions,
+    TrainingHooks<TeacherBatchInfo, TeacherEpochInfo, TeacherTrainState> {
   /** Passes over the training split. @default 12 */
   epochs?: number;
   /** Samples per Adam step; the last batch of an epoch may be short. @default 16 */
@@ -259,19 +263,6 @@ export interface TrainTeacherOptions extends CreateTeacherOptions {
   val?: Dataset;
   /** Continue training this teacher instead of building a new one. @default undefined */
   teacher?: Teacher;
-  /** Called after every optimizer step. */
-  onBatch?: (info: TeacherBatchInfo) => void;
-  /** Called after every epoch. */
-  onEpoch?: (info: TeacherEpochInfo) => void;
-  /**
-   * A stop request, checked after every batch (the loop lets the event loop run at least
-   * every 50 ms): the state goes to `onState` and a `TrainingInterruptedError` is thrown.
-   */
-  signal?: AbortSignal;
-  /** Receives the training state to save: after every epoch, and when interrupted. */
-  onState?: (state: TeacherTrainState) => void | Promise<void>;
-  /** Continue from a state `onState` received (with the same options and teacher shape). */
-  resume?: TeacherTrainState;
 }
 
 /** What {@linkcode trainTeacher} returns. */

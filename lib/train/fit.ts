@@ -12,6 +12,7 @@
 import type { AdamState, LossReport, TreeEngine } from "../backends/types.ts";
 import type { Dataset } from "../data/types.ts";
 import { divergedError, interruptedError } from "../run/stop.ts";
+import type { TrainingHooks } from "../run/hooks.ts";
 import { driveSteps, driveStepsSync } from "../run/steps.ts";
 import { type CandidateEvent, type CandidateResult, Restarts } from "../run/restarts.ts";
 import { checkSamePlan } from "../run/state_file.ts";
@@ -34,8 +35,11 @@ export interface BatchProgress {
   samplesPerSecond: number;
 }
 
-/** How to train. */
-export interface FitOptions {
+/**
+ * How to train. The hooks (`onBatch`, `onEpoch`, `signal`, `onState`, `resume`) are those of
+ * every long training (`TrainingHooks` of `lib/run/`), with the tree's details below.
+ */
+export interface FitOptions extends TrainingHooks<BatchProgress, EpochRecord, FitState> {
   /** @default 40 */
   epochs?: number;
   /** @default 4 */
@@ -60,8 +64,6 @@ export interface FitOptions {
   progressEvery?: number;
   /** Called during an epoch every `progressEvery` samples. */
   onBatch?: (progress: BatchProgress) => void;
-  /** Called after each epoch's validation. */
-  onEpoch?: (record: EpochRecord) => void;
   /**
    * Samples seen at which to snapshot the tree early in training (for animations), besides
    * after every epoch: at the first batch boundary at or after each (0: before training).
