@@ -40,7 +40,7 @@
  */
 
 const STRYKER = "@stryker-mutator/core@9.6.1"; // 10.x needs Node 22
-const DEFAULT_TARGETS = ["lib/train/", "lib/io/", "lib/data/", "cli/"];
+const DEFAULT_TARGETS = ["lib/train/", "lib/run/", "lib/io/", "lib/data/", "cli/"];
 const root = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
 
 interface Options {
