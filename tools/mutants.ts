@@ -21,7 +21,7 @@
  * score is a lower bound.
  *
  * ```sh
- * deno task mutants                        # lib/train/ lib/io/ lib/data/ cli/ (hours on 2 cores)
+ * deno task mutants                        # lib/train/ lib/run/ lib/io/ lib/data/ cli/ (hours on 2 cores)
  * deno task mutants lib/io/ lib/train/fit.ts --concurrency 2
  * deno task mutants lib/io/atomic.ts --tests 'tests/io_atomic_test.ts' --strings
  * deno task mutants --plan                 # which tests each file gets (the coverage run only)
