@@ -26,7 +26,7 @@
  */
 
 // The tree.
-export { SoftDecisionTree, type TreeOptions } from "./lib/tree/soft_tree.ts";
+export { SoftDecisionTree, type TreeOptions } from "./lib/train/soft_tree.ts";
 export { DEFAULT_TREE_CONFIG } from "./lib/tree/types.ts";
 export type {
   LossKind,
@@ -155,9 +155,9 @@ export {
   CheckpointError,
   DatasetError,
   type DivergenceDetails,
-  NativeError,
   RunDirectoryError,
   type StopPoint,
   TrainingDivergedError,
   TrainingInterruptedError,
 } from "./lib/errors.ts";
+export { NativeError } from "./ffi/errors.ts";

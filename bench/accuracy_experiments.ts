@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { recipeArgs } from "../cli/augment.ts";
 
 /** One experiment. */
 export interface Experiment {
@@ -20,17 +21,8 @@ export interface Experiment {
   twinFrom?: string;
 }
 
-/** The depth-8 settings every experiment shares (softtree's depth-8 recipe). */
-const DEPTH8 = [
-  "--depth",
-  "8",
-  "--batch-size",
-  "64",
-  "--inv-temp",
-  "0.1",
-  "--penalty-strength",
-  "30",
-];
+/** The depth-8 settings every experiment shares (those of `--recipe deep`). */
+const DEPTH8 = recipeArgs("deep", ["depth", "batchSize", "invTemp", "penaltyStrength"]);
 
 /** The five cross-fitted teachers of `d8-cross-fit` (trained there when missing). */
 const FOLDS = Array.from(
@@ -38,18 +30,14 @@ const FOLDS = Array.from(
   (_, k) => `.cache/softtree/cross-fit/mnist-k5/fold-${k + 1}-of-5`,
 );
 
-/** The distorted copies of `--recipe deep` (10 by default). */
-const DISTORTED = [
-  "--augment-elastic",
-  "16",
-  "--augment-rotate",
-  "10",
-  "--augment-scale",
-  "0.1",
-  "--augment-shift",
-  "0",
-  "--augment-recenter",
-];
+/** The distortions of `--recipe deep`'s copies. */
+const DISTORTED = recipeArgs("deep", [
+  "augmentElastic",
+  "augmentRotate",
+  "augmentScale",
+  "augmentShift",
+  "augmentRecenter",
+]);
 
 /** Every experiment, by name. */
 export const EXPERIMENTS: Record<string, Experiment> = {

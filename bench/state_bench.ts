@@ -18,7 +18,7 @@ import { saveTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { fit, type FitState } from "../lib/train/fit.ts";
 import { encodeTreeState, saveTreeState } from "../lib/train/state.ts";
 import { initParams } from "../lib/tree/params.ts";
-import { dataInfo } from "../lib/tree/soft_tree.ts";
+import { dataInfo } from "../lib/train/soft_tree.ts";
 import { DEFAULT_TREE_CONFIG, type TreeConfig } from "../lib/tree/types.ts";
 
 const at = Deno.args.indexOf("--batch-size");

@@ -81,6 +81,26 @@ export const RECIPES: Record<string, Recipe> = {
   },
 };
 
+/**
+ * Some options of a recipe as command-line arguments, in the order of `keys`: `batchSize: 64`
+ * gives `--batch-size 64`, `true` the flag alone (for scripts that run the commands, such as
+ * the accuracy experiments).
+ *
+ * @example
+ * ```ts
+ * recipeArgs("deep", ["depth", "batchSize"]); // ["--depth", "8", "--batch-size", "64"]
+ * ```
+ */
+export function recipeArgs(name: string, keys: string[]): string[] {
+  const options = RECIPES[name].options;
+  return keys.flatMap((key) => {
+    if (!(key in options)) throw new RangeError(`The recipe "${name}" sets no option "${key}"`);
+    const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const value = options[key];
+    return value === true ? [flag] : [flag, String(value)];
+  });
+}
+
 /** The help of `--recipe`. */
 export const RECIPE_HELP = `set the defaults of several options at once: ${
   Object.entries(RECIPES).map(([k, r]) => `"${k}" (${r.about})`).join("; ")

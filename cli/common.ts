@@ -9,10 +9,10 @@ import {
   BackendUnavailableError,
   CheckpointError,
   DatasetError,
-  NativeError,
   RunDirectoryError,
   TrainingDivergedError,
 } from "../lib/errors.ts";
+import { NativeError } from "../ffi/errors.ts";
 
 /** A mistake in how a command was called; printed with a pointer to `--help`, exit 2. */
 export class UsageError extends Error {

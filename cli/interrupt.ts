@@ -8,6 +8,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { TrainingInterruptedError } from "../lib/errors.ts";
 import { inDir } from "../lib/io/atomic.ts";
+import { StopOnSignals } from "../lib/run/signals.ts";
 import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { writeLearningCurves, writeTreePicture } from "../lib/render/mod.ts";
 import { loadTreeState, STATE_FILE } from "../lib/train/state.ts";
@@ -23,74 +24,25 @@ export function exitStatusOf(reason: unknown): number {
 }
 
 /**
- * SIGINT and SIGTERM while a command runs: during training the first one aborts `signal`
- * (the run stops at the next batch boundary and saves its state); outside training, or the
- * second time, the process exits at once with 130 (SIGINT) or 143 (SIGTERM). Writes are
- * atomic, so quitting at once never leaves a half-written file.
+ * SIGINT and SIGTERM while a command runs (`StopOnSignals` of `lib/run/`): during training
+ * the first one aborts `signal` (the run stops at the next batch boundary and saves its
+ * state) and says so; outside training, or the second time, the process exits at once with
+ * 130 (SIGINT) or 143 (SIGTERM).
  */
-export class StopSignals {
-  readonly #controller = new AbortController();
-  readonly #listeners: [Deno.Signal, () => void][] = [];
-  readonly #quiet: boolean;
-  #training = false;
-  /** Folders to clear of this process's temporary files when it quits at once. */
-  readonly folders: string[] = [];
-
+export class StopSignals extends StopOnSignals {
   /** @param quiet Print nothing when the first signal arrives. */
   constructor(quiet: boolean) {
-    this.#quiet = quiet;
-    for (const sig of ["SIGINT", "SIGTERM"] as const) {
-      const listener = () => this.#on(sig);
-      try {
-        Deno.addSignalListener(sig, listener);
-        this.#listeners.push([sig, listener]);
-      } catch {
-        // A platform without this signal (SIGTERM on Windows).
-      }
-    }
-  }
-
-  /** The stop request to pass to training. */
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  /** Whether a training run that can save its state is in progress. */
-  set training(value: boolean) {
-    this.#training = value;
-  }
-
-  #on(sig: "SIGINT" | "SIGTERM"): void {
-    if (!this.#training || this.#controller.signal.aborted) {
-      if (this.#controller.signal.aborted) info(`\n${sig} again: quitting at once`);
-      this.#clearTemps();
-      Deno.exit(SIGNAL_EXIT[sig]);
-    }
-    this.#controller.abort(sig);
-    info(
-      `\n${sig}: stopping at the next batch boundary to save the run (again to quit at once)`,
-      this.#quiet,
-    );
-  }
-
-  /** Remove the temporary files of writes this process leaves unfinished by quitting. */
-  #clearTemps(): void {
-    const mine = new RegExp(`\\.${Deno.pid}-[a-z0-9]+\\.tmp$`);
-    for (const dir of this.folders) {
-      try {
-        for (const entry of Deno.readDirSync(dir)) {
-          if (entry.isFile && mine.test(entry.name)) Deno.removeSync(inDir(dir, entry.name));
-        }
-      } catch {
-        // Nothing to clear there.
-      }
-    }
-  }
-
-  /** Remove the listeners (the process then reacts to signals as usual). */
-  dispose(): void {
-    for (const [sig, listener] of this.#listeners) Deno.removeSignalListener(sig, listener);
-    this.#listeners.length = 0;
+    super({
+      onStopping: (sig) =>
+        info(
+          `\n${sig}: stopping at the next batch boundary to save the run (again to quit at once)`,
+          quiet,
+        ),
+      onQuit: (sig, again) => {
+        if (again) info(`\n${sig} again: quitting at once`);
+        Deno.exit(SIGNAL_EXIT[sig]);
+      },
+    });
   }
 }
 

@@ -12,13 +12,13 @@ import type { LoadedSplits, Splits } from "../lib/data/types.ts";
 import type { FitOptions } from "../lib/train/fit.ts";
 import type { RunOptions, RunResult } from "../lib/train/run.ts";
 import { trainOrLoad } from "../lib/train/run.ts";
-import { SoftDecisionTree } from "../lib/tree/soft_tree.ts";
+import { SoftDecisionTree } from "../lib/train/soft_tree.ts";
 import type { TreeConfig } from "../lib/tree/types.ts";
 import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { inDir, writeFileAtomic } from "../lib/io/atomic.ts";
 import { choiceArg, intArg, numArg, printJson } from "./common.ts";
 import { applyRecipe, RECIPE_HELP, recipeArg, withAugmentedTraining } from "./augment.ts";
-import { dataInfo } from "../lib/tree/soft_tree.ts";
+import { dataInfo } from "../lib/train/soft_tree.ts";
 import {
   snapshotSchedule,
   TrainingAnimation,

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { NativeError } from "../lib/errors.ts";
+import { NativeError } from "./errors.ts";
 import { checkoutLibrary, LIBRARIES, type LibraryName } from "./build.ts";
 
 /** The `SDT_ABI_VERSION` these bindings were written for. */

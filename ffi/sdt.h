@@ -5,7 +5,7 @@
  *
  * What it computes must match the reference maths in lib/backends/types.ts (restated
  * below) and the tfjs backend lib/backends/tfjs.ts; the parity suites
- * tests/native_parity_test.ts and tests/cuda_parity_test.ts check it.
+ * tests/backends_native_test.ts and tests/backends_cuda_test.ts check it.
  *
  * Shape glossary (the same as the TypeScript one):
  *   N  samples          B  batch            F  features        K  classes

@@ -3,7 +3,7 @@
  *
  * Computes exactly the reference maths of lib/backends/types.ts (restated in sdt.h) and
  * must agree with the tfjs backend (lib/backends/tfjs.ts) within the tolerances of
- * tests/native_parity_test.ts. Gradients are written by hand; the parity suite checks
+ * tests/backends_native_test.ts. Gradients are written by hand; the parity suite checks
  * them against tfjs's autodiff and against finite differences.
  *
  * Why it is fast on two cores:

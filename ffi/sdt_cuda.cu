@@ -3,7 +3,7 @@
  *
  * Computes exactly the reference maths of lib/backends/types.ts (restated in sdt.h) and
  * must agree with the tfjs backend (lib/backends/tfjs.ts) and with the CPU build
- * (sdt_cpu.c) within the tolerances of tests/cuda_parity_test.ts.
+ * (sdt_cpu.c) within the tolerances of tests/backends_cuda_test.ts.
  *
  * Layout on the device: parameters w [I, F], b [I], phi [L, K], beta [1], their Adam
  * moments and the penalty's averages are resident, and so is the training set (x [N, F],

@@ -9,7 +9,7 @@
  * the wasm backend (reading and writing tensors in the wasm heap through pointers), so the
  * teacher stays a tfjs layers model. Each entry point says which tfjs kernel it must match;
  * the reference is the plain CPU backend (@tensorflow/tfjs-backend-cpu), and
- * tests/teacher_native_test.ts checks every entry point against it (forward and gradients)
+ * tests/teacher_kernels_native_test.ts checks every entry point against it (forward and gradients)
  * and stk_sgemm against stk_sgemm_naive.
  *
  * Shape glossary (the teacher's, lib/teacher/model.ts):

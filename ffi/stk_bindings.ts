@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { NativeError } from "../lib/errors.ts";
+import { NativeError } from "./errors.ts";
 import { cString, NativeLoadError, Status } from "./bindings.ts";
 
 /** The `STK_ABI_VERSION` these bindings were written for. */

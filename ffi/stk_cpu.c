@@ -2,7 +2,7 @@
  * stk_cpu.c — the CPU build of the ABI in stk.h (gcc, OpenMP): the teacher's heavy kernels.
  *
  * Must match the tfjs kernels named in stk.h (the CPU backend is the reference) within the
- * tolerances of tests/teacher_native_test.ts, and stk_sgemm must match stk_sgemm_naive.
+ * tolerances of tests/teacher_kernels_native_test.ts, and stk_sgemm must match stk_sgemm_naive.
  *
  * One GEMM does the work of every product and convolution, in the style of GotoBLAS and
  * BLIS: C [M, N] = A [M, K] . B [K, N] is cut into column blocks of up to NV_MAX vectors

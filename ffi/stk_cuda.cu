@@ -2,7 +2,7 @@
  * stk_cuda.cu — the CUDA build of the ABI in stk.h: the teacher's kernels on an NVIDIA GPU.
  *
  * Must give what the CPU build (stk_cpu.c) gives within the tolerances of
- * tests/teacher_native_test.ts, which runs both where a GPU is. Every entry point takes host
+ * tests/teacher_kernels_native_test.ts, which runs both where a GPU is. Every entry point takes host
  * pointers: it copies its inputs to the device, computes there and copies the outputs back
  * (device buffers are kept between calls and grow as needed; one call runs at a time).
  *

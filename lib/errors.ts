@@ -36,25 +36,6 @@ export class BackendUnavailableError extends Error {
   }
 }
 
-/** The native library returned a non-zero status code. */
-export class NativeError extends Error {
-  /** The error's name. */
-  override name = "NativeError";
-  /** The status code the library returned. */
-  readonly status: number;
-  /**
-   * Makes the error.
-   *
-   * @param message The library's last-error string, with context.
-   * @param status The status code.
-   * @param options Standard error options (`cause`).
-   */
-  constructor(message: string, status: number, options?: ErrorOptions) {
-    super(message, options);
-    this.status = status;
-  }
-}
-
 /**
  * A run directory cannot be trained into as asked: another process holds its lock, or it
  * holds an interrupted run that neither `resume` nor `retrain` was asked for.

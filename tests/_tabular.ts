@@ -7,7 +7,7 @@ import { loadCsv } from "../lib/data/csv.ts";
 import type { Splits } from "../lib/data/types.ts";
 import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import type { TreeCheckpoint } from "../lib/io/types.ts";
-import { SoftDecisionTree } from "../lib/tree/soft_tree.ts";
+import { SoftDecisionTree } from "../lib/train/soft_tree.ts";
 import { Rng } from "../lib/util/random.ts";
 
 /** The CSV's feature columns, in order. */

@@ -3,6 +3,7 @@
  * an ensemble through `--teacher a,b`) through the command line.
  */
 import assert from "node:assert/strict";
+import { recipeArgs } from "../cli/augment.ts";
 import { runCli } from "./_cli.ts";
 
 Deno.test("train --recipe deep sets its defaults, explicit options win, --augment adds copies", async () => {
@@ -91,4 +92,17 @@ Deno.test("distill --cross-fit trains K teachers once, labels every image with o
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("recipeArgs() writes a recipe's options as the flags that set them", () => {
+  assert.deepEqual(recipeArgs("deep", ["depth", "batchSize", "invTemp", "augmentRecenter"]), [
+    "--depth",
+    "8",
+    "--batch-size",
+    "64",
+    "--inv-temp",
+    "0.1",
+    "--augment-recenter",
+  ]);
+  assert.throws(() => recipeArgs("deep", ["teacherKernels"]), /sets no option "teacherKernels"/);
 });

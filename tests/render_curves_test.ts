@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { learningCurvesSvg } from "../lib/render/curves.ts";
 import { svgToPng } from "../lib/render/png.ts";
 import { writeLearningCurves, writeTreePicture } from "../lib/render/write.ts";
-import { randomTree } from "../lib/render/_fixtures.ts";
+import { randomTree } from "./_render_fixtures.ts";
 import type { EpochRecord } from "../lib/train/types.ts";
 
 function history(n: number): EpochRecord[] {

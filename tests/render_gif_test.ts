@@ -1,41 +1,9 @@
 import assert from "node:assert/strict";
 import { snapshotSchedule, TrainingAnimation } from "../lib/render/animation.ts";
-import { MNIST_INFO, randomTree } from "../lib/render/_fixtures.ts";
+import { MNIST_INFO, randomTree } from "./_render_fixtures.ts";
 import { decisionPathGif } from "../lib/render/gif.ts";
 import { Rng } from "../lib/util/random.ts";
-
-/** The number of images and the logical screen size of a GIF, by walking its blocks. */
-function gifFrames(gif: Uint8Array): { frames: number; width: number; height: number } {
-  const v = new DataView(gif.buffer, gif.byteOffset);
-  assert.equal(new TextDecoder().decode(gif.subarray(0, 6)), "GIF89a");
-  const width = v.getUint16(6, true);
-  const height = v.getUint16(8, true);
-  let p = 13;
-  if (gif[10] & 0x80) p += 3 * 2 ** ((gif[10] & 7) + 1);
-  const skipSubBlocks = () => {
-    while (gif[p] !== 0) p += gif[p] + 1;
-    p++;
-  };
-  let frames = 0;
-  while (p < gif.length) {
-    const b = gif[p++];
-    if (b === 0x3b) return { frames, width, height };
-    if (b === 0x21) {
-      p++; // label
-      skipSubBlocks();
-    } else if (b === 0x2c) {
-      frames++;
-      const flags = gif[p + 8];
-      p += 9;
-      if (flags & 0x80) p += 3 * 2 ** ((flags & 7) + 1);
-      p++; // LZW minimum code size
-      skipSubBlocks();
-    } else {
-      throw new Error(`Unexpected GIF block 0x${b.toString(16)} at ${p - 1}`);
-    }
-  }
-  throw new Error("GIF has no trailer");
-}
+import { gifFrames } from "./_images.ts";
 
 Deno.test("TrainingAnimation writes one captioned frame per snapshot", async () => {
   const tree = randomTree(5, MNIST_INFO, 1);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomTree } from "../lib/render/_fixtures.ts";
+import { randomTree } from "./_render_fixtures.ts";
 import { svgToPng, svgToRgba } from "../lib/render/png.ts";
 import { treeSvg } from "../lib/render/tree_svg.ts";
 

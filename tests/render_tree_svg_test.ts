@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { DataInfo } from "../lib/io/types.ts";
-import { MNIST_INFO, randomTree } from "../lib/render/_fixtures.ts";
+import { MNIST_INFO, randomTree } from "./_render_fixtures.ts";
 import { treeSvg } from "../lib/render/tree_svg.ts";
 import { leafClasses, route } from "../lib/tree/inspect.ts";
 import { treeSizes } from "../lib/tree/types.ts";

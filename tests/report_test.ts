@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
+import { cliInProcess } from "./_cli.ts";
 import { buildReportData, reportHtml } from "../lib/report/mod.ts";
 import { route } from "../lib/tree/inspect.ts";
-import { SoftDecisionTree } from "../lib/tree/soft_tree.ts";
+import { SoftDecisionTree } from "../lib/train/soft_tree.ts";
 import { predictorSource } from "../lib/use/_sources.ts";
-import { main } from "../cli.ts";
 import { smallRun } from "./_use.ts";
 
 const run = await smallRun();
@@ -25,16 +25,8 @@ const [I, L] = [15, 16];
 
 /** Run the CLI in-process; returns the exit status and what it printed. */
 async function runCli(args: string[]) {
-  const [log, error] = [console.log, console.error];
-  let stdout = "", stderr = "";
-  console.log = (...a: unknown[]) => void (stdout += a.join(" ") + "\n");
-  console.error = (...a: unknown[]) => void (stderr += a.join(" ") + "\n");
-  try {
-    const code = await main(args);
-    return { code, stdout, stderr, json: () => JSON.parse(stdout) };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
+  const r = await cliInProcess(args);
+  return { code: r.code, stdout: r.out, stderr: r.err, json: r.json };
 }
 
 Deno.test("the report's node counts follow the inputs' most probable paths through the tree", () => {

@@ -9,7 +9,7 @@ import { runCli } from "./_cli.ts";
 import { loadData } from "../lib/data/mod.ts";
 import { loadTeacher } from "../lib/teacher/io.ts";
 import { teacherPredict } from "../lib/teacher/mod.ts";
-import { SoftDecisionTree } from "../lib/tree/soft_tree.ts";
+import { SoftDecisionTree } from "../lib/train/soft_tree.ts";
 
 function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);

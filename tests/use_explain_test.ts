@@ -1,24 +1,12 @@
 import assert from "node:assert/strict";
-import { main } from "../cli.ts";
 import { decodeImage } from "../lib/use/decode.ts";
 import { prepareInputs } from "../lib/use/inputs.ts";
 import { TreePredictor } from "../lib/use/predict.ts";
 import { gifFrames } from "./_images.ts";
 import { digit, digitImage, smallRun } from "./_use.ts";
+import { cliInProcess as cli } from "./_cli.ts";
 
 const run = await smallRun();
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const [log, error] = [console.log, console.error];
-  let out = "", err = "";
-  console.log = (...a: unknown[]) => void (out += a.join(" ") + "\n");
-  console.error = (...a: unknown[]) => void (err += a.join(" ") + "\n");
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
 
 Deno.test("explain draws the decision path of one's own image, prepared as predict prepares it", async () => {
   const dir = await Deno.makeTempDir();

@@ -1,27 +1,15 @@
 import assert from "node:assert/strict";
 import { pathToFileURL } from "node:url";
-import { main } from "../cli.ts";
-import { SoftDecisionTree } from "../lib/tree/soft_tree.ts";
+import { SoftDecisionTree } from "../lib/train/soft_tree.ts";
 import { EXPORT_FILES } from "../lib/use/export.ts";
 import { smallRun } from "./_use.ts";
+import { cliInProcess as cli } from "./_cli.ts";
 
 const run = await smallRun();
 const { test } = run.splits;
 const node = await new Deno.Command("node", { args: ["--version"], stdout: "null", stderr: "null" })
   .output().then((o) => o.success, () => false);
 if (!node) console.warn("node is not installed: the export's Node test is skipped");
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const [log, error] = [console.log, console.error];
-  let out = "", err = "";
-  console.log = (...a: unknown[]) => void (out += a.join(" ") + "\n");
-  console.error = (...a: unknown[]) => void (err += a.join(" ") + "\n");
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
 
 /** The library's max-leaf predictions and accuracy on the test split. */
 async function libraryPredictions(): Promise<{ pred: Int32Array; accuracy: number }> {

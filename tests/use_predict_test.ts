@@ -1,30 +1,17 @@
 import assert from "node:assert/strict";
-import { main } from "../cli.ts";
 import { parseCsvDataset } from "../lib/data/csv.ts";
 import { loadTreeCheckpoint, saveTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { route } from "../lib/tree/inspect.ts";
-import { SoftDecisionTree } from "../lib/tree/soft_tree.ts";
+import { SoftDecisionTree } from "../lib/train/soft_tree.ts";
 import { decodeImage } from "../lib/use/decode.ts";
 import { prepareInputs } from "../lib/use/inputs.ts";
 import { prepareImage } from "../lib/use/pixels.js";
 import { predictionsCsv, TreePredictor } from "../lib/use/predict.ts";
 import { digit, digitImage, smallRun } from "./_use.ts";
+import { cliInProcess as cli } from "./_cli.ts";
 
 const run = await smallRun();
 const { tree, splits } = run;
-
-/** Run the CLI in-process; returns the exit status and what it printed. */
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const [log, error] = [console.log, console.error];
-  let out = "", err = "";
-  console.log = (...a: unknown[]) => void (out += a.join(" ") + "\n");
-  console.error = (...a: unknown[]) => void (err += a.join(" ") + "\n");
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
 
 /** A folder of digits: PNG and JPEG, light on dark and dark on light, several sizes, one broken file, one text file. */
 async function digitFolder(): Promise<string> {

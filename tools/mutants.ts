@@ -21,7 +21,7 @@
  * score is a lower bound.
  *
  * ```sh
- * deno task mutants                        # lib/train/ lib/io/ lib/data/ cli/ (hours on 2 cores)
+ * deno task mutants                        # lib/train/ lib/run/ lib/io/ lib/data/ cli/ (hours on 2 cores)
  * deno task mutants lib/io/ lib/train/fit.ts --concurrency 2
  * deno task mutants lib/io/atomic.ts --tests 'tests/io_atomic_test.ts' --strings
  * deno task mutants --plan                 # which tests each file gets (the coverage run only)
@@ -40,7 +40,7 @@
  */
 
 const STRYKER = "@stryker-mutator/core@9.6.1"; // 10.x needs Node 22
-const DEFAULT_TARGETS = ["lib/train/", "lib/io/", "lib/data/", "cli/"];
+const DEFAULT_TARGETS = ["lib/train/", "lib/run/", "lib/io/", "lib/data/", "cli/"];
 const root = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
 
 interface Options {

@@ -3,7 +3,7 @@
  * compiler: no Deno, no npm. It loads the CPU build (libstk_cpu.so) and, when given, the CUDA
  * build (libstk_cuda.so) with dlopen and compares every entry point through the C ABI on
  * seeded random data; bench/gpu_check.sh builds both libraries and runs it on a machine with a
- * GPU, and tests/gpu_check_test.ts runs its CPU half on every test run.
+ * GPU, and tests/ffi_check_test.ts runs its CPU half on every test run.
  *
  *   stk_parity --cpu LIB [--cuda LIB] [--quick] [--timing] [--cpu-timing] [--threads N]
  *   stk_parity --cpu LIB [--cuda LIB] --probe
@@ -59,7 +59,7 @@
 
 /* ---------------------------------------------------------------- tolerances */
 
-/* tests/teacher_native_test.ts's TOL: float32 sums of up to 10^5 terms in another order. */
+/* tests/teacher_kernels_native_test.ts's TOL: float32 sums of up to 10^5 terms in another order. */
 static const tol_t TOL_KERNEL = {1e-4, 1e-3};
 /* Its LOSS_TOL: losses and logits after a few training steps (rounding compounds). */
 static const tol_t TOL_TRAIN = {1e-3, 1e-3};
@@ -918,7 +918,7 @@ static void build_cases(void) {
   add_matmul(4, 5, 6, 33, 0, 1, 0, 1, 1, STK_ACT_LINEAR, "a broadcast ", 0);
   /* few outputs and a long K: the CPU build splits K over its threads */
   add_matmul(1, 5, 10, 9216, 0, 0, 0, 0, 1, STK_ACT_RELU, "", 0);
-  /* the teacher's convolutions, then odd ones (tests/teacher_native_test.ts's shapes) */
+  /* the teacher's convolutions, then odd ones (tests/teacher_kernels_native_test.ts's shapes) */
   for (int i = 0; i < 3; i++) {
     const int B = batches[i], big = B == 256;
     add_conv(geometry(B, 28, 28, 1, 32, 3, 3, 1, 1, 0), 1, STK_ACT_RELU, "1: ", big);

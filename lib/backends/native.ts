@@ -2,7 +2,7 @@
  * The native backends: the tree's hot path in the C library (`native`, built with gcc) or
  * the CUDA library (`cuda`), both through the bindings in `ffi/bindings.ts`. They implement
  * {@link TreeBackend} and agree with the tfjs reference within the tolerances of
- * `tests/native_parity_test.ts`.
+ * `tests/backends_native_test.ts`.
  *
  * @module
  */
@@ -19,7 +19,10 @@ import {
   type TreeEngine,
   type TreeGradients,
 } from "./types.ts";
-import { BuildError, type BuildEvent, findLibrary, LIBRARIES } from "../../ffi/build.ts";
+import { type BuildEvent, LIBRARIES } from "../../ffi/build.ts";
+import { findNativeLibrary } from "./find_library.ts";
+
+export { hasNvidiaDriver, NO_COMPILER_HINT } from "./find_library.ts";
 import {
   LIBRARY_OF,
   libraryPath,
@@ -58,26 +61,6 @@ export interface PrepareNativeOptions extends NativeBackendOptions {
 
 const BUILD_HINT = "build it with `deno task build:ffi`";
 
-/** How to get a C compiler, for messages. */
-export const NO_COMPILER_HINT =
-  "install a C compiler (apt-get install gcc), or point CC at one (CC=clang)";
-
-/**
- * Whether an NVIDIA driver looks installed (Linux, or WSL's GPU device). Without one a CUDA
- * library cannot run, so none is built.
- */
-export function hasNvidiaDriver(): boolean {
-  for (const path of ["/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/dxg"]) {
-    try {
-      Deno.statSync(path);
-      return true;
-    } catch {
-      // look further
-    }
-  }
-  return false;
-}
-
 /**
  * Find the library of a native backend (building it into the per-user cache when it is
  * missing: see `ffi/build.ts`), then load it.
@@ -99,37 +82,16 @@ export async function prepareNativeBackend(
   options: PrepareNativeOptions = {},
 ): Promise<TreeBackend> {
   if (options.path) return loadNativeBackend(kind, options);
-  const name = LIBRARY_OF[kind === "native" ? "cpu" : "cuda"];
-  if (kind === "cuda" && !hasNvidiaDriver() && libraryPath("cuda") === null) {
-    throw new BackendUnavailableError(
-      "The cuda backend cannot run here: no NVIDIA driver",
-      "use a machine with an NVIDIA GPU and driver, or choose --backend native",
-    );
-  }
-  let found;
-  try {
-    found = await findLibrary(name, {
-      onBuild: options.onBuild,
-      march: options.march,
-      cache: options.cache,
-      cacheOnly: options.march !== undefined || options.cache !== undefined,
-    });
-  } catch (cause) {
-    if (!(cause instanceof BuildError)) throw cause;
-    const hint = cause.kind === "no-compiler"
-      ? kind === "native"
-        ? NO_COMPILER_HINT
-        : "install the CUDA toolkit (nvcc), or choose --backend native"
-      : cause.kind === "cache"
-      ? "set SOFTTREE_CACHE to a writable folder"
-      : `fix the build, or set ${LIBRARIES[name].envVar} to a built library`;
-    throw new BackendUnavailableError(
-      `The ${kind} backend cannot load: ${cause.message}`,
-      hint,
-      { cause },
-    );
-  }
-  return loadNativeBackend(kind, { ...options, path: found.path });
+  const path = await findNativeLibrary(LIBRARY_OF[kind === "native" ? "cpu" : "cuda"], {
+    what: `The ${kind} backend`,
+    instead: "--backend native",
+    known: libraryPath("cuda"),
+    onBuild: options.onBuild,
+    march: options.march,
+    cache: options.cache,
+    cacheOnly: options.march !== undefined || options.cache !== undefined,
+  });
+  return loadNativeBackend(kind, { ...options, path });
 }
 
 /**

@@ -5,33 +5,9 @@
  *
  * @module
  */
-import type { Splits } from "./types.ts";
+import type { LabelReport, MissingClass, Splits } from "./types.ts";
 
-/** A class without training samples. */
-export interface MissingClass {
-  /** Its index. */
-  class: number;
-  /** Its name (`"10"`, `"setosa"`). */
-  name: string;
-  /** Its samples in the validation split. */
-  val: number;
-  /** Its samples in the test split. */
-  test: number;
-}
-
-/** The classes a data set's splits hold. */
-export interface LabelReport {
-  /** `K`. */
-  classes: number;
-  /** The classes' names. */
-  names: string[];
-  /** Samples per class, `[K]`, in each split. */
-  counts: { train: number[]; val: number[]; test: number[] };
-  /** Classes with no training samples. */
-  missingInTrain: MissingClass[];
-  /** One line per problem, for people (empty when every class has training samples). */
-  warnings: string[];
-}
+export type { LabelReport, MissingClass };
 
 /**
  * Count the labels of each split and say which classes have no training samples.

@@ -3,7 +3,6 @@
  *
  * @module
  */
-import type { LabelReport } from "./labels.ts";
 
 /** One split of a data set, held in memory. */
 export interface Dataset {
@@ -46,4 +45,30 @@ export interface Splits {
 export interface LoadedSplits extends Splits {
   /** The classes each split holds, and those without training samples. */
   labels: LabelReport;
+}
+
+/** A class without training samples. */
+export interface MissingClass {
+  /** Its index. */
+  class: number;
+  /** Its name (`"10"`, `"setosa"`). */
+  name: string;
+  /** Its samples in the validation split. */
+  val: number;
+  /** Its samples in the test split. */
+  test: number;
+}
+
+/** The classes a data set's splits hold. */
+export interface LabelReport {
+  /** `K`. */
+  classes: number;
+  /** The classes' names. */
+  names: string[];
+  /** Samples per class, `[K]`, in each split. */
+  counts: { train: number[]; val: number[]; test: number[] };
+  /** Classes with no training samples. */
+  missingInTrain: MissingClass[];
+  /** One line per problem, for people (empty when every class has training samples). */
+  warnings: string[];
 }

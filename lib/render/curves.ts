@@ -4,9 +4,25 @@
  *
  * @module
  */
-import type { EpochRecord } from "../train/types.ts";
 import { INK, MUTED } from "./_colors.ts";
 import { esc, FONT_FAMILY, num, text } from "./_svg.ts";
+
+/**
+ * One epoch as the learning curves draw it: a plain record, which the entries of a run's
+ * `metrics.json` `history` (and the training loop's epoch records) are.
+ */
+export interface CurvePoint {
+  /** 1-based epoch number. */
+  epoch: number;
+  /** Mean training loss over the epoch. */
+  trainLoss: number;
+  /** Max-leaf accuracy on the training split, in [0, 1]. */
+  trainAccuracy: number;
+  /** Max-leaf accuracy on the validation split, in [0, 1]. */
+  valAccuracy: number;
+  /** Mixture accuracy on the validation split, in [0, 1]. */
+  valAccuracyMixture: number;
+}
 
 /** Options of {@linkcode learningCurvesSvg}. */
 export interface CurvesOptions {
@@ -154,7 +170,7 @@ function panel(
  * await Deno.writeFile("curves.png", await svgToPng(learningCurvesSvg(history)));
  * ```
  */
-export function learningCurvesSvg(records: EpochRecord[], options: CurvesOptions = {}): string {
+export function learningCurvesSvg(records: CurvePoint[], options: CurvesOptions = {}): string {
   const width = options.width ?? 900;
   const height = PAD.top + PLOT_H + PAD.bottom;
   const title = options.title ?? "Learning curves";

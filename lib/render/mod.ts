@@ -23,7 +23,7 @@ export {
   TrainingAnimation,
   type TrainingAnimationOptions,
 } from "./animation.ts";
-export { type CurvesOptions, learningCurvesSvg } from "./curves.ts";
+export { type CurvePoint, type CurvesOptions, learningCurvesSvg } from "./curves.ts";
 export {
   type PictureFormat,
   pictureFormat,

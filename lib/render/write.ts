@@ -5,8 +5,7 @@
  * @module
  */
 import { writeFileAtomic } from "../io/atomic.ts";
-import type { EpochRecord } from "../train/types.ts";
-import { type CurvesOptions, learningCurvesSvg } from "./curves.ts";
+import { type CurvePoint, type CurvesOptions, learningCurvesSvg } from "./curves.ts";
 import { type RasterOptions, svgToPng } from "./png.ts";
 import { type DrawableTree, treeSvg, type TreeSvgOptions } from "./tree_svg.ts";
 
@@ -88,7 +87,7 @@ export async function writeTreePicture(
  */
 export async function writeLearningCurves(
   path: string,
-  records: EpochRecord[],
+  records: CurvePoint[],
   options: CurvesOptions & { scale?: number } = {},
 ): Promise<void> {
   const { scale, ...draw } = options;

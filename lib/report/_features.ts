@@ -7,7 +7,16 @@
 import { featureImportances, hardLeaf } from "../tree/importance.ts";
 import { leafClasses } from "../tree/inspect.ts";
 import type { UsableTree } from "../use/model.ts";
-import type { LabelledRows } from "./data.ts";
+
+/** A labelled split, as plain arrays. */
+export interface LabelledRows {
+  /** Inputs `[N, F]`, scaled as the tree reads them. */
+  x: Float32Array;
+  /** Labels `[N]`. */
+  y: Int32Array;
+  /** `N`. */
+  n: number;
+}
 
 /** What the report shows about features (see {@linkcode featureFacts}). */
 export interface FeatureFacts {

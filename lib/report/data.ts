@@ -7,21 +7,13 @@
  * @module
  */
 import { leafClasses } from "../tree/inspect.ts";
-import { type FeatureFacts, featureFacts } from "./_features.ts";
+import { type FeatureFacts, featureFacts, type LabelledRows } from "./_features.ts";
+
+export type { LabelledRows } from "./_features.ts";
 import { treeSizes } from "../tree/types.ts";
 import { Rng } from "../util/random.ts";
 import { type PredictorJson, predictorJson, type UsableTree } from "../use/model.ts";
-import { loadModel, type Model } from "../use/predictor.js";
-
-/** A labelled split, as plain arrays. */
-export interface LabelledRows {
-  /** Inputs `[N, F]`, scaled as the tree reads them. */
-  x: Float32Array;
-  /** Labels `[N]`. */
-  y: Int32Array;
-  /** `N`. */
-  n: number;
-}
+import { loadModel, type Model } from "../tree/predictor.js";
 
 /** What {@linkcode buildReportData} reads besides the tree. */
 export interface ReportInputs {

@@ -8,9 +8,8 @@
  */
 import type { DrawableTree } from "../render/tree_svg.ts";
 import { treeSvg } from "../render/tree_svg.ts";
-import { learningCurvesSvg } from "../render/curves.ts";
+import { type CurvePoint, learningCurvesSvg } from "../render/curves.ts";
 import { importanceSvg } from "../render/features_svg.ts";
-import type { EpochRecord } from "../train/types.ts";
 import { pixelsSource, predictorSource } from "../use/_sources.ts";
 import type { ReportData } from "./data.ts";
 
@@ -48,7 +47,7 @@ export async function reportHtml(tree: DrawableTree, data: ReportData): Promise<
   if (/<\/script/i.test(js)) throw new Error("The page's script must not contain </script>");
   const svg = treeSvg(tree, { title: `Depth-${tree.config.depth} soft decision tree` });
   const curves = data.history.length
-    ? learningCurvesSvg(data.history as unknown as EpochRecord[], {
+    ? learningCurvesSvg(data.history as unknown as CurvePoint[], {
       width: 900,
       title: "Loss and accuracy per epoch",
     })

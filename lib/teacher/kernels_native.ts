@@ -34,7 +34,7 @@
  * (`SofttreeSoftmaxXent`, `stk_softmax_xent`) where tfjs's takes about 25.
  *
  * `kernels_select.ts` chooses between these and the wasm kernels;
- * `tests/teacher_native_test.ts` holds every kernel to the plain CPU backend.
+ * `tests/teacher_kernels_native_test.ts` holds every kernel to the plain CPU backend.
  *
  * Shapes: `B` batch, `H W C` input image, `OH OW CO` output image, `KH KW` filter (NHWC).
  *

@@ -13,8 +13,8 @@
  */
 import { BackendUnavailableError } from "../errors.ts";
 import { ensureTf } from "../backends/tf_setup.ts";
-import { hasNvidiaDriver, NO_COMPILER_HINT } from "../backends/native.ts";
-import { BuildError, type BuildEvent, findLibrary, LIBRARIES } from "../../ffi/build.ts";
+import { findNativeLibrary } from "../backends/find_library.ts";
+import { type BuildEvent, LIBRARIES } from "../../ffi/build.ts";
 import { loadStkLibrary, probeStk, type StkLibrary, unwrapStk } from "../../ffi/stk_bindings.ts";
 import { registerTeacherKernels } from "./kernels.ts";
 import { installNativeKernels, uninstallNativeKernels } from "./kernels_native.ts";
@@ -165,24 +165,12 @@ async function loadKernels(
   const name = kind === "native" ? "stk_cpu" : "stk_cuda";
   const spec = LIBRARIES[name];
   const what = `The ${kind} teacher kernels`;
-  if (kind === "cuda" && !hasNvidiaDriver() && !env(spec.envVar)) {
-    throw new BackendUnavailableError(
-      `${what} cannot run here: no NVIDIA driver`,
-      "use a machine with an NVIDIA GPU and driver, or choose the native teacher kernels",
-    );
-  }
-  let path: string;
-  try {
-    path = (await findLibrary(name, { onBuild: options.onBuild })).path;
-  } catch (cause) {
-    if (!(cause instanceof BuildError)) throw cause;
-    const hint = cause.kind === "no-compiler"
-      ? kind === "native" ? NO_COMPILER_HINT : "install the CUDA toolkit (nvcc)"
-      : cause.kind === "cache"
-      ? "set SOFTTREE_CACHE to a writable folder"
-      : `fix the build, or set ${spec.envVar} to a built library`;
-    throw new BackendUnavailableError(`${what} cannot load: ${cause.message}`, hint, { cause });
-  }
+  const path = await findNativeLibrary(name, {
+    what,
+    instead: "the native teacher kernels",
+    known: env(spec.envVar),
+    onBuild: options.onBuild,
+  });
   let lib: StkLibrary;
   try {
     lib = loadStkLibrary(kind === "native" ? "cpu" : "cuda", path);

@@ -13,7 +13,10 @@
 import { tf, tfl } from "../deps.ts";
 import { ensureTf } from "../backends/tf_setup.ts";
 import type { Dataset } from "../data/types.ts";
-import { CheckpointError, TrainingDivergedError, TrainingInterruptedError } from "../errors.ts";
+import { CheckpointError } from "../errors.ts";
+import { divergedError, interruptedError } from "../run/stop.ts";
+import type { TrainingHooks } from "../run/hooks.ts";
+import { type AsyncStepLoop, driveSteps } from "../run/steps.ts";
 import { Rng } from "../util/random.ts";
 import { ensureTeacherKernels, type TeacherKernels } from "./kernels_select.ts";
 import {
@@ -28,20 +31,9 @@ import {
   type TeacherPlan,
   type TeacherTrainState,
 } from "./train_state.ts";
+import type { TeacherConfig, TeacherEpochInfo } from "./types.ts";
 
-/** The shape of a teacher network. */
-export interface TeacherConfig {
-  /** `[H, W, C]` of its input images. */
-  inputShape: [number, number, number];
-  /** `K`, the number of classes (logits). */
-  classes: number;
-  /** Filters of the two convolutions. @default [32, 64] */
-  filters: [number, number];
-  /** Units of the hidden dense layer. @default 128 */
-  dense: number;
-  /** Dropout rates after the pooling and after the dense layer. @default [0.25, 0.5] */
-  dropout: [number, number];
-}
+export type { TeacherConfig, TeacherEpochInfo };
 
 /** The seed's sizes. */
 export const SEED_TEACHER: Pick<TeacherConfig, "filters" | "dense" | "dropout"> = {
@@ -253,24 +245,11 @@ export interface TeacherBatchInfo {
   samplesPerSec: number;
 }
 
-/** Summary of one epoch. */
-export interface TeacherEpochInfo {
-  /** 1-based epoch. */
-  epoch: number;
-  /** Epochs in all. */
-  epochs: number;
-  /** Mean training loss over the epoch (with dropout). */
-  loss: number;
-  /** Accuracy on the validation split, in [0, 1] (`NaN` without one). */
-  valAccuracy: number;
-  /** Training throughput of the epoch. */
-  samplesPerSec: number;
-  /** Wall time of the epoch (training and validation). */
-  seconds: number;
-}
-
 /** Options of {@linkcode trainTeacher}. */
-export interface TrainTeacherOptions extends CreateTeacherOptions {
+export interface TrainTeacherOptions
+  extends
+    CreateTeacherOptions,
+    TrainingHooks<TeacherBatchInfo, TeacherEpochInfo, TeacherTrainState> {
   /** Passes over the training split. @default 12 */
   epochs?: number;
   /** Samples per Adam step; the last batch of an epoch may be short. @default 16 */
@@ -289,27 +268,6 @@ export interface TrainTeacherOptions extends CreateTeacherOptions {
   val?: Dataset;
   /** Continue training this teacher instead of building a new one. @default undefined */
   teacher?: Teacher;
-  /** Called after every optimizer step. */
-  onBatch?: (info: TeacherBatchInfo) => void;
-  /** Called after every epoch. */
-  onEpoch?: (info: TeacherEpochInfo) => void;
-  /**
-   * A stop request, checked after every batch (the loop lets the event loop run at least
-   * every 50 ms): the state goes to `onState` and a `TrainingInterruptedError` is thrown.
-   */
-  signal?: AbortSignal;
-  /**
-   * Receives the training state to save: after every epoch, and when interrupted.
-   *
-   * @internal
-   */
-  onState?: (state: TeacherTrainState) => void | Promise<void>;
-  /**
-   * Continue from a state `onState` received (with the same options and teacher shape).
-   *
-   * @internal
-   */
-  resume?: TeacherTrainState;
 }
 
 /** What {@linkcode trainTeacher} returns. */
@@ -433,118 +391,109 @@ export async function trainTeacher(
     step = resume.step;
     history.push(...resume.history);
   }
-  let yielded = performance.now();
-  for (let epoch = resume?.epoch ?? 1; epoch <= epochs; epoch++) {
-    const part = resume && epoch === resume.epoch && resume.done > 0 ? resume : null;
-    const rngEpoch = part ? part.rngEpoch : rng.state;
-    const order = (part ? Rng.fromState(part.rngEpoch) : rng).permutation(train.n);
-    if (part) rng = Rng.fromState(part.rng);
-    const e0 = performance.now() - 1000 * (part?.seconds ?? 0);
-    let lossSum = part?.lossSum ?? 0;
-    const state = (reason: TeacherTrainState["reason"], at: Partial<TeacherTrainState>) => ({
-      plan,
-      reason,
-      epoch,
-      done: 0,
-      rngEpoch,
-      rng: rng.state,
-      step,
-      lossSum,
-      seconds: (performance.now() - e0) / 1000,
-      history: [...history],
-      weights: readWeights(vars),
-      adam: optimizer.getState(vars),
-      best,
-      bestIsCurrent: false,
-      ...at,
+  /** One Adam step on the rows `order[start, end)` of the training split; its mean loss. */
+  const adamStep = async (order: Int32Array, start: number, end: number): Promise<number> => {
+    const b = end - start;
+    gatherRows(train.x, F, order, start, end, xBuf);
+    for (let i = start; i < end; i++) yBuf[i - start] = train.y[order[i]];
+    const { value: loss, grads } = tf.tidy(() => {
+      const xs = tf.tensor4d(xBuf.subarray(0, b * F), [b, ...shape]);
+      const ys = tf.tensor1d(yBuf.subarray(0, b), "int32");
+      return tf.variableGrads(() => crossEntropy(ys, teacherForward(teacher, xs, rng), K), vars);
     });
-    for (let start = part?.done ?? 0; start < train.n; start += batchSize) {
-      const end = Math.min(train.n, start + batchSize);
-      const b = end - start;
-      gatherRows(train.x, F, order, start, end, xBuf);
-      for (let i = start; i < end; i++) yBuf[i - start] = train.y[order[i]];
-      const { value: loss, grads } = tf.tidy(() => {
-        const xs = tf.tensor4d(xBuf.subarray(0, b * F), [b, ...shape]);
-        const ys = tf.tensor1d(yBuf.subarray(0, b), "int32");
-        return tf.variableGrads(
-          () => crossEntropy(ys, teacherForward(teacher, xs, rng), K),
-          vars,
-        );
-      });
-      if (schedule === "cosine") {
-        optimizer.learningRate = learningRate * 0.5 *
-          (1 + Math.cos(Math.PI * step / (epochs * stepsPerEpoch)));
-      }
-      step++;
-      optimizer.apply(vars, vars.map((v) => grads[v.name]));
-      const value = (await loss.data())[0];
-      tf.dispose([loss, ...Object.values(grads)]);
-      if (!Number.isFinite(value)) {
-        throw new TrainingDivergedError(
-          { epoch, batch: Math.ceil(end / batchSize), batches: stepsPerEpoch },
-          {
-            loss: Number.isNaN(value) ? "NaN" : "infinite",
-            bestValAccuracy: best && Number.isFinite(best.valAccuracy) ? best.valAccuracy : null,
-            learningRate,
-          },
-        );
-      }
-      lossSum += value * b;
-      options.onBatch?.({
-        epoch,
-        done: end,
-        total: train.n,
-        loss: value,
-        samplesPerSec: end / ((performance.now() - e0) / 1000),
-      });
-      if (options.signal && performance.now() - yielded > 50) {
-        // Let a signal handler run (a batch's awaits may not reach the event loop).
-        await new Promise((r) => setTimeout(r, 0));
-        yielded = performance.now();
-      }
-      if (options.signal?.aborted && end < train.n) {
-        await options.onState?.(state("interrupted", { done: end }));
-        throw interrupted(
-          { epoch, batch: Math.ceil(end / batchSize), batches: stepsPerEpoch },
-          best,
-          options.signal.reason,
-        );
-      }
+    if (schedule === "cosine") {
+      optimizer.learningRate = learningRate * 0.5 *
+        (1 + Math.cos(Math.PI * step / (epochs * stepsPerEpoch)));
     }
-    const trainSeconds = (performance.now() - e0) / 1000;
-    const valAccuracy = options.val ? await teacherAccuracy(teacher, options.val) : NaN;
-    const info: TeacherEpochInfo = {
-      epoch,
-      epochs,
-      loss: lossSum / train.n,
-      valAccuracy,
-      samplesPerSec: train.n / trainSeconds,
-      seconds: (performance.now() - e0) / 1000,
-    };
-    history.push(info);
-    options.onEpoch?.(info);
-    // The best epoch on validation (without validation, the latest).
-    const better = !best || !(valAccuracy <= best.valAccuracy);
-    if (better) best = { epoch, valAccuracy };
-    const stop = Boolean(options.signal?.aborted) && epoch < epochs;
-    await options.onState?.(
-      state(stop ? "interrupted" : "epoch", {
+    step++;
+    optimizer.apply(vars, vars.map((v) => grads[v.name]));
+    const value = (await loss.data())[0];
+    tf.dispose([loss, ...Object.values(grads)]);
+    return value;
+  };
+  // The loop: plain maths and bookkeeping; lib/run drives it (breathing, stops, saving).
+  async function* loop(): AsyncStepLoop<TeacherTrainState, void> {
+    for (let epoch = resume?.epoch ?? 1; epoch <= epochs; epoch++) {
+      /** Where the run is after `end` samples of this epoch. */
+      const at = (end: number) => ({
+        epoch,
+        batch: Math.ceil(end / batchSize),
+        batches: stepsPerEpoch,
+      });
+      const part = resume && epoch === resume.epoch && resume.done > 0 ? resume : null;
+      const rngEpoch = part ? part.rngEpoch : rng.state;
+      const order = (part ? Rng.fromState(part.rngEpoch) : rng).permutation(train.n);
+      if (part) rng = Rng.fromState(part.rng);
+      const e0 = performance.now() - 1000 * (part?.seconds ?? 0);
+      let lossSum = part?.lossSum ?? 0;
+      const state = (reason: TeacherTrainState["reason"], at: Partial<TeacherTrainState>) => ({
+        plan,
+        reason,
+        epoch,
+        done: 0,
+        rngEpoch,
+        rng: rng.state,
+        step,
+        lossSum,
+        seconds: (performance.now() - e0) / 1000,
+        history: [...history],
+        weights: readWeights(vars),
+        adam: optimizer.getState(vars),
+        best,
+        bestIsCurrent: false,
+        ...at,
+      });
+      for (let start = part?.done ?? 0; start < train.n; start += batchSize) {
+        const end = Math.min(train.n, start + batchSize);
+        const b = end - start;
+        const value = await adamStep(order, start, end);
+        if (!Number.isFinite(value)) {
+          throw divergedError(at(end), value, bestAccuracy(best), learningRate);
+        }
+        lossSum += value * b;
+        options.onBatch?.({
+          epoch,
+          done: end,
+          total: train.n,
+          loss: value,
+          samplesPerSec: end / ((performance.now() - e0) / 1000),
+        });
+        // A batch boundary: the driver lets Ctrl-C in and says whether to stop.
+        if ((yield null) && end < train.n) {
+          yield state("interrupted", { done: end });
+          throw interruptedError(WHAT, at(end), bestAccuracy(best), options.signal?.reason);
+        }
+      }
+      const trainSeconds = (performance.now() - e0) / 1000;
+      const valAccuracy = options.val ? await teacherAccuracy(teacher, options.val) : NaN;
+      const info: TeacherEpochInfo = {
+        epoch,
+        epochs,
+        loss: lossSum / train.n,
+        valAccuracy,
+        samplesPerSec: train.n / trainSeconds,
+        seconds: (performance.now() - e0) / 1000,
+      };
+      history.push(info);
+      options.onEpoch?.(info);
+      // The best epoch on validation (without validation, the latest).
+      const better = !best || !(valAccuracy <= best.valAccuracy);
+      if (better) best = { epoch, valAccuracy };
+      const stop = Boolean(options.signal?.aborted) && epoch < epochs;
+      yield state(stop ? "interrupted" : "epoch", {
         epoch: epoch + 1,
         done: 0,
         rngEpoch: rng.state,
         lossSum: 0,
         seconds: 0,
         bestIsCurrent: better,
-      }),
-    );
-    if (stop) {
-      throw interrupted(
-        { epoch, batch: stepsPerEpoch, batches: stepsPerEpoch },
-        best,
-        options.signal!.reason,
-      );
+      });
+      if (stop) {
+        throw interruptedError(WHAT, at(train.n), bestAccuracy(best), options.signal!.reason);
+      }
     }
   }
+  await driveSteps(loop(), { onState: options.onState, signal: options.signal });
   const seconds = (performance.now() - t0) / 1000;
   const last = history[history.length - 1];
   teacher.meta = {
@@ -567,18 +516,12 @@ export async function trainTeacher(
   return { teacher, history, backend, kernels, seconds };
 }
 
-/** The error of an interrupted teacher training. */
-function interrupted(
-  at: { epoch: number; batch: number; batches: number },
-  best: { valAccuracy: number } | null,
-  reason: unknown,
-): TrainingInterruptedError {
-  return new TrainingInterruptedError(
-    `Teacher training was interrupted at epoch ${at.epoch} (batch ${at.batch} of ${at.batches})`,
-    at,
-    best && Number.isFinite(best.valAccuracy) ? best.valAccuracy : null,
-    reason,
-  );
+/** What stopped, starting the message of an interruption. */
+const WHAT = "Teacher training";
+
+/** The best validation accuracy so far for an error, or `null` (none, or no validation). */
+function bestAccuracy(best: { valAccuracy: number } | null): number | null {
+  return best && Number.isFinite(best.valAccuracy) ? best.valAccuracy : null;
 }
 
 /** Options of {@linkcode teacherLogits} and friends. */

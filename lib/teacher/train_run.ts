@@ -9,8 +9,7 @@
  */
 import { ensureTf } from "../backends/tf_setup.ts";
 import type { Splits } from "../data/types.ts";
-import { RunDirectoryError, TrainingDivergedError, TrainingInterruptedError } from "../errors.ts";
-import { acquireRunLock } from "../io/lock.ts";
+import { openRunFolder, progressOf, resumeNote, stoppedIn } from "../run/folder.ts";
 import { saveTeacher, teacherPaths } from "./io.ts";
 import {
   createTeacher,
@@ -21,10 +20,9 @@ import {
   type TrainTeacherResult,
 } from "./model.ts";
 import {
-  loadTeacherState,
   removeTeacherState,
   saveTeacherState,
-  TEACHER_STATE_FILE,
+  TEACHER_RUN,
   type TeacherTrainState,
 } from "./train_state.ts";
 
@@ -74,38 +72,21 @@ export async function trainTeacherRun(
   options: TeacherRunOptions,
 ): Promise<TeacherRunResult> {
   const out = options.out;
-  const lock = await acquireRunLock(out, String(options.meta?.command ?? "teacher train"));
+  const run = await openRunFolder(out, TEACHER_RUN, {
+    command: String(options.meta?.command ?? "teacher train"),
+    resume: options.resume,
+    retrain: options.retrain,
+    onNote: options.onNote,
+  });
   try {
-    if (lock.note) options.onNote?.(`${lock.note}: ${lock.path}`);
-    const saved = options.retrain ? null : await loadTeacherState(out);
-    if (saved && !options.resume) {
-      const t = saved.train;
-      throw new RunDirectoryError(
-        `The teacher folder "${out}" holds an interrupted training (at epoch ${t.epoch} of ` +
-          `${t.plan.epochs}, state saved in "${out}/${TEACHER_STATE_FILE}")`,
-        "continue it with --resume, or start over with --retrain",
-      );
-    }
-    if (!saved) await removeTeacherState(out);
+    const saved = run.saved;
     await ensureTf();
     const seed = options.seed ?? 0;
     const teacher = createTeacher(imageShapeOf(splits.train), splits.train.classes, {
       ...options,
       seed,
     });
-    if (saved) {
-      const t = saved.train;
-      const batches = Math.ceil(t.plan.trainSamples / t.plan.batchSize);
-      options.onNote?.(
-        `resuming ${out} ${
-          t.done === 0
-            ? `at the start of epoch ${t.epoch}`
-            : `in epoch ${t.epoch} after batch ${
-              Math.ceil(t.done / t.plan.batchSize)
-            } of ${batches}`
-        }`,
-      );
-    }
+    if (saved) options.onNote?.(resumeNote(out, progressOf(saved.train)));
     const meta = { ...options.meta };
     const names = teacher.model.trainableWeights.map((w) => w.name);
     const onState = async (state: TeacherTrainState) => {
@@ -136,14 +117,7 @@ export async function trainTeacherRun(
       });
     } catch (error) {
       teacher.dispose();
-      if (error instanceof TrainingInterruptedError) error.out = out;
-      if (error instanceof TrainingDivergedError && error.details.bestValAccuracy !== null) {
-        throw new TrainingDivergedError(error.at, {
-          ...error.details,
-          keptIn: teacherPaths(out).model,
-        }, { cause: error });
-      }
-      throw error;
+      throw stoppedIn(error, out, teacherPaths(out).model);
     }
     const testAccuracy = await teacherAccuracy(result.teacher, splits.test);
     result.teacher.meta = {
@@ -156,6 +130,6 @@ export async function trainTeacherRun(
     await removeTeacherState(out);
     return { ...result, testAccuracy, file, resumed: saved !== null };
   } finally {
-    await lock.release();
+    await run.close();
   }
 }

@@ -9,9 +9,16 @@
 import type { tf } from "../deps.ts";
 import { CheckpointError } from "../errors.ts";
 import { decodeBundle, encodeBundle, Reader } from "../io/_bundle.ts";
-import { inDir, writeFileAtomic } from "../io/atomic.ts";
+import {
+  checkSamePlan,
+  loadState,
+  removeState,
+  saveState,
+  type StateFile,
+} from "../run/state_file.ts";
+import { progressOf, type RunKind } from "../run/folder.ts";
 import type { AdamMoments } from "./_adam.ts";
-import type { TeacherConfig, TeacherEpochInfo } from "./model.ts";
+import type { TeacherConfig, TeacherEpochInfo } from "./types.ts";
 
 /** The state file's name inside a teacher's folder. */
 export const TEACHER_STATE_FILE = "teacher-state.bin";
@@ -83,15 +90,7 @@ export function checkTeacherResume(
   plan: TeacherPlan,
   vars: tf.Variable[],
 ): void {
-  for (const key of Object.keys(plan) as (keyof TeacherPlan)[]) {
-    if (state.plan[key] !== plan[key]) {
-      throw new RangeError(
-        `Cannot resume: the saved teacher training has ${key} ${
-          JSON.stringify(state.plan[key])
-        }, this one asks for ${JSON.stringify(plan[key])}`,
-      );
-    }
-  }
+  checkSamePlan(state.plan, plan, "teacher training");
   if (state.weights.length !== vars.length) {
     throw new RangeError(
       `Cannot resume: the saved teacher has ${state.weights.length} weights, this one ${vars.length}`,
@@ -208,11 +207,24 @@ export function decodeTeacherState(bytes: Uint8Array, name: string): SavedTeache
   return { config, meta, names, train };
 }
 
+/** The teacher's state file, for `lib/run/`. */
+export const TEACHER_STATE: StateFile<SavedTeacherState> = {
+  name: TEACHER_STATE_FILE,
+  what: WHAT,
+  encode: encodeTeacherState,
+  decode: decodeTeacherState,
+};
+
+/** A teacher's training as its folder knows it, for `lib/run/`. */
+export const TEACHER_RUN: RunKind<SavedTeacherState> = {
+  names: ["teacher folder", "training"],
+  state: TEACHER_STATE,
+  progress: (saved) => progressOf(saved.train),
+};
+
 /** Write a teacher training's state into its folder, atomically and durably. */
 export async function saveTeacherState(dir: string, state: SavedTeacherState): Promise<string> {
-  const file = inDir(dir, TEACHER_STATE_FILE);
-  await writeFileAtomic(file, encodeTeacherState(state));
-  return file;
+  return await saveState(dir, TEACHER_STATE, state);
 }
 
 /**
@@ -220,22 +232,10 @@ export async function saveTeacherState(dir: string, state: SavedTeacherState): P
  * @throws {CheckpointError} naming the file when it is there but invalid.
  */
 export async function loadTeacherState(dir: string): Promise<SavedTeacherState | null> {
-  const file = inDir(dir, TEACHER_STATE_FILE);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(file);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw new CheckpointError(`Cannot read ${WHAT} "${file}": ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  return decodeTeacherState(bytes, file);
+  return await loadState(dir, TEACHER_STATE);
 }
 
 /** Remove a teacher folder's state file (when its training has finished). */
 export async function removeTeacherState(dir: string): Promise<void> {
-  await Deno.remove(inDir(dir, TEACHER_STATE_FILE)).catch((error) => {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  });
+  await removeState(dir, TEACHER_STATE);
 }

@@ -11,7 +11,11 @@
  */
 import type { AdamState, LossReport, TreeEngine } from "../backends/types.ts";
 import type { Dataset } from "../data/types.ts";
-import { TrainingDivergedError, TrainingInterruptedError } from "../errors.ts";
+import { divergedError, interruptedError } from "../run/stop.ts";
+import type { TrainingHooks } from "../run/hooks.ts";
+import { driveSteps, driveStepsSync } from "../run/steps.ts";
+import { type CandidateEvent, type CandidateResult, Restarts } from "../run/restarts.ts";
+import { checkSamePlan } from "../run/state_file.ts";
 import type { PenaltyState, TreeParams } from "../tree/types.ts";
 import { initParams } from "../tree/params.ts";
 import { Rng } from "../util/random.ts";
@@ -33,8 +37,11 @@ export interface BatchProgress {
   samplesPerSecond: number;
 }
 
-/** How to train. */
-export interface FitOptions {
+/**
+ * How to train. The hooks (`onBatch`, `onEpoch`, `signal`, `onState`, `resume`) are those of
+ * every long training (`TrainingHooks` of `lib/run/`), with the tree's details below.
+ */
+export interface FitOptions extends TrainingHooks<BatchProgress, EpochRecord, FitState> {
   /** Epochs at most. @default 40 */
   epochs?: number;
   /** Samples per optimizer step. @default 4 */
@@ -59,8 +66,6 @@ export interface FitOptions {
   progressEvery?: number;
   /** Called during an epoch every `progressEvery` samples. */
   onBatch?: (progress: BatchProgress) => void;
-  /** Called after each epoch's validation. */
-  onEpoch?: (record: EpochRecord) => void;
   /**
    * Samples seen at which to snapshot the tree early in training (for animations), besides
    * after every epoch: at the first batch boundary at or after each (0: before training).
@@ -113,15 +118,7 @@ export interface FitOptions {
   resume?: FitState;
 }
 
-/** A candidate start of {@link FitOptions.restarts}. */
-export interface CandidateEvent {
-  /** 0-based. */
-  index: number;
-  /** How many candidates there are. */
-  count: number;
-  /** Its best validation accuracy; absent when it starts. */
-  valAccuracy?: number;
-}
+export type { CandidateEvent };
 
 /** What training did. */
 export interface FitResult {
@@ -270,19 +267,10 @@ export function fit(
   val: Dataset,
   options: FitOptions = {},
 ): FitResult {
-  const steps = new FitRun(engine, train, val, options).run();
-  for (;;) {
-    const next = steps.next();
-    if (next.done) return next.value;
-    if (next.value) {
-      const pending = options.onState?.(next.value);
-      if (pending instanceof Promise) {
-        throw new TypeError(
-          "fit() got a promise from onState: use fitAsync() to save asynchronously",
-        );
-      }
-    }
-  }
+  return driveStepsSync(new FitRun(engine, train, val, options).run(), options, [
+    "fit()",
+    "fitAsync()",
+  ]);
 }
 
 /**
@@ -303,17 +291,7 @@ export async function fitAsync(
   val: Dataset,
   options: FitOptions = {},
 ): Promise<FitResult> {
-  const steps = new FitRun(engine, train, val, options).run();
-  let yielded = performance.now();
-  for (;;) {
-    const next = steps.next();
-    if (next.done) return next.value;
-    if (next.value) await options.onState?.(next.value);
-    else if (performance.now() - yielded > 50) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      yielded = performance.now();
-    }
-  }
+  return await driveSteps(new FitRun(engine, train, val, options).run(), options);
 }
 
 /** A stretch of epochs on one engine: one candidate, or the run that goes on. */
@@ -332,8 +310,28 @@ interface Stretch {
   partial?: { done: number; rng: number } & FitState["partial"];
 }
 
-/** What the run yields: a state to save, or `null` at a batch boundary (a chance to yield). */
+/** The sums of an epoch that has not started. */
+const NO_PARTIAL: FitState["partial"] = {
+  lossSum: 0,
+  penaltySum: 0,
+  penaltyBatches: 0,
+  seconds: 0,
+};
+
+/** Drop a stretch's snapshot points at or before `seen`; true when there were any. */
+function passSnapshots(s: Stretch, seen: number): boolean {
+  let passed = false;
+  while (s.snapshots.length && s.snapshots[0] <= seen) {
+    s.snapshots.shift();
+    passed = true;
+  }
+  return passed;
+}
+
+/** What the run yields: a state to save, or `null` at a batch boundary (see `lib/run/steps.ts`). */
 type Step = FitState | null;
+/** A part of the run; a `yield null` is answered with whether a stop was requested. */
+type Steps<R> = Generator<Step, R, boolean>;
 
 class FitRun {
   readonly #engine: TreeEngine;
@@ -346,8 +344,9 @@ class FitRun {
   readonly #t0 = performance.now();
   readonly #secondsBefore: number;
   #lastSave = performance.now();
-  #candidates: number[] = [];
-  #winner: WinnerState | null = null;
+  /** Least milliseconds between two saves of the state after epochs. */
+  readonly #stateEvery: number;
+  #restarts: Restarts<WinnerState> = new Restarts(1);
   #fresh: PenaltyState | null = null;
   #evalX: Float32Array;
   #evalY: Int32Array;
@@ -360,12 +359,13 @@ class FitRun {
     this.#plan = planOf(engine, train, val, options);
     this.#baseLr = engine.config.learningRate;
     this.#secondsBefore = options.resume?.seconds ?? 0;
+    this.#stateEvery = 1000 * (options.stateEvery ?? 5);
     const evalN = Math.min(train.n, this.#plan.trainEvalSamples);
     this.#evalX = train.x.subarray(0, evalN * train.features);
     this.#evalY = train.y.subarray(0, evalN);
   }
 
-  *run(): Generator<Step, FitResult> {
+  *run(): Steps<FitResult> {
     const engine = this.#engine, o = this.#o, plan = this.#plan;
     const cfg = engine.config;
     const targets = o.targets ?? oneHot(this.#train.y, cfg.classes);
@@ -377,8 +377,7 @@ class FitRun {
     const r = o.resume;
     if (r) checkResume(r, plan);
     engine.setTrainData(this.#train.x, targets);
-    this.#candidates = r ? [...r.candidates] : [];
-    this.#winner = r?.winner ?? null;
+    this.#restarts = new Restarts(plan.restarts, r);
     this.#fresh = r?.fresh ?? engine.getPenaltyState();
     const { restarts, epochs, seed } = plan;
     const trial = Math.min(plan.restartEpochs, epochs);
@@ -393,42 +392,13 @@ class FitRun {
       // until it is known whether it is the one that goes on.
       const first: TreeParams | null = r ? null : engine.getParams();
       let winnerShots: [TreeParams, number][] = [];
-      for (let k = r ? r.candidate : 0; k < restarts; k++) {
-        o.onCandidate?.({ index: k, count: restarts });
-        const shots: [TreeParams, number][] = [];
-        const buffer = o.onSnapshot
-          ? (p: TreeParams, seen: number) => shots.push([p, seen])
-          : undefined;
-        let cand: Stretch;
-        let start = 1;
-        if (r && k === r.candidate) {
-          cand = this.#resumed(r, shotsAll, buffer);
-          start = r.epoch;
-        } else {
-          engine.setParams(k === 0 ? first! : initParams(cfg, seed + k));
-          engine.setPenaltyState(this.#fresh);
-          cand = this.#stretch(k, new Rng(seed + k), [...shotsAll], buffer);
-        }
-        yield* this.#epochs(cand, start, trial, 0);
-        const acc = cand.best!.acc;
-        this.#candidates.push(acc);
-        o.onCandidate?.({ index: k, count: restarts, valAccuracy: acc });
-        if (!this.#winner || acc > this.#winner.best.acc) {
-          const last = engine.getParams();
-          this.#winner = {
-            index: k,
-            best: cand.best!,
-            last: { params: last, penalty: engine.getPenaltyState() },
-            history: cand.history,
-            rng: cand.rng.state,
-            samplesSeen: cand.samplesSeen,
-            trainSeconds: cand.trainSeconds,
-          };
-          winnerShots = shots;
-        }
-      }
+      yield* this.#restarts.run(
+        r ? r.candidate : 0,
+        (k) => this.#candidate(k, trial, first, shotsAll, (shots) => (winnerShots = shots)),
+        o.onCandidate,
+      );
       for (const [p, seen] of winnerShots) o.onSnapshot?.(p, seen);
-      const w = this.#winner!;
+      const w = this.#restarts.winner!;
       run = {
         ...this.#stretch(-1, Rng.fromState(w.rng), [], o.onSnapshot),
         history: [...w.history],
@@ -460,8 +430,52 @@ class FitRun {
       seconds: this.#seconds(),
       samplesPerSecond: (run.history.length * this.#train.n) / Math.max(run.trainSeconds, 1e-9),
       stoppedEarly,
-      candidates: this.#candidates,
-      chosenCandidate: restarts > 1 ? this.#winner!.index : 0,
+      candidates: this.#restarts.candidates,
+      chosenCandidate: restarts > 1 ? this.#restarts.winner!.index : 0,
+    };
+  }
+
+  /**
+   * Candidate `k` of the restarts: `trial` epochs from its own start, or on from the saved
+   * state; its snapshots wait in a buffer handed to `won` if it becomes the winner.
+   */
+  *#candidate(
+    k: number,
+    trial: number,
+    first: TreeParams | null,
+    shotsAll: number[],
+    won: (shots: [TreeParams, number][]) => void,
+  ): Steps<CandidateResult<WinnerState>> {
+    const engine = this.#engine, r = this.#o.resume, seed = this.#plan.seed;
+    const shots: [TreeParams, number][] = [];
+    const buffer = this.#o.onSnapshot
+      ? (p: TreeParams, seen: number) => shots.push([p, seen])
+      : undefined;
+    let cand: Stretch;
+    let start = 1;
+    if (r && k === r.candidate) {
+      cand = this.#resumed(r, shotsAll, buffer);
+      start = r.epoch;
+    } else {
+      engine.setParams(k === 0 ? first! : initParams(engine.config, seed + k));
+      engine.setPenaltyState(this.#fresh!);
+      cand = this.#stretch(k, new Rng(seed + k), [...shotsAll], buffer);
+    }
+    yield* this.#epochs(cand, start, trial, 0);
+    return {
+      acc: cand.best!.acc,
+      keep: () => {
+        won(shots);
+        return {
+          index: k,
+          best: cand.best!,
+          last: { params: engine.getParams(), penalty: engine.getPenaltyState() },
+          history: cand.history,
+          rng: cand.rng.state,
+          samplesSeen: cand.samplesSeen,
+          trainSeconds: cand.trainSeconds,
+        };
+      },
     };
   }
 
@@ -538,22 +552,22 @@ class FitRun {
       history: [...s.history],
       best: s.best,
       engine,
-      candidates: [...this.#candidates],
-      winner: this.#winner,
+      candidates: [...this.#restarts.candidates],
+      winner: this.#restarts.winner,
       fresh: this.#fresh!,
     };
   }
 
   /** The best validation accuracy of the run so far, over candidates too. */
   #bestAcc(s: Stretch): number | null {
-    const accs = [s.best?.acc, s.candidate >= 0 ? this.#winner?.best.acc : undefined]
+    const accs = [s.best?.acc, s.candidate >= 0 ? this.#restarts.winner?.best.acc : undefined]
       .filter((a): a is number => a !== undefined);
     return accs.length ? Math.max(...accs) : null;
   }
 
   /** Leave the engine holding the best weights of the run so far (if any). */
   #restoreBest(s: Stretch): void {
-    const w = s.candidate >= 0 ? this.#winner?.best : undefined;
+    const w = s.candidate >= 0 ? this.#restarts.winner?.best : undefined;
     const best = w && (!s.best || w.acc >= s.best.acc) ? w : s.best;
     if (best) {
       this.#engine.setParams(best.params);
@@ -566,18 +580,13 @@ class FitRun {
     s: Stretch,
     at: { epoch: number; done: number; rng: number; partial: FitState["partial"] },
     shown: { epoch: number; batch: number },
-  ): Generator<Step, never> {
+  ): Steps<never> {
     const batches = Math.ceil(this.#train.n / this.#plan.batchSize);
     if (this.#o.onState) yield this.#state(s, "interrupted", at, this.#engineState());
     const best = this.#bestAcc(s);
     this.#restoreBest(s);
     this.#engine.setLearningRate(this.#baseLr);
-    throw new TrainingInterruptedError(
-      `Training was interrupted at epoch ${shown.epoch} (batch ${shown.batch} of ${batches})`,
-      { ...shown, batches },
-      best,
-      this.#o.signal?.reason,
-    );
+    throw interruptedError("Training", { ...shown, batches }, best, this.#o.signal?.reason);
   }
 
   /**
@@ -585,137 +594,139 @@ class FitRun {
    * in `s.best`; with `patience > 0` stop after that many epochs without a better validation
    * accuracy. Returns whether it stopped early.
    */
-  *#epochs(s: Stretch, from: number, to: number, patience: number): Generator<Step, boolean> {
-    const engine = this.#engine, o = this.#o, train = this.#train;
-    const { epochs, batchSize, chunk } = this.#plan;
-    const cfg = engine.config;
-    const baseLr = this.#baseLr;
-    const batches = Math.ceil(train.n / batchSize);
-    /** Drop the points at or before `seen`; true when there were any. */
-    const passSnapshots = (seen: number): boolean => {
-      let passed = false;
-      while (s.snapshots.length && s.snapshots[0] <= seen) {
-        s.snapshots.shift();
-        passed = true;
-      }
-      return passed;
-    };
-    if (from === 1 && !s.partial?.done && passSnapshots(0)) s.onSnapshot?.(engine.getParams(), 0);
+  *#epochs(s: Stretch, from: number, to: number, patience: number): Steps<boolean> {
+    const engine = this.#engine;
+    const batches = Math.ceil(this.#train.n / this.#plan.batchSize);
+    if (from === 1 && !s.partial?.done && passSnapshots(s, 0)) {
+      s.onSnapshot?.(engine.getParams(), 0);
+    }
     for (let epoch = from; epoch <= to; epoch++) {
-      const lr = o.schedule === "cosine"
-        ? baseLr * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * (epoch - 1) / epochs)))
-        : baseLr;
-      engine.setLearningRate(lr);
-      if (o.betaTo !== undefined && !cfg.learnBeta) {
-        const frac = epochs > 1 ? (epoch - 1) / (epochs - 1) : 1;
-        engine.setBeta(cfg.invTemp * (o.betaTo / cfg.invTemp) ** frac);
-      }
-      const resumed = s.partial;
-      s.partial = undefined;
-      const epochRng = resumed ? resumed.rng : s.rng.state;
-      if (resumed) s.rng = Rng.fromState(resumed.rng);
-      const order = s.rng.permutation(train.n);
-      const e0 = performance.now() - 1000 * (resumed?.seconds ?? 0);
-      let lossSum = resumed?.lossSum ?? 0;
-      let penaltySum = resumed?.penaltySum ?? 0;
-      let penaltyBatches = resumed?.penaltyBatches ?? 0;
-      let done = resumed?.done ?? 0;
-      // Where training can be replayed from to find the batch of a divergence.
-      const anchor = { at: done, state: this.#engineState() };
-      const here = () => ({
-        epoch,
-        done,
-        rng: epochRng,
-        partial: { lossSum, penaltySum, penaltyBatches, seconds: (performance.now() - e0) / 1000 },
-      });
-      if (done > 0 && done < train.n && o.signal?.aborted) {
-        yield* this.#interrupt(s, here(), { epoch, batch: Math.ceil(done / batchSize) });
-      }
-      for (let start = done, end = done; start < order.length; start = end) {
-        end = Math.min(order.length, start + chunk);
-        if (s.snapshots.length && s.snapshots[0] - s.samplesSeen < end - start) {
-          // End this chunk at the first whole batch at or after the next snapshot point.
-          end = Math.min(
-            end,
-            start +
-              Math.max(1, Math.ceil((s.snapshots[0] - s.samplesSeen) / batchSize)) * batchSize,
-          );
-        }
-        const part = order.subarray(start, end);
-        const r: LossReport = engine.trainSamples(part, batchSize);
-        if (!Number.isFinite(r.loss) || !Number.isFinite(r.penalty)) {
-          yield* this.#diverged(s, order, anchor, start, end, { epoch, batches, lr });
-        }
-        lossSum += r.loss * r.samples;
-        const chunkBatches = Math.ceil(part.length / batchSize);
-        penaltySum += r.penalty * chunkBatches;
-        penaltyBatches += chunkBatches;
-        done += part.length;
-        s.samplesSeen += part.length;
-        const elapsed = (performance.now() - e0) / 1000;
-        o.onBatch?.({
-          epoch,
-          epochs,
-          samplesDone: done,
-          samplesTotal: train.n,
-          loss: lossSum / done,
-          samplesPerSecond: done / Math.max(elapsed, 1e-9),
-        });
-        if (done < train.n && passSnapshots(s.samplesSeen)) {
-          s.onSnapshot?.(engine.getParams(), s.samplesSeen);
-        }
-        if (done < train.n) {
-          yield null;
-          if (o.signal?.aborted) {
-            yield* this.#interrupt(s, here(), { epoch, batch: Math.ceil(done / batchSize) });
-          }
-        }
-      }
-      const seconds = (performance.now() - e0) / 1000;
-      s.trainSeconds += seconds;
-      passSnapshots(s.samplesSeen);
-      s.onSnapshot?.(engine.getParams(), s.samplesSeen);
-
-      const trainEval = engine.evaluate(this.#evalX, this.#evalY);
-      const valEval = engine.evaluate(this.#val.x, this.#val.y);
-      const record: EpochRecord = {
-        epoch,
-        trainLoss: lossSum / train.n,
-        penalty: penaltyBatches ? penaltySum / penaltyBatches : 0,
-        trainAccuracy: trainEval.accuracy,
-        valAccuracy: valEval.accuracy,
-        valAccuracyMixture: valEval.accuracyMixture,
-        learningRate: lr,
-        seconds,
-        samplesPerSecond: train.n / Math.max(seconds, 1e-9),
-      };
-      s.history.push(record);
-      o.onEpoch?.(record);
+      const lr = this.#startEpoch(epoch);
+      const sums = yield* this.#trainEpoch(s, epoch, lr);
+      const record = this.#endEpoch(s, epoch, lr, sums);
       if (!s.best || record.valAccuracy > s.best.acc) {
-        s.best = {
-          acc: record.valAccuracy,
-          epoch,
-          params: engine.getParams(),
-          penalty: engine.getPenaltyState(),
-        };
+        const params = engine.getParams(), penalty = engine.getPenaltyState();
+        s.best = { acc: record.valAccuracy, epoch, params, penalty };
         s.sinceBest = 0;
       } else if (patience > 0 && ++s.sinceBest >= patience) {
         return epoch < to;
       }
-      const next = () => ({
-        epoch: epoch + 1,
-        done: 0,
-        rng: s.rng.state,
-        partial: { lossSum: 0, penaltySum: 0, penaltyBatches: 0, seconds: 0 },
-      });
-      yield null;
-      if (o.signal?.aborted) yield* this.#interrupt(s, next(), { epoch, batch: batches });
-      const every = 1000 * (o.stateEvery ?? 5);
-      if (o.onState && performance.now() - this.#lastSave >= every) {
-        yield this.#state(s, "epoch", next(), this.#engineState());
+      const next = { epoch: epoch + 1, done: 0, rng: s.rng.state, partial: { ...NO_PARTIAL } };
+      if (yield null) yield* this.#interrupt(s, next, { epoch, batch: batches });
+      if (this.#o.onState && performance.now() - this.#lastSave >= this.#stateEvery) {
+        yield this.#state(s, "epoch", next, this.#engineState());
       }
     }
     return false;
+  }
+
+  /** Set the epoch's learning rate (the schedule) and beta (its annealing); returns the rate. */
+  #startEpoch(epoch: number): number {
+    const engine = this.#engine, o = this.#o, cfg = engine.config;
+    const { epochs } = this.#plan;
+    const lr = o.schedule === "cosine"
+      ? this.#baseLr * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * (epoch - 1) / epochs)))
+      : this.#baseLr;
+    engine.setLearningRate(lr);
+    if (o.betaTo !== undefined && !cfg.learnBeta) {
+      const frac = epochs > 1 ? (epoch - 1) / (epochs - 1) : 1;
+      engine.setBeta(cfg.invTemp * (o.betaTo / cfg.invTemp) ** frac);
+    }
+    return lr;
+  }
+
+  /**
+   * One epoch's training, in chunks of batches (from where a resumed epoch stopped): progress,
+   * snapshots, a stop at a batch boundary, a loss that stops being finite. Returns its sums.
+   */
+  *#trainEpoch(s: Stretch, epoch: number, lr: number): Steps<FitState["partial"]> {
+    const engine = this.#engine, o = this.#o, train = this.#train;
+    const { epochs, batchSize, chunk } = this.#plan;
+    const batches = Math.ceil(train.n / batchSize);
+    const resumed = s.partial;
+    s.partial = undefined;
+    const epochRng = resumed ? resumed.rng : s.rng.state;
+    if (resumed) s.rng = Rng.fromState(resumed.rng);
+    const order = s.rng.permutation(train.n);
+    const e0 = performance.now() - 1000 * (resumed?.seconds ?? 0);
+    let lossSum = resumed?.lossSum ?? 0;
+    let penaltySum = resumed?.penaltySum ?? 0;
+    let penaltyBatches = resumed?.penaltyBatches ?? 0;
+    let done = resumed?.done ?? 0;
+    // Where training can be replayed from to find the batch of a divergence.
+    const anchor = { at: done, state: this.#engineState() };
+    const here = () => ({
+      epoch,
+      done,
+      rng: epochRng,
+      partial: { lossSum, penaltySum, penaltyBatches, seconds: (performance.now() - e0) / 1000 },
+    });
+    if (done > 0 && done < train.n && o.signal?.aborted) {
+      yield* this.#interrupt(s, here(), { epoch, batch: Math.ceil(done / batchSize) });
+    }
+    for (let start = done, end = done; start < order.length; start = end) {
+      end = Math.min(order.length, start + chunk);
+      if (s.snapshots.length && s.snapshots[0] - s.samplesSeen < end - start) {
+        // End this chunk at the first whole batch at or after the next snapshot point.
+        end = Math.min(
+          end,
+          start +
+            Math.max(1, Math.ceil((s.snapshots[0] - s.samplesSeen) / batchSize)) * batchSize,
+        );
+      }
+      const part = order.subarray(start, end);
+      const r: LossReport = engine.trainSamples(part, batchSize);
+      if (!Number.isFinite(r.loss) || !Number.isFinite(r.penalty)) {
+        yield* this.#diverged(s, order, anchor, start, end, { epoch, batches, lr });
+      }
+      lossSum += r.loss * r.samples;
+      const chunkBatches = Math.ceil(part.length / batchSize);
+      penaltySum += r.penalty * chunkBatches;
+      penaltyBatches += chunkBatches;
+      done += part.length;
+      s.samplesSeen += part.length;
+      const elapsed = (performance.now() - e0) / 1000;
+      o.onBatch?.({
+        epoch,
+        epochs,
+        samplesDone: done,
+        samplesTotal: train.n,
+        loss: lossSum / done,
+        samplesPerSecond: done / Math.max(elapsed, 1e-9),
+      });
+      if (done < train.n && passSnapshots(s, s.samplesSeen)) {
+        s.onSnapshot?.(engine.getParams(), s.samplesSeen);
+      }
+      if (done < train.n && (yield null)) {
+        yield* this.#interrupt(s, here(), { epoch, batch: Math.ceil(done / batchSize) });
+      }
+    }
+    const seconds = (performance.now() - e0) / 1000;
+    s.trainSeconds += seconds;
+    passSnapshots(s, s.samplesSeen);
+    s.onSnapshot?.(engine.getParams(), s.samplesSeen);
+    return { lossSum, penaltySum, penaltyBatches, seconds };
+  }
+
+  /** Validate after an epoch: its record, added to the history and told to `onEpoch`. */
+  #endEpoch(s: Stretch, epoch: number, lr: number, sums: FitState["partial"]): EpochRecord {
+    const engine = this.#engine, n = this.#train.n;
+    const trainEval = engine.evaluate(this.#evalX, this.#evalY);
+    const valEval = engine.evaluate(this.#val.x, this.#val.y);
+    const record: EpochRecord = {
+      epoch,
+      trainLoss: sums.lossSum / n,
+      penalty: sums.penaltyBatches ? sums.penaltySum / sums.penaltyBatches : 0,
+      trainAccuracy: trainEval.accuracy,
+      valAccuracy: valEval.accuracy,
+      valAccuracyMixture: valEval.accuracyMixture,
+      learningRate: lr,
+      seconds: sums.seconds,
+      samplesPerSecond: n / Math.max(sums.seconds, 1e-9),
+    };
+    s.history.push(record);
+    this.#o.onEpoch?.(record);
+    return record;
   }
 
   /**
@@ -730,7 +741,7 @@ class FitRun {
     start: number,
     end: number,
     where: { epoch: number; batches: number; lr: number },
-  ): Generator<Step, never> {
+  ): Steps<never> {
     const engine = this.#engine;
     const { batchSize } = this.#plan;
     engine.setParams(anchor.state.params);
@@ -758,13 +769,11 @@ class FitRun {
     }
     this.#restoreBest(s);
     this.#engine.setLearningRate(this.#baseLr);
-    throw new TrainingDivergedError(
+    throw divergedError(
       { epoch: where.epoch, batch, batches: where.batches },
-      {
-        loss: Number.isNaN(value) ? "NaN" : "infinite",
-        bestValAccuracy: best,
-        learningRate: where.lr,
-      },
+      value,
+      best,
+      where.lr,
     );
   }
 }
@@ -822,14 +831,7 @@ function planOf(engine: TreeEngine, train: Dataset, val: Dataset, options: FitOp
 
 /** A resume state must come from a run with the same plan, and be where a run can go on. */
 function checkResume(r: FitState, plan: FitPlan): void {
-  for (const key of Object.keys(plan) as (keyof FitPlan)[]) {
-    if (r.plan[key] !== plan[key]) {
-      throw new RangeError(
-        `Cannot resume: the saved run has ${key} ${JSON.stringify(r.plan[key])}, this one ` +
-          `asks for ${JSON.stringify(plan[key])}`,
-      );
-    }
-  }
+  checkSamePlan(r.plan, plan, "run");
   if (r.candidate >= plan.restarts || (r.candidate >= 0 && plan.restarts < 2)) {
     throw new RangeError(`Cannot resume: the saved run is at candidate ${r.candidate}`);
   }

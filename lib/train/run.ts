@@ -14,16 +14,11 @@
 import type { BackendChoice, EvalResult } from "../backends/types.ts";
 import type { BuildEvent } from "../backends/mod.ts";
 import type { Splits } from "../data/types.ts";
-import {
-  CheckpointError,
-  RunDirectoryError,
-  TrainingDivergedError,
-  TrainingInterruptedError,
-} from "../errors.ts";
+import { CheckpointError } from "../errors.ts";
 import { inDir, writeFileAtomic } from "../io/atomic.ts";
 import { CHECKPOINT_FILE, loadTreeCheckpoint, saveTreeCheckpoint } from "../io/checkpoint.ts";
-import { acquireRunLock } from "../io/lock.ts";
-import { SoftDecisionTree } from "../tree/soft_tree.ts";
+import { openRunFolder, progressOf, resumeNote, stoppedIn } from "../run/folder.ts";
+import { SoftDecisionTree } from "./soft_tree.ts";
 import { DEFAULT_TREE_CONFIG, type TreeConfig } from "../tree/types.ts";
 import {
   bestSoFar,
@@ -35,11 +30,11 @@ import {
 } from "./fit.ts";
 import { refitLeaves, type RefitResult } from "./refit.ts";
 import {
-  loadTreeState,
   removeTreeState,
   type SavedTreeState,
   saveTreeState,
   STATE_FILE,
+  TREE_RUN,
 } from "./state.ts";
 
 /** How to run. */
@@ -145,22 +140,16 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
   const exists = await isFile(file);
   const hasState = await isFile(inDir(options.out, STATE_FILE));
   // Take the lock before reading the state: another process may be writing it.
-  const lock = (options.retrain || hasState || !exists) && options.lock !== false
-    ? await acquireRunLock(options.out, String(options.meta?.command ?? "train"))
-    : null;
-  let saved: SavedTreeState | null = null;
+  const run = await openRunFolder(options.out, TREE_RUN, {
+    command: String(options.meta?.command ?? "train"),
+    resume: options.resume,
+    retrain: options.retrain,
+    lock: (options.retrain || hasState || !exists) && options.lock !== false,
+    onNote: options.onNote,
+  });
+  const saved = run.saved;
   let val: EvalResult, test: EvalResult;
   try {
-    if (lock?.note) options.onNote?.(`${lock.note}: ${lock.path}`);
-    saved = options.retrain ? null : await loadTreeState(options.out);
-    if (saved && !options.resume) {
-      const f = saved.fit;
-      throw new RunDirectoryError(
-        `The run directory "${options.out}" holds an interrupted run (at epoch ${f.epoch} of ` +
-          `${f.plan.epochs}, state saved in "${inDir(options.out, STATE_FILE)}")`,
-        "continue it with --resume, or start over with --retrain",
-      );
-    }
     if (!saved && exists && !options.retrain) {
       const ckpt = await loadTreeCheckpoint(file);
       const differ = SHAPE_KEYS.filter((k) => ckpt.config[k] !== want[k]);
@@ -193,8 +182,6 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
             }`,
           );
         }
-      } else {
-        await removeTreeState(options.out);
       }
       tree = await SoftDecisionTree.create(want, splits.train, {
         backend: options.backend,
@@ -204,14 +191,10 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
       options.onBackend?.(tree.backendNote);
       if (saved) {
         const f = saved.fit;
-        const batches = Math.ceil(f.plan.trainSamples / f.plan.batchSize);
-        const where = f.done === 0
-          ? `at the start of epoch ${f.epoch}`
-          : `in epoch ${f.epoch} after batch ${Math.ceil(f.done / f.plan.batchSize)} of ${batches}`;
         const candidate = f.candidate >= 0
           ? ` (candidate ${f.candidate + 1} of ${f.plan.restarts})`
           : "";
-        options.onNote?.(`resuming ${options.out} ${where}${candidate}`);
+        options.onNote?.(`${resumeNote(options.out, progressOf(saved.fit))}${candidate}`);
       }
       options.onTraining?.(true);
       try {
@@ -274,7 +257,7 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
       await removeTreeState(options.out);
     }
   } finally {
-    await lock?.release();
+    await run.close();
   }
   return {
     tree,
@@ -330,13 +313,7 @@ async function fitTree(
     });
   } catch (error) {
     tree.dispose();
-    if (error instanceof TrainingInterruptedError) error.out = options.out;
-    if (error instanceof TrainingDivergedError && error.details.bestValAccuracy !== null) {
-      throw new TrainingDivergedError(error.at, { ...error.details, keptIn: file }, {
-        cause: error,
-      });
-    }
-    throw error;
+    throw stoppedIn(error, options.out, file);
   }
 }
 

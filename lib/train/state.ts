@@ -11,9 +11,10 @@
 import { adamSize } from "../backends/types.ts";
 import { CheckpointError } from "../errors.ts";
 import { decodeBundle, encodeBundle, Reader } from "../io/_bundle.ts";
-import { inDir, writeFileAtomic } from "../io/atomic.ts";
 import type { DataInfo } from "../io/types.ts";
 import { readDataInfo } from "../io/checkpoint.ts";
+import { progressOf, type RunKind } from "../run/folder.ts";
+import { loadState, removeState, saveState, type StateFile } from "../run/state_file.ts";
 import { checkConfig } from "../tree/params.ts";
 import { type PenaltyState, type TreeConfig, type TreeParams, treeSizes } from "../tree/types.ts";
 import type { BestWeights, EngineState, FitPlan, FitState, WinnerState } from "./fit.ts";
@@ -200,14 +201,27 @@ function readFitState(rd: Reader, v: unknown, config: TreeConfig): FitState {
   return state;
 }
 
+/** The tree's state file, for `lib/run/`. */
+export const TREE_STATE: StateFile<SavedTreeState> = {
+  name: STATE_FILE,
+  what: WHAT,
+  encode: encodeTreeState,
+  decode: decodeTreeState,
+};
+
+/** A tree's training as its run directory knows it, for `lib/run/`. */
+export const TREE_RUN: RunKind<SavedTreeState> = {
+  names: ["run directory", "run"],
+  state: TREE_STATE,
+  progress: (saved) => progressOf(saved.fit),
+};
+
 /**
  * Write a run's state into its directory, atomically and durably.
  * @returns The file written.
  */
 export async function saveTreeState(dir: string, state: SavedTreeState): Promise<string> {
-  const file = inDir(dir, STATE_FILE);
-  await writeFileAtomic(file, encodeTreeState(state));
-  return file;
+  return await saveState(dir, TREE_STATE, state);
 }
 
 /**
@@ -215,22 +229,10 @@ export async function saveTreeState(dir: string, state: SavedTreeState): Promise
  * @throws {CheckpointError} naming the file when it is there but cannot be read or is invalid.
  */
 export async function loadTreeState(dir: string): Promise<SavedTreeState | null> {
-  const file = inDir(dir, STATE_FILE);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(file);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw new CheckpointError(`Cannot read ${WHAT} "${file}": ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  return decodeTreeState(bytes, file);
+  return await loadState(dir, TREE_STATE);
 }
 
 /** Remove a run directory's state file (when the run has finished). */
 export async function removeTreeState(dir: string): Promise<void> {
-  await Deno.remove(inDir(dir, STATE_FILE)).catch((error) => {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  });
+  await removeState(dir, TREE_STATE);
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { TreeParams } from "./types.ts";
-import { treeSizes } from "./types.ts";
+import { routeInput } from "./predictor.js";
 
 /** The route of one input through a tree. */
 export interface Route {
@@ -56,7 +56,8 @@ export function leafClasses(params: TreeParams, classes: number): Int32Array {
 }
 
 /**
- * The route of one input `x [F]` through the tree, in float64.
+ * The route of one input `x [F]` through the tree, in float64 (`predictor.js`'s `routeInput`,
+ * the loop that `predict`, the report and an exported predictor run too).
  *
  * @example
  * ```ts
@@ -70,27 +71,13 @@ export function route(
   classes: number,
   x: ArrayLike<number>,
 ): Route {
-  const { inner, leaves } = treeSizes(depth);
-  const features = params.w.length / inner;
-  const logits = new Float64Array(inner);
-  const right = new Float64Array(inner);
-  const reach = new Float64Array(inner + leaves);
-  reach[0] = 1;
-  for (let n = 0; n < inner; n++) {
-    let s = params.b[n];
-    const off = n * features;
-    for (let f = 0; f < features; f++) s += x[f] * params.w[off + f];
-    logits[n] = params.beta * s;
-    right[n] = 1 / (1 + Math.exp(-logits[n]));
-    reach[2 * n + 1] = reach[n] * (1 - right[n]);
-    reach[2 * n + 2] = reach[n] * right[n];
-  }
-  let maxLeaf = 0;
-  for (let l = 1; l < leaves; l++) if (reach[inner + l] > reach[inner + maxLeaf]) maxLeaf = l;
-  const path: number[] = [];
-  for (let node = inner + maxLeaf;; node = (node - 1) >> 1) {
-    path.unshift(node);
-    if (node === 0) break;
-  }
-  return { logits, right, reach, maxLeaf, path, predicted: leafClasses(params, classes)[maxLeaf] };
+  const { logits, right, reach, leaf, path } = routeInput({ depth, ...params }, x);
+  return {
+    logits,
+    right,
+    reach,
+    maxLeaf: leaf,
+    path,
+    predicted: leafClasses(params, classes)[leaf],
+  };
 }

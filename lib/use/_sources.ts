@@ -9,7 +9,7 @@
 
 /** The source of `predictor.js`: `loadModel` and `predictTree`. */
 export async function predictorSource(): Promise<string> {
-  return (await import("./predictor.js", { with: { type: "text" } })).default;
+  return (await import("../tree/predictor.js", { with: { type: "text" } })).default;
 }
 
 /** The source of `pixels.js`: `prepareImage` and its helpers. */

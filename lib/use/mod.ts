@@ -44,7 +44,7 @@ export {
   type ModelJson,
   type Prediction,
   predictTree,
-} from "./predictor.js";
+} from "../tree/predictor.js";
 export { type PreparedInput, prepareInputs, type PrepareInputsOptions } from "./inputs.ts";
 export { type InputPrediction, predictionsCsv, TreePredictor } from "./predict.ts";
 export { EXPORT_FILES, exportPredictor, type ExportResult } from "./export.ts";

@@ -7,9 +7,9 @@
  */
 import type { PreparedInput } from "./inputs.ts";
 import type { UsableTree } from "./model.ts";
-import { loadModel, type Model, type Prediction, predictTree } from "./predictor.js";
+import { loadModel, type Model, type Prediction, predictTree } from "../tree/predictor.js";
 
-export type { Model, Prediction } from "./predictor.js";
+export type { Model, Prediction } from "../tree/predictor.js";
 
 /** One input's prediction, as `predict` reports it. */
 export interface InputPrediction {

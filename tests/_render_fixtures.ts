@@ -1,14 +1,14 @@
 /**
  * Trees for tests and sample pictures, built from parameters rather than training.
- * Private to `lib/render/` (and its tests).
+ * Test fixtures of the rendering tests.
  *
  * @module
  */
-import type { DataInfo } from "../io/types.ts";
-import type { TreeParams } from "../tree/types.ts";
-import { treeSizes } from "../tree/types.ts";
-import { Rng } from "../util/random.ts";
-import type { DrawableTree } from "./tree_svg.ts";
+import type { DataInfo } from "../lib/io/types.ts";
+import type { TreeParams } from "../lib/tree/types.ts";
+import { treeSizes } from "../lib/tree/types.ts";
+import { Rng } from "../lib/util/random.ts";
+import type { DrawableTree } from "../lib/render/tree_svg.ts";
 
 /** MNIST's data facts. */
 export const MNIST_INFO: DataInfo = {

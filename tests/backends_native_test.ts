@@ -1,13 +1,13 @@
 /**
- * The CPU library (ffi/sdt_cpu.c) against the tfjs reference: see tests/native_suite_test.ts.
+ * The CPU library (ffi/sdt_cpu.c) against the tfjs reference: see tests/_parity_suite.ts.
  * The library is built first when it is missing or out of date, so a fresh clone passes.
  */
 import assert from "node:assert/strict";
 import { buildFfi } from "../ffi/build.ts";
 import { loadNativeBackend } from "../lib/backends/native.ts";
-import { NativeError } from "../lib/errors.ts";
+import { NativeError } from "../ffi/errors.ts";
 import { initParams } from "../lib/tree/params.ts";
-import { defineParitySuite, suiteConfig } from "./native_suite_test.ts";
+import { defineParitySuite, suiteConfig } from "./_parity_suite.ts";
 
 const [cpu] = await buildFfi({ cuda: false });
 if (cpu.status === "failed") throw new Error(`Cannot build the CPU library: ${cpu.detail}`);

@@ -1,25 +1,10 @@
 import assert from "node:assert/strict";
-import { main } from "../cli.ts";
+import { cliInProcess } from "./_cli.ts";
 import { saveTreeCheckpoint } from "../lib/io/checkpoint.ts";
-import { randomTree } from "../lib/render/_fixtures.ts";
+import { randomTree } from "./_render_fixtures.ts";
 import { DEFAULT_TREE_CONFIG } from "../lib/tree/types.ts";
 
-/** Run the CLI in-process; returns the exit status and what it printed on stdout/stderr. */
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const log = console.log;
-  const error = console.error;
-  let out = "";
-  let err = "";
-  console.log = (...a: unknown[]) => void (out += a.join(" ") + "\n");
-  console.error = (...a: unknown[]) => void (err += a.join(" ") + "\n");
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const run = cliInProcess;
 
 async function makeRun(): Promise<string> {
   const dir = await Deno.makeTempDir();

@@ -1,6 +1,6 @@
 /**
  * The CUDA library (ffi/sdt_cuda.cu) against the tfjs reference: the suite of
- * tests/native_suite_test.ts, ignored where no GPU is present. Where nvcc is installed the
+ * tests/_parity_suite.ts, ignored where no GPU is present. Where nvcc is installed the
  * library is built first (so the CUDA source is known to compile, GPU or not).
  *
  * `SOFTTREE_REQUIRE_CUDA=1` (set by a GPU check) turns "ignored" into failures that say why:
@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { buildFfi } from "../ffi/build.ts";
 import { loadNativeBackend } from "../lib/backends/native.ts";
 import { BackendUnavailableError } from "../lib/errors.ts";
-import { defineParitySuite } from "./native_suite_test.ts";
+import { defineParitySuite } from "./_parity_suite.ts";
 
 async function hasNvcc(): Promise<boolean> {
   try {

@@ -1,6 +1,6 @@
 /**
- * The parity suite shared by tests/native_parity_test.ts (the CPU library) and
- * tests/cuda_parity_test.ts (the CUDA library): a native backend against the tfjs
+ * The parity suite shared by tests/backends_native_test.ts (the CPU library) and
+ * tests/backends_cuda_test.ts (the CUDA library): a native backend against the tfjs
  * reference backend and the float64 transcription in tests/_reference.ts, on seeded random
  * data. Tolerances come from `TOL` in tests/_reference.ts (one place for all of them).
  *
@@ -20,7 +20,7 @@ import {
   treeSizes,
 } from "../lib/tree/types.ts";
 import { Status } from "../ffi/bindings.ts";
-import { NativeError } from "../lib/errors.ts";
+import { NativeError } from "../ffi/errors.ts";
 import { Rng } from "../lib/util/random.ts";
 import {
   assertClose,

@@ -15,15 +15,15 @@ import type {
 import type { Dataset } from "../data/types.ts";
 import { loadTreeCheckpoint, saveTreeCheckpoint } from "../io/checkpoint.ts";
 import type { DataInfo, TreeCheckpoint } from "../io/types.ts";
-import { fit, fitAsync, type FitOptions, type FitResult } from "../train/fit.ts";
-import { type Route, route } from "./inspect.ts";
-import { checkConfig, initParams } from "./params.ts";
+import { fit, fitAsync, type FitOptions, type FitResult } from "./fit.ts";
+import { type Route, route } from "../tree/inspect.ts";
+import { checkConfig, initParams } from "../tree/params.ts";
 import {
   DEFAULT_TREE_CONFIG,
   type PenaltyState,
   type TreeConfig,
   type TreeParams,
-} from "./types.ts";
+} from "../tree/types.ts";
 
 /** How to create or load a tree. */
 export interface TreeOptions {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { buildCached, cpuLevel, firstErrorLine, LIBRARIES } from "../ffi/build.ts";
 import { prepareNativeBackend } from "../lib/backends/native.ts";
-import { defineParitySuite } from "./native_suite_test.ts";
+import { defineParitySuite } from "./_parity_suite.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { BuildError, findLibrary } from "../ffi/build.ts";
 import { loadLibrary, type NativeLibrary, probe, Status, unwrap } from "../ffi/bindings.ts";
-import { NativeError } from "../lib/errors.ts";
+import { NativeError } from "../ffi/errors.ts";
 
 /** The checks need the argument names, hence positional arguments of sdt_create. */
 interface CreateArgs {

@@ -133,27 +133,29 @@ export function loadModel(json) {
 }
 
 /**
- * Routes one input through the tree and predicts its class.
+ * The route of one input through a tree's inner nodes, in float64: every node's logit and
+ * probability of going right, every heap node's path probability, the leaf with the greatest
+ * path probability (the first on ties) and the heap nodes from the root to it. The one
+ * routing loop of softtree: `predictTree` and the library's `route` both run it.
  *
- * @param {Model} model A tree from {@link loadModel}.
- * @param {ArrayLike<number>} x The input `[F]`, scaled like the training data.
- * @returns {Prediction} The prediction and its path.
- * @throws {RangeError} When `x` does not hold `F` values.
+ * @param {{ depth: number, w: ArrayLike<number>, b: ArrayLike<number>, beta: number }} tree
+ *   Depth `D`, filters `[I, F]`, biases `[I]`, the inverse temperature.
+ * @param {ArrayLike<number>} x The input `[F]`.
+ * @returns {{ logits: Float64Array, right: Float64Array, reach: Float64Array, leaf: number, path: number[] }}
+ *   `z_n` and `p_n` `[I]`, path probabilities `[I + L]`, the max leaf in `[0, L)`, its path.
  * @example
  * ```js
- * const { className, leaf, path } = predictTree(model, new Float32Array(model.features));
+ * const { leaf, path } = routeInput({ depth: 2, w, b, beta: 1 }, x);
  * ```
  */
-export function predictTree(model, x) {
-  const { depth, features: F, classes: K, w, b, beta, q } = model;
-  if (!x || x.length !== F) {
-    throw new RangeError(`the input holds ${x?.length ?? 0} values, the tree reads ${F}`);
-  }
+export function routeInput(tree, x) {
+  const { depth, w, b, beta } = tree;
   const I = 2 ** depth - 1;
   const L = I + 1;
-  const logits = new Array(I);
-  const right = new Array(I);
-  const reach = new Array(I + L);
+  const F = w.length / I;
+  const logits = new Float64Array(I);
+  const right = new Float64Array(I);
+  const reach = new Float64Array(I + L);
   reach[0] = 1;
   for (let n = 0; n < I; n++) {
     let s = b[n];
@@ -171,6 +173,29 @@ export function predictTree(model, x) {
     path.unshift(node);
     if (node === 0) break;
   }
+  return { logits, right, reach, leaf, path };
+}
+
+/**
+ * Routes one input through the tree and predicts its class.
+ *
+ * @param {Model} model A tree from {@link loadModel}.
+ * @param {ArrayLike<number>} x The input `[F]`, scaled like the training data.
+ * @returns {Prediction} The prediction and its path.
+ * @throws {RangeError} When `x` does not hold `F` values.
+ * @example
+ * ```js
+ * const { className, leaf, path } = predictTree(model, new Float32Array(model.features));
+ * ```
+ */
+export function predictTree(model, x) {
+  const { depth, features: F, classes: K, q } = model;
+  if (!x || x.length !== F) {
+    throw new RangeError(`the input holds ${x?.length ?? 0} values, the tree reads ${F}`);
+  }
+  const I = 2 ** depth - 1;
+  const L = I + 1;
+  const { logits, right, reach, leaf, path } = routeInput(model, x);
   const mixture = new Array(K).fill(0);
   for (let l = 0; l < L; l++) {
     for (let k = 0; k < K; k++) mixture[k] += reach[I + l] * q[l * K + k];
@@ -187,8 +212,8 @@ export function predictTree(model, x) {
     path,
     mixtureClass,
     mixture,
-    logits,
-    right,
-    reach,
+    logits: Array.from(logits),
+    right: Array.from(right),
+    reach: Array.from(reach),
   };
 }
