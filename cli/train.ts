@@ -6,7 +6,7 @@
  */
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { BACKEND_CHOICES, type BackendChoice } from "../lib/backends/types.ts";
-import { loadData } from "../lib/data/mod.ts";
+import { loadData, parseImageSize } from "../lib/data/mod.ts";
 import type { LabelReport } from "../lib/data/labels.ts";
 import type { LoadedSplits, Splits } from "../lib/data/types.ts";
 import type { FitOptions } from "../lib/train/fit.ts";
@@ -36,13 +36,29 @@ import {
 } from "./interrupt.ts";
 import { TrainingInterruptedError } from "../lib/errors.ts";
 
-/** `--data`: `mnist`, `idx:DIR` or `csv:FILE`. */
+const DATA_FORMS = `"mnist", "idx:DIR" (a folder of IDX files), "csv:FILE" (a CSV file), ` +
+  `"folder:DIR" (an image folder), "npz:FILE" (NumPy arrays) or "npy:X.npy,Y.npy"`;
+
+/** `--data` and `--test-data`: `mnist`, `idx:DIR`, `csv:FILE`, `folder:DIR`, `npz:FILE`, `npy:X,Y`. */
 export function dataSpecArg(value: string): string {
-  if (value === "mnist" || /^(idx|csv):./.test(value)) return value;
-  throw new InvalidArgumentError(
-    `--data must be "mnist", "idx:DIR" (a folder of IDX files) or "csv:FILE" (a CSV file), ` +
-      `got "${value}".`,
-  );
+  if (
+    value === "mnist" || /^(idx|csv|folder|npz):./.test(value) || /^npy:[^,]+,[^,]+$/.test(value)
+  ) {
+    return value;
+  }
+  throw new InvalidArgumentError(`a data set must be ${DATA_FORMS}, got "${value}".`);
+}
+
+/** `--image-size WxH`. */
+function imageSizeArg(value: string): string {
+  try {
+    parseImageSize(value);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      (error as Error).message.replace("Invalid image size", "--image-size"),
+    );
+  }
+  return value;
 }
 
 /** Data options shared by every command that reads data. */
@@ -50,9 +66,24 @@ export function withDataOptions(cmd: Command) {
   return cmd
     .option(
       "--data <spec>",
-      'data set: "mnist", "idx:DIR" (IDX files) or "csv:FILE"',
+      'data set: "mnist", "idx:DIR" (IDX files), "csv:FILE", "folder:DIR" (DIR/<class>/*.png|jpg, or DIR/train/<class>/... with optional val/ and test/), "npz:FILE" (x_train, y_train, x_test, y_test) or "npy:X.npy,Y.npy"',
       dataSpecArg,
       "mnist",
+    )
+    .option(
+      "--test-data <spec>",
+      "a separate test set (any --data form) instead of the test split of --data",
+      dataSpecArg,
+    )
+    .option(
+      "--image-size <WxH>",
+      "image folders: resize every image to this size (default: the most common size)",
+      imageSizeArg,
+    )
+    .option(
+      "--channels <n>",
+      "image folders: 1 (gray) or 3 (RGB) (default: 3 when some image has colour)",
+      choiceArg("--channels", ["1", "3"] as const),
     )
     .option(
       "--label-column <col>",
@@ -226,21 +257,35 @@ export function treeConfigFrom(o: TreeCliOptions): Partial<TreeConfig> {
  * with `--quiet`) about classes without training samples.
  */
 export async function loadDataFrom(
-  o: { data: string; labelColumn?: string; limit?: number; seed?: number; classes?: number },
+  o: {
+    data: string;
+    testData?: string;
+    imageSize?: string;
+    channels?: "1" | "3";
+    labelColumn?: string;
+    limit?: number;
+    seed?: number;
+    classes?: number;
+  },
   quiet: boolean,
 ): Promise<LoadedSplits> {
   const t0 = performance.now();
   const lc = o.labelColumn;
   const splits = await loadData(o.data, {
+    testData: o.testData,
+    imageSize: o.imageSize,
+    channels: o.channels === undefined ? undefined : o.channels === "3" ? 3 : 1,
     labelColumn: lc === undefined ? undefined : /^\d+$/.test(lc) ? Number(lc) : lc,
     seed: o.seed,
     classes: o.classes,
     limit: o.limit ? { train: o.limit, val: o.limit, test: o.limit } : undefined,
   });
   info(
-    `data: ${o.data} — ${splits.train.n} train, ${splits.val.n} val, ${splits.test.n} test, ${splits.train.features} features, ${splits.train.classes} classes (${
-      ((performance.now() - t0) / 1000).toFixed(1)
-    }s)`,
+    `data: ${o.data}${
+      o.testData ? ` (test: ${o.testData})` : ""
+    } — ${splits.train.n} train, ${splits.val.n} val, ${splits.test.n} test, ${splits.train.features} features${
+      splits.train.imageShape ? ` (${splits.train.imageShape.join("x")} images)` : ""
+    }, ${splits.train.classes} classes (${((performance.now() - t0) / 1000).toFixed(1)}s)`,
     quiet,
   );
   for (const line of splits.labels.warnings) console.error(`warning: ${line}`);
