@@ -296,6 +296,7 @@ export async function loadDataFrom(
 export function labelsJson(report: LabelReport): Record<string, unknown> {
   return {
     classes: report.classes,
+    names: report.names,
     counts: report.counts,
     missing_in_train: report.missingInTrain,
     warnings: report.warnings,

@@ -10,7 +10,7 @@
 import { DatasetError } from "../errors.ts";
 import { Rng } from "../util/random.ts";
 import { resize, toChannels } from "../use/pixels.js";
-import { checkCount, MAX_CLASSES } from "./_common.ts";
+import { checkCount, MAX_CLASSES, shapeText } from "./_common.ts";
 import type { NpyArray } from "./npy.ts";
 import type { Dataset, Splits } from "./types.ts";
 
@@ -59,10 +59,7 @@ export interface CarveOptions {
   carveTest?: boolean;
 }
 
-/** `"(60000, 28, 28)"`. */
-export function shapeText(shape: number[]): string {
-  return `(${shape.join(", ")}${shape.length === 1 ? "," : ""})`;
-}
+export { shapeText } from "./_common.ts";
 
 /** Samples from an array `(N, F)` (tabular) or `(N, H, W[, C])` / `(N, C, H, W)` (images). */
 export function samplesFromArray(array: NpyArray, what: string, fail: Fail): RawSamples {

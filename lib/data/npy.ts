@@ -10,7 +10,7 @@
  * @module
  */
 import { DatasetError } from "../errors.ts";
-import { pathName, readProblem } from "./_common.ts";
+import { pathName, readProblem, shapeText } from "./_common.ts";
 
 /** The element types {@linkcode parseNpy} reads. */
 export type NpyType =
@@ -109,16 +109,16 @@ export function parseNpy(bytes: Uint8Array, name: string): NpyArray {
 
   const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(header)?.[1];
   const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(header)?.[1];
-  const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) {
+  const dims = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
+  if (descr === undefined || fortran === undefined || dims === undefined) {
     fail(`its header is not understood: ${JSON.stringify(header.trim())}`);
   }
   if (fortran === "True") {
     fail("its array is in Fortran order; save it in C order (numpy.ascontiguousarray)");
   }
-  const shape = shapeText!.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
+  const shape = dims!.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-    fail(`its header has a bad shape (${shapeText})`);
+    fail(`its header has a bad shape (${dims})`);
   }
   const count = shape.reduce((a, b) => a * b, 1);
 
@@ -165,7 +165,7 @@ export function parseNpy(bytes: Uint8Array, name: string): NpyArray {
   const need = count * type.size;
   if (bytes.length - start < need) {
     fail(
-      `its header declares shape (${shape.join(", ")}) of ${type.dtype}, ${need} bytes, but ` +
+      `its header declares shape ${shapeText(shape)} of ${type.dtype}, ${need} bytes, but ` +
         `it holds ${bytes.length - start}`,
     );
   }
