@@ -39,14 +39,18 @@ import { TrainingInterruptedError } from "../lib/errors.ts";
 const DATA_FORMS = `"mnist", "idx:DIR" (a folder of IDX files), "csv:FILE" (a CSV file), ` +
   `"folder:DIR" (an image folder), "npz:FILE" (NumPy arrays) or "npy:X.npy,Y.npy"`;
 
-/** `--data` and `--test-data`: `mnist`, `idx:DIR`, `csv:FILE`, `folder:DIR`, `npz:FILE`, `npy:X,Y`. */
+/** `--data`: `mnist`, `idx:DIR`, `csv:FILE`, `folder:DIR`, `npz:FILE` or `npy:X,Y`. */
 export function dataSpecArg(value: string): string {
+  return specArg("--data", value);
+}
+
+function specArg(option: string, value: string): string {
   if (
     value === "mnist" || /^(idx|csv|folder|npz):./.test(value) || /^npy:[^,]+,[^,]+$/.test(value)
   ) {
     return value;
   }
-  throw new InvalidArgumentError(`a data set must be ${DATA_FORMS}, got "${value}".`);
+  throw new InvalidArgumentError(`${option} must be ${DATA_FORMS}, got "${value}".`);
 }
 
 /** `--image-size WxH`. */
@@ -73,7 +77,7 @@ export function withDataOptions(cmd: Command) {
     .option(
       "--test-data <spec>",
       "a separate test set (any --data form) instead of the test split of --data",
-      dataSpecArg,
+      (value: string) => specArg("--test-data", value),
     )
     .option(
       "--image-size <WxH>",

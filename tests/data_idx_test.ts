@@ -307,7 +307,8 @@ Deno.test("loadData() rejects an unknown spec with a TypeError naming the accept
       assert.ok(error instanceof TypeError);
       assert.equal(
         error.message,
-        `Unknown data spec "${spec}": expected "mnist", "idx:DIR" or "csv:FILE"`,
+        `Unknown data spec "${spec}": expected "mnist", "idx:DIR", "csv:FILE", "folder:DIR", ` +
+          `"npz:FILE" or "npy:X.npy,Y.npy"`,
       );
       return true;
     });
