@@ -6,7 +6,7 @@
  */
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { BACKEND_CHOICES, type BackendChoice } from "../lib/backends/types.ts";
-import { loadData, parseImageSize } from "../lib/data/mod.ts";
+import { loadData, parseImageSize, trainedShapeOptions } from "../lib/data/mod.ts";
 import type { LabelReport } from "../lib/data/labels.ts";
 import type { LoadedSplits, Splits } from "../lib/data/types.ts";
 import type { FitOptions } from "../lib/train/fit.ts";
@@ -363,6 +363,7 @@ export function runOptionsFrom(
     meta: {
       command: [command, ...Deno.args.slice(1)].join(" "),
       data: o.data,
+      ...(o.testData ? { test_data: o.testData } : {}),
       [OPTIONS_KEY]: o,
     },
   };
@@ -561,8 +562,19 @@ export function evalCommand() {
       const quiet = Boolean(o.quiet);
       const ckpt = await loadTreeCheckpoint(o.model);
       // The data of the checkpoint unless --data was given explicitly.
-      const spec = cmd.getOptionValueSource("data") === "default" ? ckpt.data.source : o.data;
-      const splits = await loadDataFrom({ ...o, data: spec }, quiet);
+      const own = cmd.getOptionValueSource("data") === "default";
+      const spec = own ? ckpt.data.source : o.data;
+      // The tree's image size and channels, and its test set, unless given.
+      const trained = trainedShapeOptions(ckpt.data, own ? ckpt.meta : {});
+      const size = trained.imageSize;
+      const splits = await loadDataFrom({
+        ...o,
+        data: spec,
+        testData: o.testData ?? trained.testData,
+        imageSize: o.imageSize ?? (size ? `${size.width}x${size.height}` : undefined),
+        channels: o.channels ??
+          (trained.channels ? String(trained.channels) as "1" | "3" : undefined),
+      }, quiet);
       const tree = await SoftDecisionTree.fromCheckpoint(ckpt, {
         backend: o.backend,
         onBuild: buildProgress(quiet),

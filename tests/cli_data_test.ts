@@ -125,3 +125,45 @@ Deno.test("train refuses a missing image folder and a test set of another shape,
     assert.equal(badSpec.code, 2);
   });
 });
+
+Deno.test("eval, draw and report read a folder at the trained size and channels, with its --test-data", async () => {
+  await inTempDir(async (dir) => {
+    await writeColourFolder(join(dir, "colours"), 6);
+    const out = join(dir, "run");
+    const data = ["--data", `folder:${join(dir, "colours", "train")}`];
+    const testData = ["--test-data", `folder:${join(dir, "colours", "test")}`];
+    const sized = ["--image-size", "3x3", "--channels", "1"];
+    const r = await runCli([
+      "train",
+      ...data,
+      ...testData,
+      ...sized,
+      ...QUICK,
+      "--out",
+      out,
+      "--json",
+      "--quiet",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((r.json().labels as { counts: { test: number[] } }).counts.test, [3, 3, 3]);
+    assert.deepEqual((await loadTreeCheckpoint(out)).data.imageShape, [3, 3, 1]);
+    const e = await runCli(["eval", "--model", out, "--json"]);
+    assert.equal(e.code, 0, e.stderr);
+    assert.equal(e.json().samples, 9);
+    assert.equal(e.json().test_accuracy, r.json().test_accuracy);
+    const d = await runCli([
+      "draw",
+      "--model",
+      out,
+      "--index",
+      "8",
+      "--out",
+      join(dir, "p.png"),
+      "--json",
+    ]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal(d.json().labelName, "red");
+    const h = await runCli(["report", "--model", out, "--out", join(dir, "r.html")]);
+    assert.equal(h.code, 0, h.stderr);
+  });
+});

@@ -19,7 +19,7 @@
 import { checkCount, sliceRows } from "./_common.ts";
 import { conformTo } from "./_arrays.ts";
 import { type CsvOptions, loadCsv } from "./csv.ts";
-import { type ImageFolderOptions, loadImageFolder } from "./folder.ts";
+import { type ImageFolderOptions, type ImageSize, loadImageFolder } from "./folder.ts";
 import { loadNpyPair, loadNpz } from "./npz.ts";
 import { type IdxDirOptions, loadIdxDir } from "./idx_dir.ts";
 import { labelReport } from "./labels.ts";
@@ -193,6 +193,35 @@ export async function loadData(
   }
   const out = limit === undefined ? splits : limitSplits(splits, limit);
   return { ...out, labels: labelReport(out) };
+}
+
+/**
+ * The options that make {@linkcode loadData} read a data set the way a tree was trained on
+ * it: for images, the tree's image size and channels (an image folder would otherwise be
+ * read at its most common size and its own colour); `testData` when the training run named
+ * one. Options that do not apply to a spec are ignored by it.
+ *
+ * @param data The tree's data facts (a checkpoint's `data`).
+ * @param meta The checkpoint's `meta`: its `test_data`, when a string, is the test set.
+ * @returns Options for {@linkcode loadData}.
+ * @example
+ * ```ts
+ * const ckpt = await loadTreeCheckpoint("runs/photos");
+ * const { test } = await loadData(ckpt.data.source, trainedShapeOptions(ckpt.data, ckpt.meta));
+ * ```
+ */
+export function trainedShapeOptions(
+  data: { imageShape: [number, number, number] | null },
+  meta: Record<string, unknown> = {},
+): { imageSize?: ImageSize; channels?: 1 | 3; testData?: string } {
+  const out: { imageSize?: ImageSize; channels?: 1 | 3; testData?: string } = {};
+  if (data.imageShape) {
+    const [height, width, channels] = data.imageShape;
+    out.imageSize = { width, height };
+    if (channels === 1 || channels === 3) out.channels = channels;
+  }
+  if (typeof meta.test_data === "string") out.testData = meta.test_data;
+  return out;
 }
 
 /**
