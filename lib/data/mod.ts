@@ -18,6 +18,7 @@
  */
 import { checkCount, sliceRows } from "./_common.ts";
 import { conformTo } from "./_arrays.ts";
+import { concatDatasets } from "./augment.ts";
 import { type CsvOptions, loadCsv } from "./csv.ts";
 import { type ImageFolderOptions, type ImageSize, loadImageFolder } from "./folder.ts";
 import { loadNpyPair, loadNpz } from "./npz.ts";
@@ -38,7 +39,7 @@ export {
   loadImageFolder,
   parseImageSize,
 } from "./folder.ts";
-export { type ArrayDataOptions, loadNpyPair, loadNpz } from "./npz.ts";
+export { type ArrayDataOptions, loadNpyPair, loadNpz, readNpz } from "./npz.ts";
 export {
   type NpyArray,
   type NpyNumbers,
@@ -142,17 +143,7 @@ async function loadTestData(
       ? { imageSize: { width: shape[1], height: shape[0] }, channels: shape[2] as 1 | 3 }
       : {}),
   }, false);
-  let ds = splits.test;
-  if (ds.n === 0) {
-    const { train: a, val: b } = splits;
-    const x = new Float32Array((a.n + b.n) * a.features);
-    x.set(a.x);
-    x.set(b.x, a.x.length);
-    const y = new Int32Array(a.n + b.n);
-    y.set(a.y);
-    y.set(b.y, a.n);
-    ds = { ...a, x, y, n: a.n + b.n };
-  }
+  const ds = splits.test.n > 0 ? splits.test : concatDatasets(splits.train, splits.val);
   return conformTo(ds, train, `Test data "${spec}"`, { labels: true });
 }
 

@@ -60,7 +60,20 @@ export interface ArrayDataOptions {
   source?: string;
 }
 
-/** The arrays of a `.npz` file by name (without `.npy`). */
+/**
+ * Reads every array of a `.npz` file (a zip of `.npy` files, as `numpy.savez` and
+ * `numpy.savez_compressed` write them).
+ *
+ * @param path The file's path or `file:` URL.
+ * @returns The arrays by name, without `.npy` (`"x_train"`); other zip entries are skipped.
+ * @throws {DatasetError} When the file cannot be read, is not a zip archive, or holds a
+ * `.npy` entry softtree does not read (see {@linkcode parseNpy}).
+ * @example
+ * ```ts
+ * const arrays = await readNpz("mnist.npz");
+ * arrays.get("x_train")?.shape; // [60000, 28, 28]
+ * ```
+ */
 export async function readNpz(path: string | URL): Promise<Map<string, NpyArray>> {
   const name = pathName(path);
   let bytes: Uint8Array;

@@ -17,7 +17,7 @@ import {
   type ImageSize,
   imageSizeOption,
   imagesToSamples,
-} from "./folder.ts";
+} from "./_images.ts";
 import { readNpy } from "./npy.ts";
 import { readNpz } from "./npz.ts";
 import type { Dataset } from "./types.ts";
