@@ -230,3 +230,31 @@ Deno.test("predict prepares a folder's own images exactly as the folder loader d
     });
   });
 });
+
+Deno.test("rows give each sample's place in the folder's order: class, then file name", async () => {
+  await inTempDir(async (dir) => {
+    // Image k (in folder order) is filled with level k.
+    let k = 0;
+    for (const cls of ["a", "b"]) {
+      await Deno.mkdir(join(dir, cls));
+      for (let i = 0; i < 10; i++) {
+        const name = `${String(i).padStart(2, "0")}.png`;
+        await Deno.writeFile(join(dir, cls, name), png(2, 2, 1, new Uint8Array(4).fill(k++)));
+      }
+    }
+    const splits = await loadData(`folder:${dir}`, { seed: 4, limit: { train: 10 } });
+    const rows = splits.rows!;
+    assert.equal(rows.train.length, 10);
+    const seen: number[] = [];
+    for (const key of ["train", "val", "test"] as const) {
+      const ds = splits[key];
+      const where = rows[key]!;
+      for (let i = 0; i < ds.n; i++) {
+        assert.equal(Math.round(ds.x[i * 4] * 255), where[i]);
+        assert.equal(ds.y[i], where[i] < 10 ? 0 : 1);
+        seen.push(where[i]);
+      }
+    }
+    assert.equal(new Set(seen).size, seen.length);
+  });
+});

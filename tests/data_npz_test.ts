@@ -43,6 +43,13 @@ Deno.test("an npz in Keras's mnist.npz layout keeps its test split and carves va
     for (let i = 0; i < train.n; i++) {
       assert.equal(train.y[i], Math.round(train.x[i * 20] * 255) % 3);
     }
+    // rows: train and validation share x_train's 0..59, test follows at 60..68.
+    const where = (await loadData(`npz:${file}`, { seed: 1 })).rows!;
+    assert.deepEqual([...where.train, ...where.val].sort((p, q) => p - q), [...Array(60).keys()]);
+    for (let i = 0; i < train.n; i++) {
+      assert.equal(Math.round(train.x[i * 20] * 255), where.train[i]);
+    }
+    assert.deepEqual(Array.from(where.test!), [60, 61, 62, 63, 64, 65, 66, 67, 68]);
     // valSize, and x_val when present.
     const small = await loadNpz(file, { valSize: 6 });
     assert.equal(small.val.n, 6);

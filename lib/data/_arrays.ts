@@ -301,6 +301,10 @@ export function assembleSplits(parts: SourceParts, options: CarveOptions, fail: 
     };
   };
   const empty: Part = { x: { ...train.x, values: [], n: 0 }, y: new Int32Array(0) };
+  // Positions in the source's order: train part, then val part, then test part.
+  const nOwnVal = parts.val?.x.n ?? 0;
+  const range = (start: number, count: number) =>
+    Int32Array.from({ length: count }, (_, i) => start + i);
   return {
     train: make(train, rows.train),
     val: parts.val ? make(parts.val, null) : make(train, rows.val),
@@ -309,6 +313,15 @@ export function assembleSplits(parts: SourceParts, options: CarveOptions, fail: 
       : carveTest
       ? make(train, rows.test)
       : make(empty, null),
+    rows: {
+      train: rows.train,
+      val: parts.val ? range(n, nOwnVal) : rows.val,
+      test: parts.test
+        ? range(n + nOwnVal, parts.test.x.n)
+        : carveTest
+        ? rows.test
+        : new Int32Array(0),
+    },
   };
 }
 

@@ -27,7 +27,7 @@ import { labelReport } from "./labels.ts";
 import { loadMnist } from "./mnist.ts";
 import type { Dataset, LoadedSplits, Splits } from "./types.ts";
 
-export type { Dataset, LoadedSplits, Splits } from "./types.ts";
+export type { Dataset, LoadedSplits, SplitRows, Splits } from "./types.ts";
 export { IDX_TYPES, type IdxArray, type IdxData, type IdxType, parseIdx, readIdx } from "./idx.ts";
 export { type IdxDirOptions, idxFileRole, loadIdxDir } from "./idx_dir.ts";
 export { loadMnist, type MnistOptions } from "./mnist.ts";
@@ -96,12 +96,12 @@ async function loadSplits(
   const path = spec.slice(colon + 1);
   const source = rest.source ?? spec;
   if (spec === "mnist") {
-    return await loadMnist({ valSize: rest.valSize, classes: rest.classes });
+    return inFileOrder(await loadMnist({ valSize: rest.valSize, classes: rest.classes }));
   }
   if (colon > 0 && path.length > 0) {
     switch (kind) {
       case "idx":
-        return await loadIdxDir(path, { ...rest, source });
+        return inFileOrder(await loadIdxDir(path, { ...rest, source }));
       case "csv":
         return await loadCsv(path, { ...rest, source, ...(carveTest ? {} : { testFraction: 0 }) });
       case "folder":
@@ -121,6 +121,21 @@ async function loadSplits(
     }
   }
   throw new TypeError(`Unknown data spec "${spec}": expected ${FORMS}`);
+}
+
+/** IDX splits with their rows: validation is the training file's tail, test its own file. */
+function inFileOrder(splits: Splits): Splits {
+  const { train, val, test } = splits;
+  const range = (start: number, count: number) =>
+    Int32Array.from({ length: count }, (_, i) => start + i);
+  return {
+    ...splits,
+    rows: {
+      train: range(0, train.n),
+      val: range(train.n, val.n),
+      test: range(train.n + val.n, test.n),
+    },
+  };
 }
 
 /** A test set for `train`: the test split of `spec`, else all its samples, made to fit. */
@@ -180,7 +195,11 @@ export async function loadData(
   const { limit, testData, ...rest } = options;
   let splits = await loadSplits(spec, rest, testData === undefined);
   if (testData !== undefined) {
-    splits = { ...splits, test: await loadTestData(testData, splits.train, rest) };
+    splits = {
+      ...splits,
+      test: await loadTestData(testData, splits.train, rest),
+      ...(splits.rows ? { rows: { ...splits.rows, test: null } } : {}),
+    };
   }
   const out = limit === undefined ? splits : limitSplits(splits, limit);
   return { ...out, labels: labelReport(out) };
@@ -230,10 +249,19 @@ export function trainedShapeOptions(
  * ```
  */
 export function limitSplits(splits: Splits, limit: SplitLimit): Splits {
-  const cut = (key: keyof Splits) => {
+  const cut = (key: "train" | "val" | "test") => {
     const n = limit[key];
     if (n === undefined) return splits[key];
     return sliceRows(splits[key], 0, checkCount(n, `limit.${key}`));
   };
-  return { train: cut("train"), val: cut("val"), test: cut("test") };
+  const out: Splits = { train: cut("train"), val: cut("val"), test: cut("test") };
+  if (splits.rows) {
+    const { train, val, test } = splits.rows;
+    out.rows = {
+      train: train.subarray(0, out.train.n),
+      val: val.subarray(0, out.val.n),
+      test: test ? test.subarray(0, out.test.n) : null,
+    };
+  }
+  return out;
 }

@@ -32,11 +32,32 @@ export interface Dataset {
   scaling?: { min: number[]; max: number[] };
 }
 
+/**
+ * Where each split's samples sit in the source's own order: sample `i` of `train` is row
+ * `train[i]` of the source. The source's order: a CSV file's data rows; an IDX folder's (and
+ * MNIST's) training items, then its test items; an image folder's `train/`, `val/`, `test/`
+ * (or its one set of class folders), each class in the order of its name, each file in the
+ * order of its name; an npz's `x_train`, then `x_val`, then `x_test`; a `.npy` file's rows.
+ * For files that hold one row per sample of the data, such as a teacher's outputs.
+ */
+export interface SplitRows {
+  train: Int32Array;
+  val: Int32Array;
+  /** `null` when the test set came from elsewhere (`testData`). */
+  test: Int32Array | null;
+}
+
 /** The train / validation / test splits of a data set. */
 export interface Splits {
   train: Dataset;
   val: Dataset;
   test: Dataset;
+  /**
+   * Each split's samples' positions in the source's own order (see {@linkcode SplitRows}),
+   * where the loader knows them. A split that grows later (augmented copies appended) keeps
+   * its first `rows.train.length` samples in place.
+   */
+  rows?: SplitRows;
 }
 
 /** Splits as `loadData` returns them, with what their labels hold. */
