@@ -68,6 +68,22 @@ Deno.test("train --data folder:DIR --json trains on colour images and keeps thei
     ]);
     assert.equal(d.code, 0, d.stderr);
     assert.equal(d.json().labelName, "red");
+    const e = await runCli([
+      "explain",
+      "--model",
+      out,
+      join(dir, "colours", "test", "blue", "blue-0.png"),
+      "--out",
+      join(dir, "e.png"),
+    ]);
+    assert.equal(e.code, 0, e.stderr);
+    assert.match(e.stderr, /predicted (blue|green|red)/);
+    const h = await runCli(["report", "--model", out, "--out", join(dir, "r.html")]);
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(
+      await Deno.readTextFile(join(dir, "r.html")),
+      /"classNames":\["blue","green","red"\]/,
+    );
   });
 });
 

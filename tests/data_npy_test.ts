@@ -87,6 +87,10 @@ Deno.test("npy:X,Y splits samples and labels 70/15/15 by a seeded shuffle", asyn
     await Deno.writeFile(join(dir, "y.npy"), npy(new Float32Array(n).fill(0.5), [n]));
     await rejectsWith(() => loadData(spec), "holds 0.5 at row 0", "integers");
     await assert.rejects(() => loadData(`npy:${join(dir, "x.npy")}`), /takes two files/);
+    await Deno.writeFile(join(dir, "x.npy"), npy(x, [n * 3]));
+    await rejectsWith(() => loadData(spec), "has shape (120,)", "expected rows of features (N, F)");
+    await Deno.writeFile(join(dir, "x.npy"), npy(new Uint8Array(n * 2 * 2 * 5), [n, 2, 2, 5]));
+    await rejectsWith(() => loadData(spec), "has shape (40, 2, 2, 5)", "1 or 3 channels");
   });
 });
 
