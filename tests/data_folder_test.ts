@@ -5,6 +5,7 @@ import { dataInfo } from "../lib/tree/soft_tree.ts";
 import { prepareInputs } from "../lib/use/inputs.ts";
 import { decodeImage } from "../lib/use/decode.ts";
 import { initParams } from "../lib/tree/params.ts";
+import { decodeCheckpoint, encodeCheckpoint } from "../lib/io/checkpoint.ts";
 import { DEFAULT_TREE_CONFIG } from "../lib/tree/types.ts";
 import { rejectsWith } from "./_assert.ts";
 import { colourImage, COLOURS, inTempDir, jpeg, png, writeColourFolder } from "./_data_files.ts";
@@ -256,5 +257,34 @@ Deno.test("rows give each sample's place in the folder's order: class, then file
       }
     }
     assert.equal(new Set(seen).size, seen.length);
+  });
+});
+
+Deno.test("gray images dark on light are kept so: predict does not invert the folder's own images", async () => {
+  await inTempDir(async (dir) => {
+    // Dark strokes on white paper, in two classes.
+    for (const cls of ["h", "v"]) {
+      await Deno.mkdir(join(dir, cls));
+      for (let i = 0; i < 4; i++) {
+        const px = new Uint8Array(25).fill(250);
+        for (let j = 0; j < 5; j++) {
+          px[cls === "h" ? (1 + (i % 3)) * 5 + j : j * 5 + 1 + (i % 3)] = 10;
+        }
+        await Deno.writeFile(join(dir, cls, `${i}.png`), png(5, 5, 1, px));
+      }
+    }
+    const { train } = await loadImageFolder(dir, { valSize: 0, testFraction: 0 });
+    assert.equal(train.lightOnDark, false);
+    const config = { ...DEFAULT_TREE_CONFIG, depth: 1, features: 25, classes: 2 };
+    const bytes = encodeCheckpoint(config, initParams(config, 0), dataInfo(train));
+    const tree = decodeCheckpoint(bytes, "tree.sdt");
+    assert.equal(tree.data.lightOnDark, false);
+    const inputs = await prepareInputs([join(dir, "h")], tree);
+    inputs.forEach((input, i) => {
+      assert.ok(!input.steps.some((s) => s.includes("inverted")), input.steps.join("; "));
+      assert.deepEqual(input.x, train.x.subarray(i * 25, (i + 1) * 25));
+    });
+    // The digits folder is light on dark, as MNIST.
+    assert.equal((await loadImageFolder(DIGITS, { valSize: 0 })).train.lightOnDark, true);
   });
 });

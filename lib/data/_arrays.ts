@@ -264,6 +264,11 @@ export function assembleSplits(parts: SourceParts, options: CarveOptions, fail: 
     }
     scaling = { min, max };
   }
+  // Gray images: light on dark (as MNIST) when the training images' border is dark.
+  const shape = train.x.imageShape;
+  const lightOnDark = shape && shape[2] === 1
+    ? borderLevel(train.x.values, shape, rows.train, pixelScale) < 0.5
+    : undefined;
   const featureNames = train.x.imageShape
     ? null
     : parts.featureNames ?? Array.from({ length: F }, (_, i) => `x${i}`);
@@ -298,6 +303,7 @@ export function assembleSplits(parts: SourceParts, options: CarveOptions, fail: 
       source: parts.source,
       classNames: [...names],
       ...(scaling ? { scaling: { min: [...scaling.min], max: [...scaling.max] } } : {}),
+      ...(lightOnDark !== undefined ? { lightOnDark } : {}),
     };
   };
   const empty: Part = { x: { ...train.x, values: [], n: 0 }, y: new Int32Array(0) };
@@ -323,6 +329,29 @@ export function assembleSplits(parts: SourceParts, options: CarveOptions, fail: 
         : new Int32Array(0),
     },
   };
+}
+
+/** The mean of the outermost ring of pixels of gray images `rows` (at most 1,000), in [0, 1]. */
+function borderLevel(
+  values: ArrayLike<number>,
+  [h, w]: [number, number, number],
+  rows: Int32Array,
+  pixelScale: number,
+): number {
+  let sum = 0;
+  let count = 0;
+  for (const r of rows.subarray(0, 1000)) {
+    const base = r * h * w;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (y === 0 || y === h - 1 || x === 0 || x === w - 1) {
+          sum += values[base + y * w + x];
+          count++;
+        }
+      }
+    }
+  }
+  return count ? sum / count / pixelScale : 0;
 }
 
 /** 1 for pixels in [0, 1], 255 for pixels in [0, 255]; anything else is refused. */
@@ -473,5 +502,6 @@ export function conformTo(
     ...(like.scaling
       ? { scaling: { min: [...like.scaling.min], max: [...like.scaling.max] } }
       : {}),
+    ...(like.lightOnDark !== undefined ? { lightOnDark: like.lightOnDark } : {}),
   };
 }

@@ -30,6 +30,12 @@ export interface Dataset {
    * `x = (raw - min) / (max - min)`, or `0` where `max == min`. Absent for images.
    */
   scaling?: { min: number[]; max: number[] };
+  /**
+   * For gray images read from image folders and arrays: whether the training images are
+   * light on a dark background (their mean border level is below 0.5), as MNIST's are; it
+   * decides whether `predict` inverts inputs with a light background. Absent: light on dark.
+   */
+  lightOnDark?: boolean;
 }
 
 /**
