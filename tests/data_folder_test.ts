@@ -288,3 +288,22 @@ Deno.test("gray images dark on light are kept so: predict does not invert the fo
     assert.equal((await loadImageFolder(DIGITS, { valSize: 0 })).train.lightOnDark, true);
   });
 });
+
+Deno.test("a validation/ folder is the validation split; rows run train, validation, test", async () => {
+  await inTempDir(async (dir) => {
+    await writeColourFolder(dir, 4);
+    for (const cls of NAMES) {
+      await Deno.mkdir(join(dir, "validation", cls), { recursive: true });
+      await Deno.writeFile(
+        join(dir, "validation", cls, "v.png"),
+        png(6, 5, 3, colourImage(cls, 50)),
+      );
+    }
+    const s = await loadData(`folder:${dir}`);
+    assert.deepEqual([s.train.n, s.val.n, s.test.n], [12, 3, 9]);
+    assert.deepEqual(Array.from(s.val.y), [0, 1, 2]);
+    assert.deepEqual(Array.from(s.rows!.train), [...Array(12).keys()]);
+    assert.deepEqual(Array.from(s.rows!.val), [12, 13, 14]);
+    assert.deepEqual(Array.from(s.rows!.test!), [15, 16, 17, 18, 19, 20, 21, 22, 23]);
+  });
+});

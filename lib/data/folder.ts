@@ -39,7 +39,12 @@ export interface ImageFolderOptions extends ArrayDataOptions {
 }
 
 const IMAGE_EXT = /\.(png|jpe?g)$/i;
-const SPLITS = ["train", "val", "test"] as const;
+/** Each split's folder names, in the order they are looked for. */
+const SPLITS = [
+  ["train", ["train"]],
+  ["val", ["val", "valid", "validation"]],
+  ["test", ["test"]],
+] as const;
 
 /** Entries of a folder: subfolders and image files, each sorted by name. */
 async function listFolder(
@@ -75,7 +80,7 @@ function sortClasses(names: string[]): string[] {
 
 /**
  * Loads an image folder: `DIR/<class>/*.png|jpg`, or `DIR/train/<class>/…` with optional
- * `DIR/val/<class>/…` and `DIR/test/<class>/…` beside it. Class names are the folder names
+ * `DIR/val/<class>/…` (or `valid/`, `validation/`) and `DIR/test/<class>/…` beside it. Class names are the folder names
  * (sorted numerically when all are integers, else as text; a class is numbered by its place
  * in the training split's list), images are PNG or JPEG (told by their bytes), resized to one
  * size and converted to one channel count (see {@linkcode ImageFolderOptions}), with values
@@ -114,9 +119,13 @@ export async function loadImageFolder(
 
   const top = await listFolder(root, fail);
   const split = top.folders.includes("train");
-  const splitDirs = split
-    ? SPLITS.filter((s) => top.folders.includes(s)).map((s) => [s, join(root, s)] as const)
-    : [["train", root] as const];
+  const splitDirs: (readonly [string, string])[] = [];
+  for (const [name, aliases] of split ? SPLITS : []) {
+    const found = aliases.find((a) => top.folders.includes(a));
+    if (found) splitDirs.push([name, join(root, found)]);
+  }
+  if (!split) splitDirs.push(["train", root]);
+  const pathOf = new Map(splitDirs);
 
   // Class folders and their images, per split.
   const files = new Map<string, { classes: string[]; byClass: Map<string, string[]> }>();
@@ -149,8 +158,8 @@ export async function loadImageFolder(
     const extra = classes.filter((c) => !index.has(c));
     if (extra.length) {
       fail(
-        `"${join(root, name)}" has the class folder${extra.length > 1 ? "s" : ""} ` +
-          `${extra.map((c) => `"${c}"`).join(", ")}, which "${join(root, "train")}" lacks`,
+        `"${pathOf.get(name)}" has the class folder${extra.length > 1 ? "s" : ""} ` +
+          `${extra.map((c) => `"${c}"`).join(", ")}, which "${pathOf.get("train")}" lacks`,
       );
     }
   }
