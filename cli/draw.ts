@@ -6,7 +6,7 @@
  * @module
  */
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
-import { loadData } from "../lib/data/mod.ts";
+import { loadData, trainedShapeOptions } from "../lib/data/mod.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { decisionPathGif } from "../lib/render/gif.ts";
@@ -103,7 +103,10 @@ export function drawCommand() {
       if (wantsInput) {
         const spec = o.data ?? data.source;
         info(`loading test images from "${spec}"`, o.quiet);
-        const { test } = await loadData(spec);
+        const { test } = await loadData(
+          spec,
+          o.data ? trainedShapeOptions(data) : trainedShapeOptions(data, tree.meta),
+        );
         if (test.features !== config.features) {
           throw new RangeError(
             `Cannot draw a path: the test images of "${spec}" have ${test.features} features, ` +

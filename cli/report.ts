@@ -8,7 +8,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { dirname } from "node:path";
-import { loadData } from "../lib/data/mod.ts";
+import { loadData, trainedShapeOptions } from "../lib/data/mod.ts";
 import { inDir, writeFileAtomic } from "../lib/io/atomic.ts";
 import { loadTreeCheckpoint, resolveCheckpointPath } from "../lib/io/checkpoint.ts";
 import { buildReportData, reportHtml } from "../lib/report/mod.ts";
@@ -69,6 +69,7 @@ export function reportCommand() {
       const lc = o.labelColumn;
       const t0 = performance.now();
       const splits = await loadData(spec, {
+        ...(o.data ? trainedShapeOptions(tree.data) : trainedShapeOptions(tree.data, meta)),
         labelColumn: lc === undefined ? undefined : /^\d+$/.test(lc) ? Number(lc) : lc,
         seed: typeof meta.seed === "number" ? meta.seed : 0,
         limit: o.limit ? { train: o.limit, val: o.limit, test: o.limit } : undefined,

@@ -6,7 +6,7 @@
  */
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { BACKEND_CHOICES, type BackendChoice } from "../lib/backends/types.ts";
-import { loadData } from "../lib/data/mod.ts";
+import { loadData, parseImageSize, trainedShapeOptions } from "../lib/data/mod.ts";
 import type { LabelReport } from "../lib/data/labels.ts";
 import type { LoadedSplits, Splits } from "../lib/data/types.ts";
 import type { FitOptions } from "../lib/train/fit.ts";
@@ -37,13 +37,33 @@ import {
 } from "./interrupt.ts";
 import { TrainingInterruptedError } from "../lib/errors.ts";
 
-/** `--data`: `mnist`, `idx:DIR` or `csv:FILE`. */
+const DATA_FORMS = `"mnist", "idx:DIR" (a folder of IDX files), "csv:FILE" (a CSV file), ` +
+  `"folder:DIR" (an image folder), "npz:FILE" (NumPy arrays) or "npy:X.npy,Y.npy"`;
+
+/** `--data`: `mnist`, `idx:DIR`, `csv:FILE`, `folder:DIR`, `npz:FILE` or `npy:X,Y`. */
 export function dataSpecArg(value: string): string {
-  if (value === "mnist" || /^(idx|csv):./.test(value)) return value;
-  throw new InvalidArgumentError(
-    `--data must be "mnist", "idx:DIR" (a folder of IDX files) or "csv:FILE" (a CSV file), ` +
-      `got "${value}".`,
-  );
+  return specArg("--data", value);
+}
+
+function specArg(option: string, value: string): string {
+  if (
+    value === "mnist" || /^(idx|csv|folder|npz):./.test(value) || /^npy:[^,]+,[^,]+$/.test(value)
+  ) {
+    return value;
+  }
+  throw new InvalidArgumentError(`${option} must be ${DATA_FORMS}, got "${value}".`);
+}
+
+/** `--image-size WxH`. */
+function imageSizeArg(value: string): string {
+  try {
+    parseImageSize(value);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      (error as Error).message.replace("Invalid image size", "--image-size"),
+    );
+  }
+  return value;
 }
 
 /** Data options shared by every command that reads data. */
@@ -51,9 +71,24 @@ export function withDataOptions(cmd: Command) {
   return cmd
     .option(
       "--data <spec>",
-      'data set: "mnist", "idx:DIR" (IDX files) or "csv:FILE"',
+      'data set: "mnist", "idx:DIR" (IDX files), "csv:FILE", "folder:DIR" (DIR/<class>/*.png|jpg, or DIR/train/<class>/... with optional val/ and test/), "npz:FILE" (x_train, y_train, x_test, y_test) or "npy:X.npy,Y.npy"',
       dataSpecArg,
       "mnist",
+    )
+    .option(
+      "--test-data <spec>",
+      "a separate test set (any --data form) instead of the test split of --data",
+      (value: string) => specArg("--test-data", value),
+    )
+    .option(
+      "--image-size <WxH>",
+      "image folders: resize every image to this size (default: the most common size)",
+      imageSizeArg,
+    )
+    .option(
+      "--channels <n>",
+      "image folders: 1 (gray) or 3 (RGB) (default: 3 when some image has colour)",
+      choiceArg("--channels", ["1", "3"] as const),
     )
     .option(
       "--label-column <col>",
@@ -227,21 +262,35 @@ export function treeConfigFrom(o: TreeCliOptions): Partial<TreeConfig> {
  * with `--quiet`) about classes without training samples.
  */
 export async function loadDataFrom(
-  o: { data: string; labelColumn?: string; limit?: number; seed?: number; classes?: number },
+  o: {
+    data: string;
+    testData?: string;
+    imageSize?: string;
+    channels?: "1" | "3";
+    labelColumn?: string;
+    limit?: number;
+    seed?: number;
+    classes?: number;
+  },
   quiet: boolean,
 ): Promise<LoadedSplits> {
   const t0 = performance.now();
   const lc = o.labelColumn;
   const splits = await loadData(o.data, {
+    testData: o.testData,
+    imageSize: o.imageSize,
+    channels: o.channels === undefined ? undefined : o.channels === "3" ? 3 : 1,
     labelColumn: lc === undefined ? undefined : /^\d+$/.test(lc) ? Number(lc) : lc,
     seed: o.seed,
     classes: o.classes,
     limit: o.limit ? { train: o.limit, val: o.limit, test: o.limit } : undefined,
   });
   info(
-    `data: ${o.data} — ${splits.train.n} train, ${splits.val.n} val, ${splits.test.n} test, ${splits.train.features} features, ${splits.train.classes} classes (${
-      ((performance.now() - t0) / 1000).toFixed(1)
-    }s)`,
+    `data: ${o.data}${
+      o.testData ? ` (test: ${o.testData})` : ""
+    } — ${splits.train.n} train, ${splits.val.n} val, ${splits.test.n} test, ${splits.train.features} features${
+      splits.train.imageShape ? ` (${splits.train.imageShape.join("x")} images)` : ""
+    }, ${splits.train.classes} classes (${((performance.now() - t0) / 1000).toFixed(1)}s)`,
     quiet,
   );
   for (const line of splits.labels.warnings) console.error(`warning: ${line}`);
@@ -252,6 +301,7 @@ export async function loadDataFrom(
 export function labelsJson(report: LabelReport): Record<string, unknown> {
   return {
     classes: report.classes,
+    names: report.names,
     counts: report.counts,
     missing_in_train: report.missingInTrain,
     warnings: report.warnings,
@@ -314,6 +364,7 @@ export function runOptionsFrom(
     meta: {
       command: [command, ...Deno.args.slice(1)].join(" "),
       data: o.data,
+      ...(o.testData ? { test_data: o.testData } : {}),
       [OPTIONS_KEY]: o,
     },
   };
@@ -514,8 +565,19 @@ export function evalCommand() {
       if (o.importances !== undefined) pictureArg("--importances", o.importances);
       const ckpt = await loadTreeCheckpoint(o.model);
       // The data of the checkpoint unless --data was given explicitly.
-      const spec = cmd.getOptionValueSource("data") === "default" ? ckpt.data.source : o.data;
-      const splits = await loadDataFrom({ ...o, data: spec }, quiet);
+      const own = cmd.getOptionValueSource("data") === "default";
+      const spec = own ? ckpt.data.source : o.data;
+      // The tree's image size and channels, and its test set, unless given.
+      const trained = trainedShapeOptions(ckpt.data, own ? ckpt.meta : {});
+      const size = trained.imageSize;
+      const splits = await loadDataFrom({
+        ...o,
+        data: spec,
+        testData: o.testData ?? trained.testData,
+        imageSize: o.imageSize ?? (size ? `${size.width}x${size.height}` : undefined),
+        channels: o.channels ??
+          (trained.channels ? String(trained.channels) as "1" | "3" : undefined),
+      }, quiet);
       const tree = await SoftDecisionTree.fromCheckpoint(ckpt, {
         backend: o.backend,
         onBuild: buildProgress(quiet),

@@ -49,6 +49,22 @@ Deno.test("parseCsvDataset() splits 70/15/15 and maps text labels to sorted clas
   assert.equal(seen.size, 20);
 });
 
+Deno.test("parseCsvDataset() rows give each sample's data row in the file", () => {
+  const splits = parseCsvDataset(irisText(), "iris.csv", { seed: 5 });
+  const { min, max } = splits.train.scaling!;
+  const all: number[] = [];
+  for (const key of ["train", "val", "test"] as const) {
+    const ds = splits[key];
+    const rows = splits.rows![key]!;
+    assert.equal(rows.length, ds.n);
+    for (let r = 0; r < ds.n; r++) {
+      assert.equal(Math.round(min[0] + ds.x[r * 4] * (max[0] - min[0])), rows[r]); // a = row
+      all.push(rows[r]);
+    }
+  }
+  assert.deepEqual(all.sort((p, q) => p - q), [...Array(20).keys()]);
+});
+
 Deno.test("parseCsvDataset() min-max scales features by the training split only", () => {
   const { train, val, test } = parseCsvDataset(irisText(), "iris.csv", { seed: 3 });
   for (let f = 0; f < 3; f++) {

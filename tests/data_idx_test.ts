@@ -297,6 +297,11 @@ Deno.test("loadData() takes an idx: spec and keeps the first n of each split", a
     assert.deepEqual(small.train.x, full.train.x.subarray(0, 4 * 6));
     assert.deepEqual(small.train.y, full.train.y.subarray(0, 4));
     assert.equal(small.train.source, `idx:${dir}`);
+    // rows: the training file's items, then the test file's.
+    const n = full.train.n + full.val.n;
+    assert.deepEqual(Array.from(small.rows!.train), [0, 1, 2, 3]);
+    assert.deepEqual(Array.from(small.rows!.val), [full.train.n, full.train.n + 1]);
+    assert.deepEqual(Array.from(small.rows!.test!), [n, n + 1, n + 2, n + 3, n + 4, n + 5]);
     await assert.rejects(() => loadData(`idx:${dir}`, { limit: { val: -1 } }), RangeError);
   });
 });
@@ -307,7 +312,8 @@ Deno.test("loadData() rejects an unknown spec with a TypeError naming the accept
       assert.ok(error instanceof TypeError);
       assert.equal(
         error.message,
-        `Unknown data spec "${spec}": expected "mnist", "idx:DIR" or "csv:FILE"`,
+        `Unknown data spec "${spec}": expected "mnist", "idx:DIR", "csv:FILE", "folder:DIR", ` +
+          `"npz:FILE" or "npy:X.npy,Y.npy"`,
       );
       return true;
     });

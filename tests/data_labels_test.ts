@@ -111,7 +111,10 @@ Deno.test("a malformed --data spec is a usage error (exit 2) saying what is acce
   for (const spec of ["foo:bar", "idx:", "csv", "MNIST"]) {
     const r = await runCli(["train", "--data", spec]);
     assert.equal(r.code, 2, `${spec}: ${r.stderr}`);
-    assert.match(r.stderr, /--data must be "mnist", "idx:DIR" .* or "csv:FILE"/);
+    assert.match(
+      r.stderr,
+      /--data must be "mnist", "idx:DIR" .* "csv:FILE" .* or "npy:X.npy,Y.npy"/,
+    );
     assert.match(r.stderr, /see --help/);
   }
 });

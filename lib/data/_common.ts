@@ -63,3 +63,8 @@ export function holdOutTail(all: Dataset, valSize: number, test: Dataset): Split
   const nTrain = all.n - valSize;
   return { train: sliceRows(all, 0, nTrain), val: sliceRows(all, nTrain, all.n), test };
 }
+
+/** A NumPy shape as NumPy prints it: `"(60000, 28, 28)"`, `"(5,)"`. */
+export function shapeText(shape: number[]): string {
+  return `(${shape.join(", ")}${shape.length === 1 ? "," : ""})`;
+}

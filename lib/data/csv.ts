@@ -293,6 +293,11 @@ export function parseCsvDataset(text: string, name: string, options: CsvOptions 
     train: take(0, nTrain),
     val: take(nTrain, nTrain + nVal),
     test: take(nTrain + nVal, n),
+    rows: {
+      train: order.slice(0, nTrain),
+      val: order.slice(nTrain, nTrain + nVal),
+      test: order.slice(nTrain + nVal, n),
+    },
   };
 }
 

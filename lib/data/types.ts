@@ -29,6 +29,27 @@ export interface Dataset {
    * `x = (raw - min) / (max - min)`, or `0` where `max == min`. Absent for images.
    */
   scaling?: { min: number[]; max: number[] };
+  /**
+   * For gray images read from image folders and arrays: whether the training images are
+   * light on a dark background (their mean border level is below 0.5), as MNIST's are; it
+   * decides whether `predict` inverts inputs with a light background. Absent: light on dark.
+   */
+  lightOnDark?: boolean;
+}
+
+/**
+ * Where each split's samples sit in the source's own order: sample `i` of `train` is row
+ * `train[i]` of the source. The source's order: a CSV file's data rows; an IDX folder's (and
+ * MNIST's) training items, then its test items; an image folder's `train/`, `val/`, `test/`
+ * (or its one set of class folders), each class in the order of its name, each file in the
+ * order of its name; an npz's `x_train`, then `x_val`, then `x_test`; a `.npy` file's rows.
+ * For files that hold one row per sample of the data, such as a teacher's outputs.
+ */
+export interface SplitRows {
+  train: Int32Array;
+  val: Int32Array;
+  /** `null` when the test set came from elsewhere (`testData`). */
+  test: Int32Array | null;
 }
 
 /** The train / validation / test splits of a data set. */
@@ -39,6 +60,12 @@ export interface Splits {
   val: Dataset;
   /** What the reported accuracy is measured on. */
   test: Dataset;
+  /**
+   * Each split's samples' positions in the source's own order (see {@linkcode SplitRows}),
+   * where the loader knows them. A split that grows later (augmented copies appended) keeps
+   * its first `rows.train.length` samples in place.
+   */
+  rows?: SplitRows;
 }
 
 /** Splits as `loadData` returns them, with what their labels hold. */

@@ -177,6 +177,7 @@ export function readDataInfo(rd: Reader, v: unknown, classes: number): DataInfo 
     const nums = (x: unknown, p: string) => rd.list(x, p, (n, q) => rd.num(n, q));
     info.scaling = { min: nums(sc.min, "data.scaling.min"), max: nums(sc.max, "data.scaling.max") };
   }
+  if (typeof d.lightOnDark === "boolean") info.lightOnDark = d.lightOnDark;
   return info;
 }
 

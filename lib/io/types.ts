@@ -20,6 +20,11 @@ export interface DataInfo {
    * so that new rows can be scaled the same way; absent for images and older checkpoints.
    */
   scaling?: { min: number[]; max: number[] };
+  /**
+   * For gray images: whether the training images are light on a dark background (see
+   * `Dataset.lightOnDark`); absent (older checkpoints, MNIST and IDX data) means they are.
+   */
+  lightOnDark?: boolean;
 }
 
 /** A trained tree as saved in a run directory. */

@@ -46,6 +46,7 @@ export function dataInfo(ds: Dataset): DataInfo {
       ? named
       : Array.from({ length: ds.classes }, (_, i) => String(i)),
     ...(ds.scaling ? { scaling: ds.scaling } : {}),
+    ...(ds.lightOnDark !== undefined ? { lightOnDark: ds.lightOnDark } : {}),
   };
 }
 

@@ -56,7 +56,13 @@ export function imageTarget(data: DataInfo): ImageTarget | null {
   const [height, width, channels] = data.imageShape;
   const digit = height === 28 && width === 28 && channels === 1 &&
     data.classNames.length === 10 && data.classNames.every((c, i) => c === DIGITS[i]);
-  return { height, width, channels, lightOnDark: channels === 1, digit };
+  return {
+    height,
+    width,
+    channels,
+    lightOnDark: channels === 1 && data.lightOnDark !== false,
+    digit,
+  };
 }
 
 /**
