@@ -10,7 +10,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { prepareInputs } from "../lib/use/inputs.ts";
-import type { PrepareOptions } from "../lib/use/pixels.js";
+import type { PrepareOptions } from "../lib/image/pixels.js";
 import { type InputPrediction, predictionsCsv, TreePredictor } from "../lib/use/predict.ts";
 import { HintedError, printJson } from "./common.ts";
 import { info } from "./progress.ts";

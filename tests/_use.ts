@@ -10,7 +10,7 @@ import type { Splits } from "../lib/data/types.ts";
 import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import type { TreeCheckpoint } from "../lib/io/types.ts";
 import { SoftDecisionTree } from "../lib/train/soft_tree.ts";
-import { resize } from "../lib/use/pixels.js";
+import { resize } from "../lib/image/pixels.js";
 
 /** A trained run directory, its checkpoint and the data it was trained on. */
 export interface SmallRun {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadData, loadImageFolder, parseImageSize } from "../lib/data/mod.ts";
-import { dataInfo } from "../lib/tree/soft_tree.ts";
+import { dataInfo } from "../lib/train/soft_tree.ts";
 import { prepareInputs } from "../lib/use/inputs.ts";
-import { decodeImage } from "../lib/use/decode.ts";
+import { decodeImage } from "../lib/image/decode.ts";
 import { initParams } from "../lib/tree/params.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../lib/io/checkpoint.ts";
 import { DEFAULT_TREE_CONFIG } from "../lib/tree/types.ts";

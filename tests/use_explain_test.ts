@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeImage } from "../lib/use/decode.ts";
+import { decodeImage } from "../lib/image/decode.ts";
 import { prepareInputs } from "../lib/use/inputs.ts";
 import { TreePredictor } from "../lib/use/predict.ts";
 import { gifFrames } from "./_images.ts";

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { encode as encodePng } from "npm:fast-png@8.0.0";
 import { loadData } from "../lib/data/mod.ts";
 import { encodePngRgb } from "../lib/render/_png_encode.ts";
-import { decodeImage, sniffFormat } from "../lib/use/decode.ts";
-import { frameDigit, type ImageTarget, prepareImage, resize } from "../lib/use/pixels.js";
+import { decodeImage, sniffFormat } from "../lib/image/decode.ts";
+import { frameDigit, type ImageTarget, prepareImage, resize } from "../lib/image/pixels.js";
 import { digitImage } from "./_use.ts";
 
 const MNIST: ImageTarget = { height: 28, width: 28, channels: 1, lightOnDark: true, digit: true };

@@ -9,7 +9,7 @@
  */
 import { DatasetError } from "../errors.ts";
 import { Rng } from "../util/random.ts";
-import { resize, toChannels } from "../use/pixels.js";
+import { resize, toChannels } from "../image/pixels.js";
 import { checkCount, MAX_CLASSES, shapeText } from "./_common.ts";
 import type { NpyArray } from "./npy.ts";
 import type { Dataset, Splits } from "./types.ts";

@@ -6,8 +6,8 @@
  * @module
  */
 import { DatasetError } from "../errors.ts";
-import { decodeImage, type Raster } from "../use/decode.ts";
-import { resize, toChannels } from "../use/pixels.js";
+import { decodeImage, type Raster } from "../image/decode.ts";
+import { resize, toChannels } from "../image/pixels.js";
 import { readProblem } from "./_common.ts";
 import type { RawSamples } from "./_arrays.ts";
 

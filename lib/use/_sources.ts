@@ -14,5 +14,5 @@ export async function predictorSource(): Promise<string> {
 
 /** The source of `pixels.js`: `prepareImage` and its helpers. */
 export async function pixelsSource(): Promise<string> {
-  return (await import("./pixels.js", { with: { type: "text" } })).default;
+  return (await import("../image/pixels.js", { with: { type: "text" } })).default;
 }

@@ -8,9 +8,9 @@
  */
 import { parseCsv } from "../data/csv.ts";
 import { parseIdx } from "../data/idx.ts";
-import { decodeImage, sniffFormat } from "./decode.ts";
+import { decodeImage, sniffFormat } from "../image/decode.ts";
 import { imageTarget, type UsableTree } from "./model.ts";
-import { prepareImage, type PrepareOptions } from "./pixels.js";
+import { prepareImage, type PrepareOptions } from "../image/pixels.js";
 
 /** One input, prepared for the tree, or why it could not be. */
 export interface PreparedInput {

@@ -19,7 +19,7 @@
  *
  * @module
  */
-export { decodeImage, type InputFormat, type Raster, sniffFormat } from "./decode.ts";
+export { decodeImage, type InputFormat, type Raster, sniffFormat } from "../image/decode.ts";
 export {
   float32Text,
   imageTarget,
@@ -37,7 +37,7 @@ export {
   type PrepareOptions,
   resize,
   toChannels,
-} from "./pixels.js";
+} from "../image/pixels.js";
 export {
   loadModel,
   type Model,

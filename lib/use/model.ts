@@ -6,7 +6,7 @@
  */
 import type { DataInfo } from "../io/types.ts";
 import type { TreeConfig, TreeParams } from "../tree/types.ts";
-import type { ImageTarget } from "./pixels.js";
+import type { ImageTarget } from "../image/pixels.js";
 import type { ModelJson } from "../tree/predictor.js";
 
 /** What a tree needs to predict: its shape, its parameters, facts about its data. */
