@@ -30,6 +30,8 @@ export interface Dataset {
    * `x = (raw - min) / (max - min)`, or `0` where `max == min`. Absent for images.
    */
   scaling?: { min: number[]; max: number[] };
+  /** Each sample's row in its source, in the source's own order (all rows counted), when known. */
+  sourceRows?: Int32Array;
 }
 
 /** The train / validation / test splits of a data set. */

@@ -177,6 +177,9 @@ export function readDataInfo(rd: Reader, v: unknown, classes: number): DataInfo 
     const nums = (x: unknown, p: string) => rd.list(x, p, (n, q) => rd.num(n, q));
     info.scaling = { min: nums(sc.min, "data.scaling.min"), max: nums(sc.max, "data.scaling.max") };
   }
+  if (d.teacher !== undefined && d.teacher !== null) {
+    info.teacher = rd.list(d.teacher, "data.teacher", (t, p) => rd.obj(t, p));
+  }
   return info;
 }
 

@@ -20,6 +20,12 @@ export interface DataInfo {
    * so that new rows can be scaled the same way; absent for images and older checkpoints.
    */
   scaling?: { min: number[]; max: number[] };
+  /**
+   * The teachers a distilled tree learnt from: kind, file, input shape, classes and
+   * preprocessing of each (see `TeacherRecord` in `lib/teacher/any.ts`); absent for trees
+   * trained on labels and older checkpoints.
+   */
+  teacher?: Record<string, unknown>[];
 }
 
 /** A trained tree as saved in a run directory. */
