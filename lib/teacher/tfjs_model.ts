@@ -236,14 +236,17 @@ function runModel(m: AnyModel, x: tf.Tensor, output: string): tf.Tensor {
   if (m.kind === "tfjs-layers") {
     const y = m.model.predict(x);
     if (!Array.isArray(y)) return y;
-    const i = m.model.outputNames.indexOf(output);
+    const i = outputNames(m).indexOf(output);
     return y[Math.max(i, 0)];
   }
   return m.model.execute(x, output) as tf.Tensor;
 }
 
 function outputNames(m: AnyModel): string[] {
-  return m.kind === "tfjs-layers" ? [...m.model.outputNames] : [...m.model.outputNodes];
+  // A layers model's outputs are named by the layers that make them.
+  return m.kind === "tfjs-layers"
+    ? m.model.outputs.map((o) => o.sourceLayer.name)
+    : [...m.model.outputNodes];
 }
 
 /**
