@@ -468,3 +468,37 @@ export async function batchedLogits(
   }
   return out;
 }
+
+/**
+ * One line for a recorded teacher (from a checkpoint's data facts or metrics.json), e.g.
+ * `onnx model.onnx (input 1×28×28; scale 1, mean 0.5, std 0.5, gray, nchw, logits output "y")`.
+ *
+ * @param r A {@linkcode TeacherRecord} as read back from JSON.
+ */
+export function describeTeacherRecord(r: Record<string, unknown>): string {
+  const shape = Array.isArray(r.inputShape) && r.inputShape.length
+    ? `input ${shapeText(r.inputShape as number[])}`
+    : "";
+  const p = r.preprocessing as TeacherPreprocessing | null | undefined;
+  const details = [shape, p ? describePreprocessing(p) : ""].filter(Boolean).join("; ");
+  return `${r.kind ?? "teacher"} ${r.file ?? "(unknown file)"}${details ? ` (${details})` : ""}`;
+}
+
+/**
+ * The options that open a recorded teacher again with the preprocessing it was used with.
+ *
+ * @param r A {@linkcode TeacherRecord} as read back from JSON.
+ */
+export function inputOptionsOf(r: Record<string, unknown>): TeacherInputOptions {
+  const p = r.preprocessing as TeacherPreprocessing | null | undefined;
+  if (!p) return {};
+  return {
+    scale: p.scale,
+    mean: p.mean,
+    std: p.std,
+    channels: p.channels,
+    layout: p.layout,
+    outputs: p.outputs,
+    output: p.output,
+  };
+}
