@@ -337,7 +337,7 @@ function teacherEvalCommand() {
             own.dispose();
             kernels = await chooseKernels(o.kernels, quiet);
           } else if (kind === "missing") {
-            throw new CheckpointError(`Cannot load the teacher "${file}": no such file`);
+            throw new CheckpointError(`Cannot load teacher "${file}": no such file`);
           }
         }
         const splits = await loadDataFrom({ ...o, data: spec }, quiet);
@@ -345,7 +345,6 @@ function teacherEvalCommand() {
         teacher = o.softLabels
           ? await openSoftLabelsTeacher(o.softLabels, splits, { outputs: input.outputs })
           : await openTeacher(path, splits.train, input);
-        info(`teacher: ${teacher.describe()}`, quiet);
         const bar = new ProgressBar("teacher", quiet);
         const t0 = performance.now();
         const { accuracy } = await teacherSplitAccuracy([teacher], ds, splits.train, {
@@ -358,6 +357,8 @@ function teacherEvalCommand() {
               `("${ds.source}" is not "${splits.train.source}")`,
           );
         }
+        // Described after the run: a model's outputs (logits or probabilities) are known by then.
+        info(`teacher: ${teacher.describe()}`, quiet);
         info(`teacher: ${o.split} accuracy ${percent(accuracy)} on ${ds.n} samples`, quiet);
         if (o.json) {
           printJson({

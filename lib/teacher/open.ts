@@ -67,7 +67,8 @@ export async function teacherFileKind(
         return { kind: softtree ? "softtree" : "tfjs", file, text };
       }
     } catch {
-      // not JSON: unknown below
+      // Broken JSON: the loader of softtree's teachers says what is wrong with it.
+      return { kind: "softtree", file, text };
     }
   }
   return { kind: "unknown", file };
@@ -127,10 +128,10 @@ export async function openTeacher(
       return new SofttreeTeacher(await loadTeacher(found.file, data), found.file);
     }
     case "missing":
-      throw new CheckpointError(`Cannot load the teacher "${found.file}": no such file`);
+      throw new CheckpointError(`Cannot load teacher "${found.file}": no such file`);
     default:
       throw new CheckpointError(
-        `Cannot load the teacher "${found.file}": it is neither an ONNX model nor a ` +
+        `Cannot load teacher "${found.file}": it is neither an ONNX model nor a ` +
           `TensorFlow.js model.json`,
       );
   }

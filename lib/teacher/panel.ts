@@ -265,7 +265,7 @@ export async function teacherEnsemble(
           );
         }
         if (kind === "missing" && /\.(onnx|json)$/i.test(path)) {
-          throw new CheckpointError(`Cannot load the teacher "${path}": no such file`);
+          throw new CheckpointError(`Cannot load teacher "${path}": no such file`);
         }
         members.push(member(await loadOrTrainTeacher(path, splits, options)));
       }
