@@ -22,8 +22,16 @@
  * `/proc/self/stat`): on a machine shared with other work the wall-clock rate also measures the
  * neighbours; with `SOFTTREE_THREADS=1` the CPU-second rate is what one idle core would do.
  *
+ * Beside them, an ONNX teacher's inference images/s through ONNX Runtime (`openTeacher`, all
+ * cores, batch 1024, the preprocessing included): by default the committed fixture
+ * `tests/fixtures/onnx/mnist_convnet.onnx` (conv 4 3x3/2, conv 8 3x3/2, dense 288->10:
+ * 2*13*13*4*9 + 2*6*6*8*9*4 + 2*288*10 = 38.7 kFLOP an image, so its rate measures the
+ * per-image overhead more than arithmetic), or any `--onnx FILE` of MNIST's shape. Before
+ * timing, its NCHW export must agree with its NHWC export on 64 images.
+ *
  * Usage: `deno run -A bench/teacher_bench.ts [--steps N] [--images N] [--batch-size B]
- * [--filters F1,F2] [--dense U] [--kernels native,wasm] [--sgemm N]`
+ * [--filters F1,F2] [--dense U] [--kernels native,wasm] [--sgemm N] [--onnx FILE]
+ * [--onnx-mean M --onnx-std S]`
  *
  * @module
  */
@@ -31,6 +39,7 @@ import { tf } from "../lib/deps.ts";
 import { loadMnist } from "../lib/data/mod.ts";
 import { sliceRows } from "../lib/data/_common.ts";
 import { prepareTeacherKernels } from "../lib/teacher/kernels_select.ts";
+import { openTeacher } from "../lib/teacher/open.ts";
 import { teacherLogits, trainTeacher } from "../lib/teacher/model.ts";
 import { findLibrary } from "../ffi/build.ts";
 import { Status } from "../ffi/bindings.ts";
@@ -155,6 +164,43 @@ async function run(kernels: string, steps: number, images: number): Promise<Chil
   return r;
 }
 
+const FIXTURES = new URL("../tests/fixtures/onnx/", import.meta.url).pathname;
+
+/** ONNX Runtime's images/s on an ONNX teacher (and its accuracy there), after a correctness check. */
+async function onnxRate(
+  images: number,
+): Promise<{ file: string; perSec: number; accuracy: number; description: string }> {
+  const { test } = await loadMnist();
+  const file = arg("--onnx", `${FIXTURES}mnist_convnet.onnx`);
+  const norm = {
+    mean: [Number(arg("--onnx-mean", file.startsWith(FIXTURES) ? "0.5" : "0"))],
+    std: [Number(arg("--onnx-std", file.startsWith(FIXTURES) ? "0.5" : "1"))],
+  };
+  const few = test.x.subarray(0, 64 * test.features);
+  const a = await openTeacher(`${FIXTURES}mnist_convnet.onnx`, test, norm);
+  const b = await openTeacher(`${FIXTURES}mnist_convnet_nhwc.onnx`, test, norm);
+  const [la, lb] = [await a.logits(few), await b.logits(few)];
+  a.dispose();
+  b.dispose();
+  const worst = la.reduce((m, v, i) => Math.max(m, Math.abs(v - lb[i])), 0);
+  if (worst > 1e-4) throw new Error(`the NCHW and NHWC exports differ by ${worst}`);
+  const t = await openTeacher(file, test, norm);
+  const x = test.x.subarray(0, images * test.features);
+  await t.logits(few); // warm-up
+  const t0 = performance.now();
+  const logits = await t.logits(x, { batchSize: 1024 });
+  const seconds = (performance.now() - t0) / 1000;
+  let right = 0;
+  for (let i = 0; i < images; i++) {
+    let best = 0;
+    for (let k = 1; k < 10; k++) if (logits[i * 10 + k] > logits[i * 10 + best]) best = k;
+    if (best === test.y[i]) right++;
+  }
+  const description = t.describe();
+  t.dispose();
+  return { file, perSec: images / seconds, accuracy: right / images, description };
+}
+
 /** GFLOP/s of `f` (2 m n k FLOPs), the best of a few runs. */
 function rate(m: number, n: number, k: number, runs: number, f: () => number): number {
   let best = Infinity;
@@ -223,6 +269,12 @@ if (import.meta.main) {
           perCpu(r.inferPerCpuSec),
       );
     }
+    const onnx = await onnxRate(Number(arg("--onnx-images", "10000")));
+    console.log(
+      `onnx   ${onnx.description}\n` +
+        `       inference ${fmt(onnx.perSec).padStart(7)} images/s   (ONNX Runtime, all cores, ` +
+        `batch 1024; ${fmt(100 * onnx.accuracy, 2)}% right on the first MNIST test images)`,
+    );
     if (results.length === 2) {
       const [a, b] = results;
       console.log(

@@ -93,6 +93,10 @@ export function hintFor(error: unknown): string {
   if (error instanceof TrainingDivergedError) {
     return "start over with a lower --learning-rate and --retrain";
   }
+  if (error instanceof CheckpointError && /\bteacher\b|soft-labels/i.test(error.message)) {
+    return "check --teacher and its --teacher-* options (layout, mean, std, outputs); " +
+      "`softtree teacher eval --teacher PATH` tries a teacher alone";
+  }
   if (error instanceof CheckpointError) {
     return "retrain with --retrain, or point --model at a valid run directory or checkpoint";
   }

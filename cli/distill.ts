@@ -11,6 +11,8 @@ import { applyRecipe, augmentOptionsFrom } from "./augment.ts";
 import { prepareTeacherKernels, TEACHER_KERNEL_CHOICES } from "../lib/teacher/kernels_select.ts";
 import { buildProgress, formatDuration, info, percent, ProgressBar } from "./progress.ts";
 import { TrainingInterruptedError } from "../lib/errors.ts";
+import { describePreprocessing } from "../lib/teacher/any.ts";
+import { teacherInputFrom, teacherInputOptions } from "./teacher.ts";
 import {
   recordedTreeOptions,
   reportInterrupted,
@@ -33,12 +35,20 @@ import {
 export function distillCommand() {
   return withTreeOptions(new Command("distill"))
     .description(
-      "Distill the teacher ConvNet into a soft decision tree: load (or train) the teacher, take its soft labels on the training split, train the tree on them, and report accuracy and fidelity.",
+      "Distill a teacher network into a soft decision tree: load the teacher (an ONNX model, a TensorFlow.js model, softtree's ConvNet, trained when missing, or a file of its outputs), take its soft labels on the training split, train the tree on them, and report accuracy and fidelity.",
     )
     .option(
-      "--teacher <dir>",
-      "teacher folder (model.json + weights.bin), trained there when missing; several folders separated by commas make an ensemble (their logits averaged) (default: the shipped assets/teacher for MNIST, <out>/teacher otherwise)",
+      "--teacher <path>",
+      "the teacher: an .onnx file, a TensorFlow.js model.json (or its folder), or a softtree teacher folder (trained there when missing); several separated by commas make an ensemble (their logits averaged) (default: the shipped assets/teacher for MNIST, <out>/teacher otherwise)",
     )
+    .addOption(teacherInputOptions.scale())
+    .addOption(teacherInputOptions.mean())
+    .addOption(teacherInputOptions.std())
+    .addOption(teacherInputOptions.channels())
+    .addOption(teacherInputOptions.layout())
+    .addOption(teacherInputOptions.outputs())
+    .addOption(teacherInputOptions.output())
+    .addOption(teacherInputOptions.softLabels())
     .option(
       "--cross-fit <k>",
       "label with K teachers instead of one, each trained without one fold of the training split: every image is labelled by a teacher that never saw it",
@@ -125,6 +135,13 @@ async function distillAction(
   if (o.crossFit && o.teacher) {
     throw new UsageError("--cross-fit trains its own teachers: it cannot be used with --teacher");
   }
+  if (o.softLabels && (o.teacher || o.crossFit)) {
+    throw new UsageError(
+      `--soft-labels is the teacher's outputs: it cannot be used with ${
+        o.teacher ? "--teacher" : "--cross-fit"
+      }`,
+    );
+  }
   const crossFit = o.crossFit
     ? {
       folds: o.crossFit,
@@ -150,8 +167,11 @@ async function distillAction(
   const teacherBar = new ProgressBar("teacher", quiet);
   const labelBar = new ProgressBar("soft labels", quiet);
   const augmentBar = new ProgressBar("augmenting", quiet);
+  const teacherInput = teacherInputFrom(o);
   const result = await distill(splits, {
     teacher: teacherDirs,
+    teacherInput,
+    softLabels: o.softLabels ? { file: o.softLabels, outputs: teacherInput.outputs } : undefined,
     crossFit,
     temperature: o.temperature,
     cacheDir: o.cacheDir,
@@ -178,13 +198,16 @@ async function distillAction(
     onStage: (stage) => {
       if (stage === "hard") info("training the same tree on hard labels (--compare)", quiet);
     },
-    onTeacher: (t) =>
+    onTeacher: (t) => {
+      for (const d of t.descriptions) info(`teacher: ${d}`, quiet);
+      const acc = (x: number) => (Number.isNaN(x) ? "unknown (no outputs for it)" : percent(x));
       info(
-        `teacher: ${t.loaded ? "loaded" : "trained and saved"} ${t.file}; test accuracy ${
-          percent(t.testAccuracy)
-        }`,
+        `teacher: ${t.loaded ? "loaded" : "trained and saved"} ${t.file}; validation accuracy ${
+          acc(t.valAccuracy)
+        }, test accuracy ${acc(t.testAccuracy)}`,
         quiet,
-      ),
+      );
+    },
     onLabelProgress: (done, total) => labelBar.update(1, 1, done, total, {}),
     onCache: (e) =>
       info(`soft labels: ${e.hit ? "cached" : "computed and cached in"} ${e.file}`, quiet),
@@ -204,9 +227,11 @@ async function distillAction(
   if (d.loaded) info(`loaded the tree in ${out} (use --retrain to train a new one)`, quiet);
   printRunResult(d, "distilled", quiet);
   info(
-    `fidelity to the teacher: ${percent(result.fidelity)} (max-leaf), ${
-      percent(result.fidelityMixture)
-    } (mixture)`,
+    Number.isNaN(result.fidelity)
+      ? "fidelity to the teacher: unknown (the teacher's outputs do not cover the test split)"
+      : `fidelity to the teacher: ${percent(result.fidelity)} (max-leaf), ${
+        percent(result.fidelityMixture)
+      } (mixture)`,
     quiet,
   );
   if (result.hard) {
@@ -229,6 +254,15 @@ async function distillAction(
       command: "distill",
       ...runSummary(d, out),
       teacher_test_accuracy: result.teacherTestAccuracy,
+      teacher_val_accuracy: result.teacherValAccuracy,
+      teachers: result.teachers.map((t) => ({
+        kind: t.kind,
+        file: t.file,
+        input_shape: t.inputShape,
+        classes: t.classes,
+        preprocessing: t.preprocessing,
+        preprocessing_text: t.preprocessing ? describePreprocessing(t.preprocessing) : null,
+      })),
       teacher_loaded: result.teacherLoaded,
       teacher_kernels: kernels.name,
       teacher: result.teacherFile,

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { describeTeacherRecord } from "../lib/teacher/any.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
@@ -107,6 +108,9 @@ export function predictCommand() {
     .action(async (inputs, o) => {
       const quiet = Boolean(o.quiet);
       const tree = await loadTreeCheckpoint(o.model);
+      for (const t of tree.data.teacher ?? []) {
+        info(`distilled from the teacher ${describeTeacherRecord(t)}`, quiet);
+      }
       const prepared = await prepareInputs(inputs, tree, {
         ...prepareOptionsFrom(o),
         onSkip: (path, why) => info(`skipped ${path}: ${why}`, quiet),
@@ -122,6 +126,7 @@ export function predictCommand() {
         printJson({
           command: "predict",
           model: o.model,
+          teachers: tree.data.teacher ?? null,
           predictions: predictions.map(predictionJson),
           errors: errors.map((e) => ({ input: e.name, error: e.error })),
           failed: errors.length,

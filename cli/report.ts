@@ -13,6 +13,9 @@ import { inDir, writeFileAtomic } from "../lib/io/atomic.ts";
 import { loadTreeCheckpoint, resolveCheckpointPath } from "../lib/io/checkpoint.ts";
 import { buildReportData, reportHtml } from "../lib/report/mod.ts";
 import { argmaxRows, cachedTeacherLogits, loadTeacher } from "../lib/teacher/mod.ts";
+import { inputOptionsOf } from "../lib/teacher/any.ts";
+import { openTeacher } from "../lib/teacher/open.ts";
+import { asAnyTeacher } from "../lib/teacher/softtree_teacher.ts";
 import { HintedError, intArg, printJson } from "./common.ts";
 import { info, percent } from "./progress.ts";
 
@@ -104,7 +107,12 @@ export function reportCommand() {
           teacherNote = "The run does not record its teacher; give --teacher to compare with it.";
         } else {
           try {
-            const model = await loadTeacher(teacherPath, test);
+            // The teacher is opened with the preprocessing the run recorded for it.
+            const record = tree.data.teacher?.find((t) => t.file === teacherPath) ??
+              (tree.data.teacher?.length === 1 ? tree.data.teacher[0] : undefined);
+            const model = record && record.kind !== "softtree"
+              ? await openTeacher(teacherPath, train, inputOptionsOf(record))
+              : asAnyTeacher(await loadTeacher(teacherPath, test), teacherPath);
             try {
               const logits = await cachedTeacherLogits(model, test.x, {
                 cacheDir: o.cacheDir,
@@ -115,7 +123,7 @@ export function reportCommand() {
                   ),
               });
               teacher = {
-                predictions: argmaxRows(logits, model.config.classes),
+                predictions: argmaxRows(logits, model.classes),
                 file: teacherPath,
               };
             } finally {

@@ -5,11 +5,22 @@
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { loadTeacher, teacherPaths } from "../lib/teacher/io.ts";
-import { checkFits, SEED_TEACHER, teacherAccuracy } from "../lib/teacher/model.ts";
+import { loadTeacher } from "../lib/teacher/io.ts";
+import { SEED_TEACHER } from "../lib/teacher/model.ts";
+import {
+  type AnyTeacher,
+  TEACHER_CHANNELS,
+  TEACHER_LAYOUTS,
+  TEACHER_OUTPUTS,
+  type TeacherInputOptions,
+  teacherRecord,
+} from "../lib/teacher/any.ts";
+import { openTeacher, teacherFileKind } from "../lib/teacher/open.ts";
+import { openSoftLabelsTeacher } from "../lib/teacher/file_labels.ts";
+import { teacherSplitAccuracy } from "../lib/teacher/panel.ts";
 import { loadTeacherState, TEACHER_STATE_FILE } from "../lib/teacher/train_state.ts";
 import { trainTeacherRun } from "../lib/teacher/train_run.ts";
-import { TrainingInterruptedError } from "../lib/errors.ts";
+import { CheckpointError, DatasetError, TrainingInterruptedError } from "../lib/errors.ts";
 import {
   prepareTeacherKernels,
   TEACHER_KERNEL_CHOICES,
@@ -49,6 +60,83 @@ async function chooseKernels(
   const chosen = await prepareTeacherKernels({ kernels, onBuild: buildProgress(quiet) });
   info(`teacher: ${chosen.description}`, quiet);
   return chosen;
+}
+
+/** Parses `--teacher-mean 0.485,0.456,0.406`: numbers separated by commas. */
+function numberListArg(what: string) {
+  return (value: string): number[] => {
+    const parts = value.split(",").map((p) => p.trim());
+    const out = parts.map(Number);
+    if (parts.some((p) => p === "") || out.some((v) => !Number.isFinite(v))) {
+      throw new InvalidArgumentError(
+        `${what} must be numbers separated by commas, like "0.5" or "0.485,0.456,0.406", got "${value}".`,
+      );
+    }
+    return out;
+  };
+}
+
+/**
+ * The options that describe an ONNX or TensorFlow.js teacher's inputs and outputs, and
+ * `--soft-labels`, for `.addOption` (shared by `distill` and `teacher eval`).
+ */
+export const teacherInputOptions = {
+  scale: () =>
+    new Option(
+      "--teacher-scale <s>",
+      "multiply softtree's [0, 1] pixels (or a CSV's own values) by S before --teacher-mean/--teacher-std, e.g. 255 for a model trained on raw bytes (ONNX and TF.js teachers)",
+    ).argParser(numArg("--teacher-scale")),
+  mean: () =>
+    new Option(
+      "--teacher-mean <m>",
+      "torchvision Normalize's mean: one value or one per channel, e.g. 0.5 or 0.485,0.456,0.406",
+    ).argParser(numberListArg("--teacher-mean")),
+  std: () =>
+    new Option("--teacher-std <s>", "torchvision Normalize's std: one value or one per channel")
+      .argParser(numberListArg("--teacher-std")),
+  channels: () =>
+    new Option(
+      "--teacher-channels <c>",
+      "the colour channels the model was trained on: rgb, bgr or gray (default: its input's channel count)",
+    ).argParser(choiceArg("--teacher-channels", TEACHER_CHANNELS)),
+  layout: () =>
+    new Option(
+      "--teacher-layout <l>",
+      "the model's input layout: nchw, nhwc or flat (default: from its input shape)",
+    ).argParser(choiceArg("--teacher-layout", TEACHER_LAYOUTS)),
+  outputs: () =>
+    new Option(
+      "--teacher-outputs <kind>",
+      "what the teacher's output holds: auto (rows non-negative summing to 1 are probabilities), logits or probabilities",
+    ).argParser(choiceArg("--teacher-outputs", TEACHER_OUTPUTS)),
+  output: () =>
+    new Option("--teacher-output <name>", "the output to use, for a model with several"),
+  softLabels: () =>
+    new Option(
+      "--soft-labels <file>",
+      "a file of the teacher's outputs instead of --teacher: CSV (header optional) or .npy float32/float64, one row of logits or probabilities per sample of --data, in the data's own order",
+    ),
+};
+
+/** The teacher input options parsed (see {@linkcode teacherInputOptions}). */
+export function teacherInputFrom(o: {
+  teacherScale?: number;
+  teacherMean?: number[];
+  teacherStd?: number[];
+  teacherChannels?: (typeof TEACHER_CHANNELS)[number];
+  teacherLayout?: (typeof TEACHER_LAYOUTS)[number];
+  teacherOutputs?: (typeof TEACHER_OUTPUTS)[number];
+  teacherOutput?: string;
+}): TeacherInputOptions {
+  return {
+    scale: o.teacherScale,
+    mean: o.teacherMean,
+    std: o.teacherStd,
+    channels: o.teacherChannels,
+    layout: o.teacherLayout,
+    outputs: o.teacherOutputs,
+    output: o.teacherOutput,
+  };
 }
 
 /** `softtree teacher train`. */
@@ -205,8 +293,22 @@ async function teacherTrain(
 /** `softtree teacher eval`. */
 function teacherEvalCommand() {
   return withDataOptions(new Command("eval"))
-    .description("Evaluate a saved teacher on the test split (or another) of its data set.")
-    .option("--model <path>", "teacher folder or its model.json", SHIPPED_TEACHER)
+    .addOption(teacherInputOptions.scale())
+    .addOption(teacherInputOptions.mean())
+    .addOption(teacherInputOptions.std())
+    .addOption(teacherInputOptions.channels())
+    .addOption(teacherInputOptions.layout())
+    .addOption(teacherInputOptions.outputs())
+    .addOption(teacherInputOptions.output())
+    .addOption(teacherInputOptions.softLabels())
+    .description(
+      "Evaluate a teacher (softtree's ConvNet, an ONNX model, a TensorFlow.js model, or a file of its outputs) on a split of the data: the first check that its preprocessing is right.",
+    )
+    .option(
+      "--teacher <path>",
+      "the teacher: an .onnx file, a TensorFlow.js model.json (or its folder), or a softtree teacher folder",
+    )
+    .option("--model <path>", "the same as --teacher (softtree's teacher folders)", SHIPPED_TEACHER)
     .option(
       "--split <name>",
       "train, val or test",
@@ -218,35 +320,63 @@ function teacherEvalCommand() {
     .option("--quiet", "no progress on stderr")
     .action(async (o, cmd) => {
       const quiet = Boolean(o.quiet);
-      const paths = teacherPaths(o.model);
-      // Load (and check) the teacher before the slower data load, so a bad path fails fast.
-      const teacher = await loadTeacher(o.model);
+      const path = o.teacher ?? o.model;
+      const input = teacherInputFrom(o);
+      let teacher: AnyTeacher | null = null;
       try {
-        const spec = cmd.getOptionValueSource("data") === "default"
-          ? String(teacher.meta.source ?? o.data)
-          : o.data;
+        let spec = o.data;
+        let kernels: TeacherKernels | null = null;
+        if (!o.softLabels) {
+          const { kind, file } = await teacherFileKind(path);
+          if (kind === "softtree") {
+            // Load (and check) the teacher before the slower data load, so a bad path fails fast.
+            const own = await loadTeacher(path);
+            if (cmd.getOptionValueSource("data") === "default") {
+              spec = String(own.meta.source ?? o.data);
+            }
+            own.dispose();
+            kernels = await chooseKernels(o.kernels, quiet);
+          } else if (kind === "missing") {
+            throw new CheckpointError(`Cannot load teacher "${file}": no such file`);
+          }
+        }
         const splits = await loadDataFrom({ ...o, data: spec }, quiet);
         const ds = splits[o.split];
-        checkFits(teacher, ds, `The teacher in "${paths.model}"`);
-        const kernels = await chooseKernels(o.kernels, quiet);
+        teacher = o.softLabels
+          ? await openSoftLabelsTeacher(o.softLabels, splits, { outputs: input.outputs })
+          : await openTeacher(path, splits.train, input);
+        const bar = new ProgressBar("teacher", quiet);
         const t0 = performance.now();
-        const accuracy = await teacherAccuracy(teacher, ds);
+        const { accuracy } = await teacherSplitAccuracy([teacher], ds, splits.train, {
+          onProgress: (done, total) => bar.update(1, 1, done, total, {}),
+        });
         const seconds = (performance.now() - t0) / 1000;
+        if (Number.isNaN(accuracy) && ds.n > 0) {
+          throw new DatasetError(
+            `The soft-labels file "${o.softLabels}" holds no rows for the ${o.split} split ` +
+              `("${ds.source}" is not "${splits.train.source}")`,
+          );
+        }
+        // Described after the run: a model's outputs (logits or probabilities) are known by then.
+        info(`teacher: ${teacher.describe()}`, quiet);
         info(`teacher: ${o.split} accuracy ${percent(accuracy)} on ${ds.n} samples`, quiet);
         if (o.json) {
           printJson({
             command: "teacher eval",
-            model: paths.model,
+            model: teacher.file,
+            teacher: teacherRecord(teacher),
+            data: ds.source,
             split: o.split,
             samples: ds.n,
             accuracy,
             [`${o.split}_accuracy`]: accuracy,
             seconds,
-            kernels: kernels.description,
+            samples_per_second: ds.n / seconds,
+            kernels: kernels?.description,
           });
         }
       } finally {
-        teacher.dispose();
+        teacher?.dispose();
       }
     });
 }
@@ -254,7 +384,9 @@ function teacherEvalCommand() {
 /** `softtree teacher` with its subcommands. */
 export function teacherCommand() {
   return new Command("teacher")
-    .description("Train or evaluate the ConvNet teacher that distill takes soft labels from.")
+    .description(
+      "Train softtree's ConvNet teacher, or evaluate any teacher (ConvNet, ONNX, TensorFlow.js, outputs file).",
+    )
     .addCommand(teacherTrainCommand())
     .addCommand(teacherEvalCommand());
 }

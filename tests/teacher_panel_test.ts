@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { ensureTf } from "../lib/backends/tf_setup.ts";
 import { DatasetError } from "../lib/errors.ts";
-import { teacherLogits } from "../lib/teacher/model.ts";
+import type { SofttreeTeacher } from "../lib/teacher/softtree_teacher.ts";
 import {
   crossFitTeachers,
   disposePanel,
@@ -52,7 +52,9 @@ Deno.test("cross-fitted labels come from the teacher that never saw the row, cop
       assert.equal(panel.members[k].training?.history.length, 1);
       const inFold = panel.foldOf!.filter((f) => f === k).length;
       assert.equal(inFold, 10);
-      const meta = panel.members[k].teacher.meta.training as { trainSamples: number };
+      const meta = (panel.members[k].teacher as SofttreeTeacher).teacher.meta.training as {
+        trainSamples: number;
+      };
       assert.equal(meta.trainSamples, splits.train.n - inFold);
     }
     // A transfer set of the training rows then one copy of each (row r copies row r % N).
@@ -61,7 +63,7 @@ Deno.test("cross-fitted labels come from the teacher that never saw the row, cop
     x.set(splits.train.x);
     x.set(splits.train.x.map((v) => v * 0.9), n * f);
     const got = await panelLogits(panel, x, n);
-    const own = await Promise.all(panel.members.map((m) => teacherLogits(m.teacher, x)));
+    const own = await Promise.all(panel.members.map((m) => m.teacher.logits(x)));
     const k = splits.train.classes;
     for (let r = 0; r < 2 * n; r++) {
       const fold = panel.foldOf![r % n];
@@ -95,7 +97,7 @@ Deno.test("an ensemble's logits are its members' averaged, and so are its test p
     const panel = await teacherEnsemble([`${dir}/a`, `${dir}/b`], splits, TINY);
     const x = subsetRows(splits.train, Int32Array.from([0, 5, 9]), "three").x;
     const got = await panelLogits(panel, x, splits.train.n);
-    const [a, b] = await Promise.all(panel.members.map((m) => teacherLogits(m.teacher, x)));
+    const [a, b] = await Promise.all(panel.members.map((m) => m.teacher.logits(x)));
     for (let i = 0; i < got.length; i++) {
       assert.ok(Math.abs(got[i] - (a[i] + b[i]) / 2) < 1e-6, `value ${i}`);
     }
@@ -103,7 +105,7 @@ Deno.test("an ensemble's logits are its members' averaged, and so are its test p
     const k = splits.test.classes;
     for (let i = 0; i < splits.test.n; i++) {
       const row = Array.from(test.subarray(i * k, i * k + k));
-      assert.equal(panel.testPredictions[i], row.indexOf(Math.max(...row)));
+      assert.equal(panel.testPredictions![i], row.indexOf(Math.max(...row)));
     }
     disposePanel(panel);
   } finally {

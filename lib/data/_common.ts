@@ -47,6 +47,7 @@ export function sliceRows(ds: Dataset, start: number, end: number): Dataset {
     x: ds.x.subarray(start * ds.features, end * ds.features),
     y: ds.y.subarray(start, end),
     n: end - start,
+    ...(ds.sourceRows ? { sourceRows: ds.sourceRows.subarray(start, end) } : {}),
   };
 }
 

@@ -116,7 +116,18 @@ export function augmentImages(ds: Dataset, options: AugmentOptions = {}): Datase
       }
     }
   }
-  return { ...ds, x, y, n: copies * ds.n, source: `${ds.source} (augmented x${copies})` };
+  // Copy r is of row r % N, so it keeps that row's place in the source.
+  const sourceRows = ds.sourceRows
+    ? Int32Array.from({ length: copies * ds.n }, (_, r) => ds.sourceRows![r % ds.n])
+    : undefined;
+  return {
+    ...ds,
+    x,
+    y,
+    n: copies * ds.n,
+    source: `${ds.source} (augmented x${copies})`,
+    sourceRows,
+  };
 }
 
 /**
@@ -282,5 +293,11 @@ export function concatDatasets(a: Dataset, b: Dataset): Dataset {
   const y = new Int32Array(a.n + b.n);
   y.set(a.y);
   y.set(b.y, a.n);
-  return { ...a, x, y, n: a.n + b.n };
+  let sourceRows: Int32Array | undefined;
+  if (a.sourceRows && b.sourceRows) {
+    sourceRows = new Int32Array(a.n + b.n);
+    sourceRows.set(a.sourceRows);
+    sourceRows.set(b.sourceRows, a.n);
+  }
+  return { ...a, x, y, n: a.n + b.n, sourceRows };
 }

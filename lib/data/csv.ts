@@ -268,9 +268,11 @@ export function parseCsvDataset(text: string, name: string, options: CsvOptions 
     const m = end - start;
     const x = new Float32Array(m * features);
     const ys = new Int32Array(m);
+    const sourceRows = new Int32Array(m);
     for (let i = 0; i < m; i++) {
       const r = order[start + i];
       ys[i] = y[r];
+      sourceRows[i] = r;
       for (let f = 0; f < features; f++) {
         const span = max[f] - min[f];
         x[i * features + f] = span > 0 ? (raw[r * features + f] - min[f]) / span : 0;
@@ -287,6 +289,7 @@ export function parseCsvDataset(text: string, name: string, options: CsvOptions 
       source,
       classNames: [...classNames],
       scaling: { min: [...min], max: [...max] },
+      sourceRows,
     };
   };
   return {

@@ -201,8 +201,23 @@ export async function loadData(
       ...(splits.rows ? { rows: { ...splits.rows, test: null } } : {}),
     };
   }
+  splits = withSourceRows(splits);
   const out = limit === undefined ? splits : limitSplits(splits, limit);
   return { ...out, labels: labelReport(out) };
+}
+
+/** Each split's `sourceRows` from `splits.rows` where the loader did not set them itself. */
+function withSourceRows(splits: Splits): Splits {
+  const rows = splits.rows;
+  if (!rows) return splits;
+  const set = (ds: Dataset, r: Int32Array | null): Dataset =>
+    ds.sourceRows || !r || r.length !== ds.n ? ds : { ...ds, sourceRows: r };
+  return {
+    ...splits,
+    train: set(splits.train, rows.train),
+    val: set(splits.val, rows.val),
+    test: set(splits.test, rows.test),
+  };
 }
 
 /**

@@ -35,6 +35,8 @@ export interface Dataset {
    * decides whether `predict` inverts inputs with a light background. Absent: light on dark.
    */
   lightOnDark?: boolean;
+  /** Each sample's row in its source, in the source's own order (all rows counted), when known. */
+  sourceRows?: Int32Array;
 }
 
 /**

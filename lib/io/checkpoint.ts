@@ -178,6 +178,9 @@ export function readDataInfo(rd: Reader, v: unknown, classes: number): DataInfo 
     info.scaling = { min: nums(sc.min, "data.scaling.min"), max: nums(sc.max, "data.scaling.max") };
   }
   if (typeof d.lightOnDark === "boolean") info.lightOnDark = d.lightOnDark;
+  if (d.teacher !== undefined && d.teacher !== null) {
+    info.teacher = rd.list(d.teacher, "data.teacher", (t, p) => rd.obj(t, p));
+  }
   return info;
 }
 

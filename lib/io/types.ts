@@ -25,6 +25,12 @@ export interface DataInfo {
    * `Dataset.lightOnDark`); absent (older checkpoints, MNIST and IDX data) means they are.
    */
   lightOnDark?: boolean;
+  /**
+   * The teachers a distilled tree learnt from: kind, file, input shape, classes and
+   * preprocessing of each (see `TeacherRecord` in `lib/teacher/any.ts`); absent for trees
+   * trained on labels and older checkpoints.
+   */
+  teacher?: Record<string, unknown>[];
 }
 
 /** A trained tree as saved in a run directory. */

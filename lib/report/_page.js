@@ -678,6 +678,9 @@ function setupStatic() {
         }`
         : "no (hard labels)",
     ),
+    ...(r.teachers && r.teachers.length
+      ? [row("teacher", r.teachers.map((t) => `<code>${esc(t)}</code>`).join("<br>"))]
+      : []),
     row("tree options", json(r.config)),
     row("training options", r.fitOptions ? json(r.fitOptions) : "not recorded"),
     row("data", json(r.data)),

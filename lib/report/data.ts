@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { describeTeacherRecord } from "../teacher/any.ts";
 import { leafClasses } from "../tree/inspect.ts";
 import { type FeatureFacts, featureFacts, type LabelledRows } from "./_features.ts";
 
@@ -344,6 +345,8 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
     data: metrics.data ?? { source: info.source },
     backend: metrics.backend ?? null,
     distilled: Boolean(meta.distilled ?? metrics.teacher),
+    teachers: (info.teacher ?? (metrics.teachers as Record<string, unknown>[] | undefined) ?? [])
+      .map(describeTeacherRecord),
     temperature: metrics.temperature ?? meta.temperature ?? null,
     epochsRun: metrics.epochsRun ?? null,
     bestEpoch: metrics.bestEpoch ?? null,

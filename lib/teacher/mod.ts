@@ -2,7 +2,9 @@
  * The teacher: the seed's ConvNet (TensorFlow.js layers), trained and run on native kernels
  * (`ffi/stk_cpu.c`, registered as TensorFlow.js kernels; the wasm backend's are the fallback,
  * see `prepareTeacherKernels`), saved in TensorFlow.js's format, and the soft labels
- * `distill` takes from it.
+ * `distill` takes from it; and teachers from elsewhere behind one interface (`AnyTeacher`,
+ * opened by `openTeacher`): an ONNX model (ONNX Runtime), any TensorFlow.js layers or graph
+ * model, or a file of a teacher's outputs (`openSoftLabelsTeacher`).
  *
  * Shapes: `N` samples, `F = H*W*C` features, `K` classes; inputs are `[N, F]` row-major,
  * images channels-last.
@@ -83,4 +85,45 @@ export {
   subsetRows,
   teacherEnsemble,
   type TeacherPanel,
+} from "./panel.ts";
+export {
+  type AnyTeacher,
+  dataShapeText,
+  describePreprocessing,
+  describeTeacherRecord,
+  inputOptionsOf,
+  looksLikeProbabilities,
+  preprocessRows,
+  resolveInput,
+  resolvePreprocessing,
+  TEACHER_CHANNELS,
+  TEACHER_LAYOUTS,
+  TEACHER_OUTPUTS,
+  type TeacherChannels,
+  type TeacherInputOptions,
+  type TeacherKind,
+  type TeacherLayout,
+  type TeacherLogitsOptions,
+  type TeacherOutputs,
+  type TeacherPreprocessing,
+  type TeacherRecord,
+  teacherRecord,
+} from "./any.ts";
+export { inputOptionGiven, openTeacher, type TeacherFileKind, teacherFileKind } from "./open.ts";
+export { asAnyTeacher, SofttreeTeacher } from "./softtree_teacher.ts";
+export { openTfjsTeacher, TfjsTeacher } from "./tfjs_model.ts";
+export { OnnxTeacher, openOnnxTeacher } from "./onnx.ts";
+export {
+  openSoftLabelsTeacher,
+  type SoftLabelsOptions,
+  SoftLabelsTeacher,
+  sourceRowCount,
+  transferRows,
+} from "./file_labels.ts";
+export {
+  type EnsembleOptions,
+  type PanelMember,
+  rowsOf,
+  softLabelsPanel,
+  teacherSplitAccuracy,
 } from "./panel.ts";

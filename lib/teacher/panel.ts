@@ -13,7 +13,7 @@
  * @module
  */
 import type { Dataset, Splits } from "../data/types.ts";
-import { DatasetError } from "../errors.ts";
+import { CheckpointError, DatasetError } from "../errors.ts";
 import { Rng } from "../util/random.ts";
 import { inDir, writeFileAtomic } from "../io/atomic.ts";
 import {
@@ -21,19 +21,86 @@ import {
   type LoadOrTrainResult,
   loadOrTrainTeacher,
 } from "./load_or_train.ts";
-import { argmaxRows } from "./model.ts";
+import { argmaxRows, type TrainTeacherResult } from "./model.ts";
 import { cachedTeacherLogits, type SoftLabelOptions } from "./soft_labels.ts";
+import type { AnyTeacher, TeacherInputOptions } from "./any.ts";
+import { inputOptionGiven, openTeacher, teacherFileKind } from "./open.ts";
+import { SofttreeTeacher } from "./softtree_teacher.ts";
+import { openSoftLabelsTeacher, type SoftLabelsOptions } from "./file_labels.ts";
+
+/** One teacher of a panel. */
+export interface PanelMember {
+  /** The teacher (any kind). */
+  teacher: AnyTeacher;
+  /** `true` when it was loaded, `false` when trained here. */
+  loaded: boolean;
+  /** Its file. */
+  file: string;
+  /** Its accuracy on the test split (`NaN` when empty or when it cannot label it). */
+  testAccuracy: number;
+  /** Its class for each test input, `null` when it cannot label the test split. */
+  testPredictions: Int32Array | null;
+  /** The training, when it was trained here. */
+  training: TrainTeacherResult | null;
+}
 
 /** Several teachers and how they share the labelling. */
 export interface TeacherPanel {
-  /** The networks (call {@linkcode disposePanel} when done). */
-  members: LoadOrTrainResult[];
+  /** The teachers (call {@linkcode disposePanel} when done). */
+  members: PanelMember[];
   /** With cross-fitting: the fold of every training row `[N]`; `null` for an ensemble. */
   foldOf: Int32Array | null;
-  /** The panel's accuracy on the test split: its members' logits averaged. */
+  /** The panel's accuracy on the test split: its members' logits averaged (`NaN` if unknown). */
   testAccuracy: number;
-  /** The panel's class for each test input `[N_test]`. */
-  testPredictions: Int32Array;
+  /**
+   * The panel's class for each test input `[N_test]`; `null` when a teacher cannot label the
+   * test split (a file of outputs for another source's rows).
+   */
+  testPredictions: Int32Array | null;
+}
+
+/** Options of {@linkcode teacherEnsemble}: how a missing softtree teacher is trained, how a model teacher's inputs are prepared. */
+export interface EnsembleOptions extends LoadOrTrainOptions {
+  /** Preprocessing and outputs of ONNX and TensorFlow.js teachers. */
+  input?: TeacherInputOptions;
+}
+
+function member(result: LoadOrTrainResult): PanelMember {
+  return { ...result, teacher: new SofttreeTeacher(result.teacher, result.file) };
+}
+
+/**
+ * The rows of `ds` in its source when they are rows of the training split's source, for a
+ * teacher that is a file of outputs.
+ */
+export function rowsOf(ds: Dataset, train: Dataset): Int32Array | undefined {
+  return ds.source === train.source ? ds.sourceRows : undefined;
+}
+
+/**
+ * The class a teacher (or the mean of several) gives each row of `ds`, and its accuracy
+ * there; `null` and `NaN` when a file of outputs has no rows for `ds`.
+ *
+ * @param teachers One teacher, or several whose logits are averaged.
+ * @param ds A labelled split.
+ * @param train The training split (its source tells which rows a file of outputs holds).
+ * @param options Batch size and progress.
+ */
+export async function teacherSplitAccuracy(
+  teachers: AnyTeacher[],
+  ds: Dataset,
+  train: Dataset,
+  options: SoftLabelOptions = {},
+): Promise<{ accuracy: number; predictions: Int32Array | null }> {
+  const rows = rowsOf(ds, train);
+  if (teachers.some((t) => t.kind === "soft-labels") && !rows) {
+    return { accuracy: NaN, predictions: null };
+  }
+  const logits = await meanLogits(teachers, ds.x, { ...options, rows, cacheDir: undefined });
+  const predictions = argmaxRows(logits, teachers[0].classes);
+  let right = 0;
+  for (let i = 0; i < ds.n; i++) if (predictions[i] === ds.y[i]) right++;
+  return { accuracy: ds.n ? right / ds.n : NaN, predictions };
 }
 
 /** Options of {@linkcode crossFitTeachers}. */
@@ -75,11 +142,13 @@ export function subsetRows(ds: Dataset, rows: Int32Array, source: string): Datas
   const f = ds.features;
   const x = new Float32Array(rows.length * f);
   const y = new Int32Array(rows.length);
+  const sourceRows = ds.sourceRows ? new Int32Array(rows.length) : undefined;
   for (let j = 0; j < rows.length; j++) {
     x.set(ds.x.subarray(rows[j] * f, rows[j] * f + f), j * f);
     y[j] = ds.y[rows[j]];
+    if (sourceRows) sourceRows[j] = ds.sourceRows![rows[j]];
   }
-  return { ...ds, x, y, n: rows.length, source };
+  return { ...ds, x, y, n: rows.length, source, sourceRows };
 }
 
 async function labelsKey(y: Int32Array): Promise<string> {
@@ -125,7 +194,7 @@ export async function crossFitTeachers(
     );
   }
   if (!saved) await writeFileAtomic(recordFile, JSON.stringify(record, null, 2) + "\n");
-  const members: LoadOrTrainResult[] = [];
+  const members: PanelMember[] = [];
   try {
     for (let k = 0; k < folds; k++) {
       options.onFold?.({ fold: k, folds });
@@ -136,10 +205,10 @@ export async function crossFitTeachers(
         { ...splits, train: part },
         { ...options.training, seed: seed + k },
       );
-      members.push(result);
+      members.push(member(result));
       options.onFold?.({ fold: k, folds, result });
     }
-    return { members, foldOf, ...await panelTest(members, splits.test) };
+    return { members, foldOf, ...await panelTest(members, splits) };
   } catch (error) {
     for (const m of members) m.teacher.dispose();
     throw error;
@@ -147,60 +216,127 @@ export async function crossFitTeachers(
 }
 
 /**
- * Loads (or trains) each teacher folder of `paths` and makes them an ensemble: their logits
- * averaged.
+ * Opens each teacher of `paths` and makes them an ensemble: their logits averaged. An ONNX
+ * model or a TensorFlow.js model (told apart by content) is opened with `options.input`; a
+ * softtree teacher folder is loaded, or trained and saved there when missing.
  *
- * @param paths Teacher folders.
+ * @param paths Teacher files or folders.
  * @param splits The data.
- * @param options How a missing teacher is trained.
+ * @param options How a missing softtree teacher is trained; model teachers' preprocessing.
  * @returns The panel (no folds).
+ * @throws {CheckpointError} When a teacher cannot be read or does not fit the data.
  * @example
  * ```ts
- * const panel = await teacherEnsemble(["teachers/a", "teachers/b"], splits);
+ * const panel = await teacherEnsemble(["teachers/a", "model.onnx"], splits);
  * ```
  */
 export async function teacherEnsemble(
   paths: string[],
   splits: Splits,
-  options: LoadOrTrainOptions = {},
+  options: EnsembleOptions = {},
 ): Promise<TeacherPanel> {
   if (paths.length < 1) throw new RangeError("An ensemble needs at least one teacher");
-  const members: LoadOrTrainResult[] = [];
+  const members: PanelMember[] = [];
   try {
-    for (const path of paths) members.push(await loadOrTrainTeacher(path, splits, options));
-    return { members, foldOf: null, ...await panelTest(members, splits.test) };
+    for (const path of paths) {
+      const { kind, file } = await teacherFileKind(path);
+      if (kind === "onnx" || kind === "tfjs" || kind === "unknown") {
+        const teacher = await openTeacher(path, splits.train, options.input);
+        const m: PanelMember = {
+          teacher,
+          loaded: true,
+          file,
+          training: null,
+          testAccuracy: NaN,
+          testPredictions: null,
+        };
+        members.push(m);
+        const own = await teacherSplitAccuracy([teacher], splits.test, splits.train, {
+          onProgress: options.onTestProgress,
+        });
+        m.testAccuracy = own.accuracy;
+        m.testPredictions = own.predictions;
+      } else {
+        const given = inputOptionGiven(options.input ?? {});
+        if (kind === "softtree" && given) {
+          throw new RangeError(
+            `${given} applies to ONNX and TensorFlow.js teachers; "${file}" is softtree's own ` +
+              `teacher, which takes softtree's inputs as they are`,
+          );
+        }
+        if (kind === "missing" && /\.(onnx|json)$/i.test(path)) {
+          throw new CheckpointError(`Cannot load teacher "${path}": no such file`);
+        }
+        members.push(member(await loadOrTrainTeacher(path, splits, options)));
+      }
+    }
+    return { members, foldOf: null, ...await panelTest(members, splits) };
   } catch (error) {
     for (const m of members) m.teacher.dispose();
     throw error;
   }
 }
 
+/**
+ * A panel of one teacher that is a file of its outputs (`--soft-labels`), checked against
+ * the data.
+ *
+ * @param file A CSV or `.npy` file: one row per row of the data's source.
+ * @param splits The data.
+ * @param options Logits or probabilities; transfer rows.
+ * @returns The panel.
+ * @throws {DatasetError} When the file's rows or columns do not match the data.
+ */
+export async function softLabelsPanel(
+  file: string,
+  splits: Splits,
+  options: SoftLabelsOptions = {},
+): Promise<TeacherPanel> {
+  const teacher = await openSoftLabelsTeacher(file, splits, options);
+  const own = await teacherSplitAccuracy([teacher], splits.test, splits.train);
+  return {
+    members: [{
+      teacher,
+      loaded: true,
+      file,
+      training: null,
+      testAccuracy: own.accuracy,
+      testPredictions: own.predictions,
+    }],
+    foldOf: null,
+    testAccuracy: own.accuracy,
+    testPredictions: own.predictions,
+  };
+}
+
 async function panelTest(
-  members: LoadOrTrainResult[],
-  test: Dataset,
-): Promise<{ testAccuracy: number; testPredictions: Int32Array }> {
+  members: PanelMember[],
+  splits: Splits,
+): Promise<{ testAccuracy: number; testPredictions: Int32Array | null }> {
   if (members.length === 1) {
     return { testAccuracy: members[0].testAccuracy, testPredictions: members[0].testPredictions };
   }
-  const logits = await meanLogits(members, test.x, {});
-  const testPredictions = argmaxRows(logits, members[0].teacher.config.classes);
-  let right = 0;
-  for (let i = 0; i < test.n; i++) if (testPredictions[i] === test.y[i]) right++;
-  return { testAccuracy: test.n ? right / test.n : NaN, testPredictions };
+  const r = await teacherSplitAccuracy(members.map((m) => m.teacher), splits.test, splits.train);
+  return { testAccuracy: r.accuracy, testPredictions: r.predictions };
 }
 
 async function meanLogits(
-  members: LoadOrTrainResult[],
+  teachers: AnyTeacher[],
   x: Float32Array,
   options: SoftLabelOptions,
 ): Promise<Float32Array> {
+  if (teachers.some((t) => t.classes !== teachers[0].classes)) {
+    throw new DatasetError(
+      `The teachers give different class counts (${teachers.map((t) => t.classes).join(", ")})`,
+    );
+  }
   let sum: Float32Array | null = null;
-  for (const m of members) {
-    const l = await cachedTeacherLogits(m.teacher, x, options);
+  for (const t of teachers) {
+    const l = await cachedTeacherLogits(t, x, options);
     if (!sum) sum = new Float32Array(l.length);
     for (let i = 0; i < l.length; i++) sum[i] += l[i];
   }
-  for (let i = 0; i < sum!.length; i++) sum![i] /= members.length;
+  for (let i = 0; i < sum!.length; i++) sum![i] /= teachers.length;
   return sum!;
 }
 
@@ -223,14 +359,14 @@ export async function panelLogits(
   trainRows: number,
   options: SoftLabelOptions = {},
 ): Promise<Float32Array> {
-  if (!panel.foldOf) return await meanLogits(panel.members, x, options);
+  if (!panel.foldOf) return await meanLogits(panel.members.map((m) => m.teacher), x, options);
   if (panel.foldOf.length !== trainRows) {
     throw new DatasetError(
       `The cross-fitted teachers were made for ${panel.foldOf.length} training rows, not ${trainRows}`,
     );
   }
   const t0 = panel.members[0].teacher;
-  const f = t0.features, k = t0.config.classes;
+  const f = t0.features, k = t0.classes;
   const m = x.length / f;
   const out = new Float32Array(m * k);
   const folds = panel.members.length;

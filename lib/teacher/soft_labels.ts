@@ -3,17 +3,22 @@
  * disk so that a second `distill` does not run the teacher again.
  *
  * The cache holds logits, not probabilities, so one entry serves every temperature. Its key
- * is a SHA-256 of the teacher's weights (their bytes, as they are in memory) and of the
- * inputs' bytes: a retrained or edited teacher, or other data, gets a new entry.
+ * is a SHA-256 of the teacher's fingerprint (softtree's ConvNet: its weights' bytes, as they
+ * are in memory; a model file: its bytes, external data included, and the preprocessing) and
+ * of the inputs' bytes: a retrained or edited teacher, other preprocessing, or other data,
+ * gets a new entry. A file of outputs is not cached (it is its own cache).
  *
  * Cache file `<cacheDir>/teacher-logits-<key>.bin`: the 8 ASCII bytes `STLOGIT1`, `N` and
  * `K` as little-endian uint32, then `N*K` little-endian float32 logits.
  *
  * @module
  */
-import { ensureTf } from "../backends/tf_setup.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { type PredictOptions, type Teacher, teacherLogits } from "./model.ts";
+import type { Teacher } from "./model.ts";
+import { type AnyTeacher, sha256Hex, type TeacherLogitsOptions } from "./any.ts";
+import { asAnyTeacher } from "./softtree_teacher.ts";
+
+export { teacherFingerprint } from "./softtree_teacher.ts";
 
 const MAGIC = "STLOGIT1";
 const HEADER = 16;
@@ -56,41 +61,6 @@ export function softmaxT(logits: Float32Array, classes: number, temperature = 1)
   return out;
 }
 
-/** Hex SHA-256 of some byte arrays, in order. */
-async function sha256(parts: ArrayBufferView[]): Promise<string> {
-  let total = 0;
-  for (const p of parts) total += p.byteLength;
-  const all = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    all.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), off);
-    off += p.byteLength;
-  }
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/**
- * A hex SHA-256 of the teacher's weights (names, shapes and values) as they are now.
- *
- * @param teacher The teacher.
- * @returns 64 hex digits; it changes whenever any weight does.
- * @example
- * ```ts
- * const before = await teacherFingerprint(teacher);
- * ```
- */
-export async function teacherFingerprint(teacher: Teacher): Promise<string> {
-  await ensureTf();
-  const enc = new TextEncoder();
-  const parts: ArrayBufferView[] = [];
-  for (const w of teacher.model.weights) {
-    parts.push(enc.encode(`${w.originalName}:${w.shape.join("x")};`));
-    parts.push(await w.read().data() as Float32Array);
-  }
-  return await sha256(parts);
-}
-
 /** What happened with the cache, for {@linkcode SoftLabelOptions.onCache}. */
 export interface CacheEvent {
   /** `true` when the logits came from the file. */
@@ -100,7 +70,7 @@ export interface CacheEvent {
 }
 
 /** Options of {@linkcode softLabels} and {@linkcode cachedTeacherLogits}. */
-export interface SoftLabelOptions extends PredictOptions {
+export interface SoftLabelOptions extends TeacherLogitsOptions {
   /** `tau`: soft labels are `softmax(logits / tau)`. @default 1 (the seed) */
   temperature?: number;
   /**
@@ -147,15 +117,16 @@ function encodeCache(logits: Float32Array, n: number, k: number): Uint8Array {
  * ```
  */
 export async function cachedTeacherLogits(
-  teacher: Teacher,
+  teacher: Teacher | AnyTeacher,
   x: Float32Array,
   options: SoftLabelOptions = {},
 ): Promise<Float32Array> {
-  const k = teacher.config.classes;
-  if (!options.cacheDir) return await teacherLogits(teacher, x, options);
-  const n = Math.floor(x.length / teacher.features);
-  const key = await sha256([
-    new TextEncoder().encode(`${await teacherFingerprint(teacher)};${n}x${teacher.features};`),
+  const t = asAnyTeacher(teacher);
+  const k = t.classes;
+  if (!options.cacheDir || t.kind === "soft-labels") return await t.logits(x, options);
+  const n = Math.floor(x.length / t.features);
+  const key = await sha256Hex([
+    new TextEncoder().encode(`${await t.fingerprint()};${n}x${t.features};`),
     x,
   ]);
   const file = `${options.cacheDir.replace(/\/+$/, "")}/teacher-logits-${key.slice(0, 32)}.bin`;
@@ -168,7 +139,7 @@ export async function cachedTeacherLogits(
   } catch {
     // no usable cache entry: compute below
   }
-  const logits = await teacherLogits(teacher, x, options);
+  const logits = await t.logits(x, options);
   await writeFileAtomic(file, encodeCache(logits, n, k));
   options.onCache?.({ hit: false, file });
   return logits;
@@ -189,14 +160,14 @@ export async function cachedTeacherLogits(
  * ```
  */
 export async function softLabels(
-  teacher: Teacher,
+  teacher: Teacher | AnyTeacher,
   x: Float32Array,
   options: SoftLabelOptions = {},
 ): Promise<Float32Array> {
   const temperature = options.temperature ?? 1;
   softmaxT(new Float32Array(0), 1, temperature); // checks the temperature before any work
   const logits = await cachedTeacherLogits(teacher, x, options);
-  return softmaxT(logits, teacher.config.classes, temperature);
+  return softmaxT(logits, asAnyTeacher(teacher).classes, temperature);
 }
 
 /** How much soft labels say beyond the hard labels: see {@linkcode softLabelStats}. */

@@ -21,8 +21,13 @@ import {
   crossFitTeachers,
   disposePanel,
   panelLogits,
+  softLabelsPanel,
   teacherEnsemble,
+  type TeacherPanel,
+  teacherSplitAccuracy,
 } from "../teacher/panel.ts";
+import { type TeacherInputOptions, type TeacherRecord, teacherRecord } from "../teacher/any.ts";
+import { type SoftLabelsOptions, transferRows } from "../teacher/file_labels.ts";
 import { inDir } from "../io/atomic.ts";
 import { acquireRunLock } from "../io/lock.ts";
 import { type RunOptions, type RunResult, trainOrLoad, writeMetrics } from "./run.ts";
@@ -30,10 +35,19 @@ import { type RunOptions, type RunResult, trainOrLoad, writeMetrics } from "./ru
 /** How to distill. */
 export interface DistillOptions extends RunOptions {
   /**
-   * The teacher's folder (model.json + weights); trained and saved there when missing. Several
-   * folders make an ensemble: their logits are averaged.
+   * The teacher: an ONNX model, a TensorFlow.js model (layers or graph), or softtree's own
+   * ConvNet folder (trained and saved there when missing). Several make an ensemble: their
+   * logits are averaged.
    */
   teacher: string | string[];
+  /** Preprocessing and outputs of ONNX and TensorFlow.js teachers. @default none (inputs as they are) */
+  teacherInput?: TeacherInputOptions;
+  /**
+   * A file of the teacher's outputs instead of `teacher` (`--soft-labels`): one row per row of
+   * the data's source, in its order.
+   * @default undefined
+   */
+  softLabels?: { file: string } & SoftLabelsOptions;
   /**
    * Cross-fitting instead of `teacher`: `folds` teachers, each trained (once, in `dir`)
    * without one fold of the training split, and each training image (and its augmented
@@ -74,8 +88,24 @@ export interface DistillOptions extends RunOptions {
   onStage?: (stage: "teacher" | "soft-labels" | "distilled" | "hard") => void;
   /** Told what the soft labels of the transfer set look like (see `softLabelStats`). */
   onSoftLabels?: (stats: SoftLabelStats) => void;
-  /** Told about the teacher once it is ready. */
-  onTeacher?: (info: { loaded: boolean; file: string; testAccuracy: number }) => void;
+  /** Told about the teacher once it is ready: its accuracy on the validation and test splits. */
+  onTeacher?: (info: TeacherInfo) => void;
+}
+
+/** What {@linkcode DistillOptions.onTeacher} is told. */
+export interface TeacherInfo {
+  /** Whether every teacher was loaded (not trained here). */
+  loaded: boolean;
+  /** Its file (several comma-separated). */
+  file: string;
+  /** Accuracy on the test split (`NaN` when it cannot label it). */
+  testAccuracy: number;
+  /** Accuracy on the validation split (`NaN` when it cannot label it). */
+  valAccuracy: number;
+  /** What each teacher is: kind, file, preprocessing. */
+  teachers: TeacherRecord[];
+  /** One line per teacher, for people. */
+  descriptions: string[];
 }
 
 /** What distillation produced. */
@@ -84,13 +114,20 @@ export interface DistillResult {
   distilled: RunResult;
   /** The same tree trained on hard labels (with `compare`). */
   hard: RunResult | null;
-  /** The teacher's accuracy on the test split, in [0, 1]. */
+  /** The teacher's accuracy on the test split, in [0, 1] (`NaN` when it cannot label it). */
   teacherTestAccuracy: number;
+  /** The teacher's accuracy on the validation split, in [0, 1] (`NaN` when it cannot label it). */
+  teacherValAccuracy: number;
+  /** What each teacher is: kind, file, input shape, preprocessing. */
+  teachers: TeacherRecord[];
   /** Whether the teacher was loaded (rather than trained here). */
   teacherLoaded: boolean;
   /** The teacher's `model.json`. */
   teacherFile: string;
-  /** Fraction of test inputs where the tree's max-leaf prediction equals the teacher's. */
+  /**
+   * Fraction of test inputs where the tree's max-leaf prediction equals the teacher's (`NaN`
+   * when the teacher cannot label the test split).
+   */
   fidelity: number;
   /** The same for the tree's mixture prediction. */
   fidelityMixture: number;
@@ -104,7 +141,8 @@ export interface DistillResult {
   softLabels: SoftLabelStats;
 }
 
-function agreement(a: Int32Array, b: Int32Array): number {
+function agreement(a: Int32Array, b: Int32Array | null): number {
+  if (!b) return NaN;
   let same = 0;
   for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
   return a.length ? same / a.length : 0;
@@ -146,19 +184,36 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
     ...options.teacherTraining,
   };
   const paths = typeof options.teacher === "string" ? [options.teacher] : options.teacher;
-  const panel = options.crossFit
-    ? await crossFitTeachers(splits, { ...options.crossFit, training: recipe })
-    : await teacherEnsemble(paths, splits, recipe);
-  const t = {
-    loaded: panel.members.every((m) => m.loaded),
-    file: options.crossFit
-      ? `${options.crossFit.dir} (${panel.members.length} cross-fitted teachers)`
-      : panel.members.map((m) => m.file).join(", "),
-    testAccuracy: panel.testAccuracy,
-    testPredictions: panel.testPredictions,
-  };
+  let panel: TeacherPanel;
+  if (options.softLabels) {
+    const { file, ...rest } = options.softLabels;
+    panel = await softLabelsPanel(file, splits, rest);
+  } else {
+    panel = options.crossFit
+      ? await crossFitTeachers(splits, { ...options.crossFit, training: recipe })
+      : await teacherEnsemble(paths, splits, { ...recipe, input: options.teacherInput });
+  }
   try {
-    options.onTeacher?.({ loaded: t.loaded, file: t.file, testAccuracy: t.testAccuracy });
+    const teachers = panel.members.map((m) => m.teacher);
+    const val = await teacherSplitAccuracy(teachers, splits.val, splits.train);
+    const t = {
+      loaded: panel.members.every((m) => m.loaded),
+      file: options.crossFit
+        ? `${options.crossFit.dir} (${panel.members.length} cross-fitted teachers)`
+        : panel.members.map((m) => m.file).join(", "),
+      testAccuracy: panel.testAccuracy,
+      valAccuracy: val.accuracy,
+      testPredictions: panel.testPredictions,
+      teachers: teachers.map(teacherRecord),
+    };
+    options.onTeacher?.({
+      loaded: t.loaded,
+      file: t.file,
+      testAccuracy: t.testAccuracy,
+      valAccuracy: t.valAccuracy,
+      teachers: t.teachers,
+      descriptions: teachers.map((m) => m.describe()),
+    });
     options.onStage?.("soft-labels");
     const copies = options.augment?.copies ?? 0;
     const train = copies > 0
@@ -172,6 +227,7 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       )
       : splits.train;
     const logits = await panelLogits(panel, train.x, splits.train.n, {
+      rows: transferRows(splits.train, train.n),
       cacheDir: options.cacheDir,
       onCache: options.onCache,
       onProgress: (done, total) => options.onLabelProgress?.(done, total),
@@ -201,11 +257,13 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       augment: copies > 0 ? { ...options.augment, onProgress: undefined } : undefined,
       teacher: t.file,
       teacherTestAccuracy: t.testAccuracy,
+      teacherValAccuracy: t.valAccuracy,
     };
     const distilled = await trainOrLoad({ ...splits, train }, {
       ...options,
       fit: { ...options.fit, targets },
       meta,
+      teacherRecords: t.teachers as unknown as Record<string, unknown>[],
     });
     const fidelity = agreement(distilled.test.predMaxLeaf, teacherTest);
     const fidelityMixture = agreement(distilled.test.predMixture, teacherTest);
@@ -228,7 +286,9 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       ...previous,
       temperature,
       teacher: t.file,
+      teachers: t.teachers,
       teacherTestAccuracy: t.testAccuracy,
+      teacherValAccuracy: t.valAccuracy,
       testAccuracy: distilled.test.accuracy,
       testAccuracyMixture: distilled.test.accuracyMixture,
       fidelity,
@@ -247,6 +307,8 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       distilled,
       hard,
       teacherTestAccuracy: t.testAccuracy,
+      teacherValAccuracy: t.valAccuracy,
+      teachers: t.teachers,
       teacherLoaded: t.loaded,
       teacherFile: t.file,
       fidelity,

@@ -82,6 +82,8 @@ export interface RunOptions {
   onBuild?: (event: BuildEvent) => void;
   /** Facts stored in the checkpoint and `metrics.json` (command line, teacher, ...). */
   meta?: Record<string, unknown>;
+  /** The teachers a distilled tree learns from, kept in the checkpoint's data facts. */
+  teacherRecords?: Record<string, unknown>[];
 }
 
 /** What a run produced. */
@@ -188,6 +190,7 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
         seed,
         onBuild: options.onBuild,
       });
+      if (options.teacherRecords) tree.data.teacher = options.teacherRecords;
       options.onBackend?.(tree.backendNote);
       if (saved) {
         const f = saved.fit;
