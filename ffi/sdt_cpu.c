@@ -92,10 +92,10 @@ int32_t sdt_probe(char* info, int32_t cap) {
 /* ---------------------------------------------------------------- context */
 
 struct sdt_ctx {
-  int D, F, K, I, L, Ip, loss, learn_beta, threads;
+  int D, F, K, I, L, Ip, BW, loss, learn_beta, threads;
   double strength, decay, window, lr;
   float beta;
-  float* wT;  /* [F, Ip] */
+  float* wT;  /* [Ip / BW, F, BW]: w's transpose in blocks of BW nodes (see widx) */
   float* b;   /* [Ip] */
   float* phi; /* [L, K] */
   /* Adam */
@@ -108,7 +108,7 @@ struct sdt_ctx {
   double *snum, *sden; /* [I] this batch's smoothed averages */
   float *cnum, *cden;  /* [I] d objective / d (P_n p_n), d objective / d P_n, per sample */
   /* gradients */
-  float *gw, *gb, *gphi; /* [F, Ip], [Ip], [L, K] */
+  float *gw, *gb, *gphi; /* like wT, [Ip], [L, K] */
   double gbeta;
   /* leaf tables */
   float *logq, *q; /* [L, K] */
@@ -138,6 +138,16 @@ struct sdt_ctx {
   int32_t* tcol;
   float* tval;
 };
+
+/* Where filter weight (node n, feature j) lives in wT (and mw, vw, gw): blocks of BW nodes,
+ * each block feature-major [F, BW] and contiguous. One feature's BW nodes are a run of whole
+ * vectors, and a block (F BW floats, 200 KB for MNIST) streams through the cache without
+ * the conflict misses of rows Ip floats apart (4 KB at depth 10: every row in the same few
+ * cache sets). */
+static inline size_t widx(const sdt_ctx* c, size_t j, size_t n) {
+  size_t BW = (size_t)c->BW;
+  return (n / BW) * (size_t)c->F * BW + j * BW + n % BW;
+}
 
 static void* xalloc(size_t bytes) {
   size_t n = (bytes + 63) / 64 * 64;
@@ -243,6 +253,7 @@ int32_t sdt_create(sdt_ctx** out, int32_t depth, int32_t features, int32_t class
   if (!c) return fail(SDT_ERR_MEMORY, "Cannot allocate a tree context");
   c->D = depth, c->F = features, c->K = classes, c->L = 1 << depth, c->I = c->L - 1;
   c->Ip = (c->I + 7) / 8 * 8;
+  c->BW = c->Ip >= 64 ? 64 : c->Ip; /* Ip is a multiple of 64 from depth 6 on */
   c->loss = loss_kind, c->learn_beta = learn_beta != 0;
   c->strength = penalty_strength, c->decay = penalty_decay, c->window = ema_window;
   c->lr = learning_rate, c->beta = (float)inv_temp;
@@ -276,7 +287,7 @@ int32_t sdt_set_params(sdt_ctx* c, const float* w, const float* b, const float* 
   SDT_TRY(check_set_params(c, w, b, phi, beta));
   size_t F = c->F, Ip = c->Ip, I = c->I, LK = (size_t)c->L * c->K;
   for (size_t n = 0; n < I; n++)
-    for (size_t j = 0; j < F; j++) c->wT[j * Ip + n] = w[n * F + j];
+    for (size_t j = 0; j < F; j++) c->wT[widx(c, j, n)] = w[n * F + j];
   memcpy(c->b, b, I * 4);
   memcpy(c->phi, phi, LK * 4);
   c->beta = beta;
@@ -289,9 +300,9 @@ int32_t sdt_set_params(sdt_ctx* c, const float* w, const float* b, const float* 
 
 int32_t sdt_get_params(float* w, float* b, float* phi, float* beta, const sdt_ctx* c) {
   SDT_TRY(check_get_params(w, b, phi, beta, c));
-  size_t F = c->F, Ip = c->Ip, I = c->I;
+  size_t F = c->F, I = c->I;
   for (size_t n = 0; n < I; n++)
-    for (size_t j = 0; j < F; j++) w[n * F + j] = c->wT[j * Ip + n];
+    for (size_t j = 0; j < F; j++) w[n * F + j] = c->wT[widx(c, j, n)];
   memcpy(b, c->b, I * 4);
   memcpy(phi, c->phi, (size_t)c->L * c->K * 4);
   *beta = c->beta;
@@ -323,13 +334,14 @@ int32_t sdt_set_beta(sdt_ctx* c, float beta) {
 /* Adam's moments in the parameters' layout: w [I, F] (stored transposed as wT [F, Ip]), b [I],
  * phi [L, K], beta. `out` copies the context's moments into m and v, else the other way. */
 static void adam_copy(sdt_ctx* c, float* m, float* v, int out) {
-  size_t F = c->F, Ip = c->Ip, I = c->I, LK = (size_t)c->L * c->K;
+  size_t F = c->F, I = c->I, LK = (size_t)c->L * c->K;
   float* mb = m + I * F;
   float* vb = v + I * F;
   for (size_t n = 0; n < I; n++)
     for (size_t j = 0; j < F; j++) {
-      if (out) m[n * F + j] = c->mw[j * Ip + n], v[n * F + j] = c->vw[j * Ip + n];
-      else c->mw[j * Ip + n] = m[n * F + j], c->vw[j * Ip + n] = v[n * F + j];
+      size_t i = widx(c, j, n);
+      if (out) m[n * F + j] = c->mw[i], v[n * F + j] = c->vw[i];
+      else c->mw[i] = m[n * F + j], c->vw[i] = v[n * F + j];
     }
   if (out) {
     memcpy(mb, c->mb, I * 4), memcpy(vb, c->vb, I * 4);
@@ -390,7 +402,7 @@ int32_t sdt_set_train_data(sdt_ctx* c, const float* x, const float* targets, int
 
 /* ---------------------------------------------------------------- kernels */
 
-/* out[0 .. 8NV) = bias + sum_e val[e] W[col[e], 0 .. 8NV) (W rows of stride Ip). */
+/* out[0 .. 8NV) = bias + sum_e val[e] W[col[e], 0 .. 8NV) (W rows of stride Ip = BW). */
 static inline __attribute__((always_inline)) void fwd_kernel(
     float* restrict out, const float* restrict W, size_t Ip, const float* restrict bias,
     const int32_t* restrict col, const float* restrict val, int nnz, const int NV) {
@@ -417,12 +429,12 @@ static inline __attribute__((always_inline)) void grad_kernel(
   }
 }
 
-static int block_vectors(const sdt_ctx* c) { return c->Ip >= 64 ? 8 : c->Ip / 8; }
+static int block_vectors(const sdt_ctx* c) { return c->BW / 8; }
 
 static void fwd_block(sdt_ctx* c, int s, int blk, int NV) {
-  size_t n0 = (size_t)blk * 8 * NV, Ip = c->Ip;
-  float* out = c->a + (size_t)s * Ip + n0;
-  const float* W = c->wT + n0;
+  size_t n0 = (size_t)blk * 8 * NV, Ip = c->BW;
+  float* out = c->a + (size_t)s * c->Ip + n0;
+  const float* W = c->wT + (size_t)blk * c->F * c->BW;
   const float* bias = c->b + n0;
   switch (NV) {
     case 8: fwd_kernel(out, W, Ip, bias, c->rc[s], c->rv[s], c->rn[s], 8); break;
@@ -433,9 +445,9 @@ static void fwd_block(sdt_ctx* c, int s, int blk, int NV) {
 }
 
 static void grad_block(sdt_ctx* c, int s, int blk, int NV, int e0, int e1) {
-  size_t n0 = (size_t)blk * 8 * NV, Ip = c->Ip;
-  const float* d = c->da + (size_t)s * Ip + n0;
-  float* G = c->gw + n0;
+  size_t n0 = (size_t)blk * 8 * NV, Ip = c->BW;
+  const float* d = c->da + (size_t)s * c->Ip + n0;
+  float* G = c->gw + (size_t)blk * c->F * c->BW;
   const int32_t* col = c->rc[s] + e0;
   const float* val = c->rv[s] + e0;
   int nnz = e1 - e0;
@@ -496,10 +508,11 @@ static int lower_bound(const int32_t* a, int n, int32_t key) {
 static void grad_range(sdt_ctx* c, int64_t k0, int64_t k1, int chunk, const void* arg) {
   const int* a = (const int*)arg; /* B, by_features */
   int NV = block_vectors(c), nb = c->Ip / (8 * NV), B = a[0];
-  size_t Ip = c->Ip;
+  size_t BW = c->BW, FB = (size_t)c->F * BW;
   (void)chunk;
   if (a[1]) {
-    memset(c->gw + (size_t)k0 * Ip, 0, (size_t)(k1 - k0) * Ip * 4);
+    for (int k = 0; k < nb; k++)
+      memset(c->gw + k * FB + (size_t)k0 * BW, 0, (size_t)(k1 - k0) * BW * 4);
     for (int s = 0; s < B; s++) {
       int e0 = lower_bound(c->rc[s], c->rn[s], (int32_t)k0);
       int e1 = lower_bound(c->rc[s], c->rn[s], (int32_t)k1);
@@ -507,8 +520,7 @@ static void grad_range(sdt_ctx* c, int64_t k0, int64_t k1, int chunk, const void
         for (int k = 0; k < nb; k++) grad_block(c, s, k, NV, e0, e1);
     }
   } else {
-    size_t n0 = (size_t)k0 * 8 * NV, w = (size_t)(k1 - k0) * 8 * NV * 4;
-    for (size_t j = 0; j < (size_t)c->F; j++) memset(c->gw + j * Ip + n0, 0, w);
+    memset(c->gw + (size_t)k0 * FB, 0, (size_t)(k1 - k0) * FB * 4);
     for (int64_t k = k0; k < k1; k++)
       for (int s = 0; s < B; s++) grad_block(c, s, (int)k, NV, 0, c->rn[s]);
   }
@@ -961,9 +973,9 @@ int32_t sdt_gradients(float* dw, float* db, float* dphi, double* dbeta, double* 
   int32_t st = view_dense(c, x, targets, batch);
   if (st) return st;
   batch_objective(c, batch, 1, loss, penalty);
-  size_t F = c->F, Ip = c->Ip;
+  size_t F = c->F;
   for (size_t n = 0; n < (size_t)c->I; n++)
-    for (size_t j = 0; j < F; j++) dw[n * F + j] = c->gw[j * Ip + n];
+    for (size_t j = 0; j < F; j++) dw[n * F + j] = c->gw[widx(c, j, n)];
   memcpy(db, c->gb, (size_t)c->I * 4);
   memcpy(dphi, c->gphi, (size_t)c->L * c->K * 4);
   *dbeta = c->gbeta;
