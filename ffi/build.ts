@@ -48,7 +48,7 @@ export const LIBRARIES = {
   sdt_cpu: {
     compiler: "cc",
     main: "sdt_cpu.c",
-    sources: ["sdt.h", "sdt_common.h", "sdt_cpu.c"],
+    sources: ["sdt.h", "sdt_common.h", "cpu_pool.h", "sdt_cpu.c"],
     envVar: "SOFTTREE_NATIVE_LIB",
     title: "the native tree library",
   },
@@ -62,7 +62,7 @@ export const LIBRARIES = {
   stk_cpu: {
     compiler: "cc",
     main: "stk_cpu.c",
-    sources: ["stk.h", "stk_common.h", "stk_cpu.c"],
+    sources: ["stk.h", "stk_common.h", "cpu_pool.h", "stk_cpu.c"],
     envVar: "SOFTTREE_TEACHER_LIB",
     title: "the native teacher kernels",
   },

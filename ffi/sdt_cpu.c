@@ -20,23 +20,26 @@
  *   sum: every number is summed in the same order whatever the thread count, so results
  *   are deterministic (and identical across thread counts).
  */
+#define _GNU_SOURCE /* sched_getaffinity, in cpu_pool.h */
 #include "sdt_common.h"
+#include "cpu_pool.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* Rows per chunk when forwarding or evaluating a large split. */
 #define CHUNK 1024
-/* Below this many multiply-adds a parallel region costs more than it saves. */
-#define PAR_WORK 4e6
+/* Below this many multiply-adds (or comparable elementwise operations) a parallel region
+ * costs more than it saves: a fork-join of two OpenMP threads is a few microseconds, that is
+ * ~1e4 multiply-adds; 1e5 keeps the seed's depth 4, batch 4 serial (its whole step is ~2e4)
+ * and splits every pass of depth 8, batch 64 (measured in bench/results/tree_hotpath.md). */
+#define PAR_WORK 1e5
 
 typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
 
 static inline v8f ld8(const float* p) {
   v8f v;
@@ -62,11 +65,6 @@ const char* sdt_last_error(void) { return g_error; }
 #else
 #define SIMD_NAME "sse"
 #endif
-#ifdef _OPENMP
-#define OMP_NAME ", openmp"
-#else
-#define OMP_NAME ""
-#endif
 
 /* The CPU level the library was compiled for (ffi/build.ts passes -march's value). */
 #ifdef SOFTTREE_TARGET
@@ -81,7 +79,7 @@ const char* sdt_last_error(void) { return g_error; }
 #endif
 
 const char* sdt_build_info(void) {
-  return "cpu (" CC_NAME ", " TARGET_NAME SIMD_NAME OMP_NAME ")";
+  return "cpu (" CC_NAME ", " TARGET_NAME SIMD_NAME ")";
 }
 
 int32_t sdt_probe(char* info, int32_t cap) {
@@ -94,10 +92,10 @@ int32_t sdt_probe(char* info, int32_t cap) {
 /* ---------------------------------------------------------------- context */
 
 struct sdt_ctx {
-  int D, F, K, I, L, Ip, loss, learn_beta, threads;
+  int D, F, K, I, L, Ip, BW, loss, learn_beta, threads;
   double strength, decay, window, lr;
   float beta;
-  float* wT;  /* [F, Ip] */
+  float* wT;  /* [Ip / BW, F, BW]: w's transpose in blocks of BW nodes (see widx) */
   float* b;   /* [Ip] */
   float* phi; /* [L, K] */
   /* Adam */
@@ -110,10 +108,12 @@ struct sdt_ctx {
   double *snum, *sden; /* [I] this batch's smoothed averages */
   float *cnum, *cden;  /* [I] d objective / d (P_n p_n), d objective / d P_n, per sample */
   /* gradients */
-  float *gw, *gb, *gphi; /* [F, Ip], [Ip], [L, K] */
+  float *gw, *gb, *gphi; /* like wT, [Ip], [L, K] */
   double gbeta;
   /* leaf tables */
   float *logq, *q; /* [L, K] */
+  float *logqT, *qT; /* [K, L] the same, transposed: the per-sample passes run along L */
+  float *gT, *u;     /* [K, L], [L] the leaf gradient's sums over the batch */
   int32_t* leaf_arg; /* [L] argmax_k Q^l_k */
   /* resident training set (CSR) */
   int32_t n;
@@ -130,6 +130,7 @@ struct sdt_ctx {
   const int32_t** rc;
   const float** rv;
   int32_t* rn;
+  int64_t* roff; /* [cap] where each row of a dense batch starts in tcol / tval */
   const float** rt;
   float* dpbuf; /* [threads, I + L] */
   /* on-the-fly CSR of a dense batch */
@@ -137,6 +138,16 @@ struct sdt_ctx {
   int32_t* tcol;
   float* tval;
 };
+
+/* Where filter weight (node n, feature j) lives in wT (and mw, vw, gw): blocks of BW nodes,
+ * each block feature-major [F, BW] and contiguous. One feature's BW nodes are a run of whole
+ * vectors, and a block (F BW floats, 200 KB for MNIST) streams through the cache without
+ * the conflict misses of rows Ip floats apart (4 KB at depth 10: every row in the same few
+ * cache sets). */
+static inline size_t widx(const sdt_ctx* c, size_t j, size_t n) {
+  size_t BW = (size_t)c->BW;
+  return (n / BW) * (size_t)c->F * BW + j * BW + n % BW;
+}
 
 static void* xalloc(size_t bytes) {
   size_t n = (bytes + 63) / 64 * 64;
@@ -148,10 +159,38 @@ static void* xalloc(size_t bytes) {
 
 static int nthreads(const sdt_ctx* c) { return c->threads; }
 
-static int depth_of(int n) {
-  int d = 0;
-  while ((2 << d) - 1 <= n) d++;
-  return d;
+/* fn(c, i0, i1, chunk, arg): items [i0, i1) of a pass, as chunk `chunk` of the pass. */
+typedef void (*range_fn)(sdt_ctx* c, int64_t i0, int64_t i1, int chunk, const void* arg);
+
+typedef struct {
+  sdt_ctx* c;
+  range_fn fn;
+  const void* arg;
+  int64_t n, per;
+} range_job;
+
+static void range_chunk(void* ctx, int64_t k) {
+  const range_job* j = (const range_job*)ctx;
+  int64_t i0 = k * j->per, i1 = i0 + j->per < j->n ? i0 + j->per : j->n;
+  if (i0 < i1) j->fn(j->c, i0, i1, (int)k, j->arg);
+}
+
+/* fn over items [0, n), cut into ranges of whole multiples of `align` items: `chunks` of them
+ * (0: four per thread, so that a worker the scheduler runs late holds up a small part), on
+ * the context's threads when the pass is worth `work` multiply-adds or more than PAR_WORK,
+ * else in one call (chunk 0). fn's results must not depend on the cut (split rows, nodes or
+ * features, never a sum), so they are the same whatever the thread count. */
+static void par_range(sdt_ctx* c, int64_t n, int64_t align, int chunks, double work, range_fn fn,
+                      const void* arg) {
+  int T = nthreads(c);
+  if (T <= 1 || work <= PAR_WORK || n <= align) {
+    if (n > 0) fn(c, 0, n, 0, arg);
+    return;
+  }
+  if (chunks <= 0) chunks = 4 * T;
+  int64_t per = ((n + chunks - 1) / chunks + align - 1) / align * align;
+  range_job job = {c, fn, arg, n, per};
+  parallel_for((n + per - 1) / per, T, range_chunk, &job);
 }
 
 static int32_t ensure_cap(sdt_ctx* c, int rows) {
@@ -162,15 +201,15 @@ static int32_t ensure_cap(sdt_ctx* c, int rows) {
   size_t Ip = (size_t)c->Ip, IL = (size_t)(c->I + c->L), K = (size_t)c->K, L = (size_t)c->L;
   free(c->a), free(c->p), free(c->P), free(c->da), free(c->mix), free(c->v);
   free(c->dpleaf), free(c->lossv), free(c->dbetav), free((void*)c->rc), free((void*)c->rv);
-  free(c->rn), free((void*)c->rt);
+  free(c->rn), free(c->roff), free((void*)c->rt);
   c->a = xalloc(cap * Ip * 4), c->p = xalloc(cap * Ip * 4), c->P = xalloc(cap * IL * 4);
   c->da = xalloc(cap * Ip * 4), c->mix = xalloc(cap * K * 4), c->v = xalloc(cap * K * 4);
   c->dpleaf = xalloc(cap * L * 4), c->lossv = xalloc(cap * 8), c->dbetav = xalloc(cap * 8);
   c->rc = xalloc(cap * sizeof(void*)), c->rv = xalloc(cap * sizeof(void*));
-  c->rn = xalloc(cap * 4), c->rt = xalloc(cap * sizeof(void*));
+  c->rn = xalloc(cap * 4), c->rt = xalloc(cap * sizeof(void*)), c->roff = xalloc(cap * 8);
   c->cap = cap;
   if (!c->a || !c->p || !c->P || !c->da || !c->mix || !c->v || !c->dpleaf || !c->lossv ||
-      !c->dbetav || !c->rc || !c->rv || !c->rn || !c->rt) {
+      !c->dbetav || !c->rc || !c->rv || !c->rn || !c->rt || !c->roff) {
     c->cap = 0;
     return fail(SDT_ERR_MEMORY, "Cannot allocate scratch for a batch of %d rows", rows);
   }
@@ -197,7 +236,8 @@ void sdt_destroy(sdt_ctx* c) {
                 c->cden,   c->gw,    c->gb,   c->gphi, c->logq,   c->q,           c->leaf_arg,
                 c->rowptr, c->col,   c->val,  c->tgt,  c->a,      c->p,           c->P,
                 c->da,     c->mix,   c->v,    c->dpleaf, c->lossv, c->dbetav,     (void*)c->rc,
-                (void*)c->rv, c->rn, (void*)c->rt, c->dpbuf, c->tcol, c->tval};
+                (void*)c->rv, c->rn, (void*)c->rt, c->dpbuf, c->tcol, c->tval,
+                c->logqT, c->qT, c->gT, c->u, c->roff};
   for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
   free(c);
 }
@@ -213,28 +253,26 @@ int32_t sdt_create(sdt_ctx** out, int32_t depth, int32_t features, int32_t class
   if (!c) return fail(SDT_ERR_MEMORY, "Cannot allocate a tree context");
   c->D = depth, c->F = features, c->K = classes, c->L = 1 << depth, c->I = c->L - 1;
   c->Ip = (c->I + 7) / 8 * 8;
+  c->BW = c->Ip >= 64 ? 64 : c->Ip; /* Ip is a multiple of 64 from depth 6 on */
   c->loss = loss_kind, c->learn_beta = learn_beta != 0;
   c->strength = penalty_strength, c->decay = penalty_decay, c->window = ema_window;
   c->lr = learning_rate, c->beta = (float)inv_temp;
-#ifdef _OPENMP
-  c->threads = threads > 0 ? threads : omp_get_num_procs();
-#else
-  c->threads = 1;
-  (void)threads;
-#endif
+  c->threads = threads > 0 ? threads : cores();
   size_t FI = (size_t)c->F * c->Ip, Ip = c->Ip, LK = (size_t)c->L * c->K, I = c->I;
   c->wT = xalloc(FI * 4), c->mw = xalloc(FI * 4), c->vw = xalloc(FI * 4);
   c->gw = xalloc(FI * 4);
   c->b = xalloc(Ip * 4), c->mb = xalloc(Ip * 4), c->vb = xalloc(Ip * 4), c->gb = xalloc(Ip * 4);
   c->phi = xalloc(LK * 4), c->mphi = xalloc(LK * 4), c->vphi = xalloc(LK * 4);
   c->gphi = xalloc(LK * 4), c->logq = xalloc(LK * 4), c->q = xalloc(LK * 4);
+  c->logqT = xalloc(LK * 4), c->qT = xalloc(LK * 4), c->gT = xalloc(LK * 4);
+  c->u = xalloc((size_t)c->L * 4);
   c->leaf_arg = xalloc((size_t)c->L * 4);
   c->num = xalloc(I * 4), c->den = xalloc(I * 4), c->cnum = xalloc(I * 4);
   c->cden = xalloc(I * 4);
   c->snum = xalloc(I * 8), c->sden = xalloc(I * 8);
   c->dpbuf = xalloc((size_t)c->threads * (c->I + c->L) * 4);
   if (!c->wT || !c->mw || !c->vw || !c->gw || !c->b || !c->mb || !c->vb || !c->gb || !c->phi ||
-      !c->mphi || !c->vphi || !c->gphi || !c->logq || !c->q || !c->leaf_arg || !c->num ||
+      !c->mphi || !c->vphi || !c->gphi || !c->logq || !c->q || !c->logqT || !c->qT || !c->gT || !c->u || !c->leaf_arg || !c->num ||
       !c->den || !c->cnum || !c->cden || !c->snum || !c->sden || !c->dpbuf) {
     sdt_destroy(c);
     return fail(SDT_ERR_MEMORY, "Cannot allocate a tree of depth %d over %d features", depth,
@@ -249,7 +287,7 @@ int32_t sdt_set_params(sdt_ctx* c, const float* w, const float* b, const float* 
   SDT_TRY(check_set_params(c, w, b, phi, beta));
   size_t F = c->F, Ip = c->Ip, I = c->I, LK = (size_t)c->L * c->K;
   for (size_t n = 0; n < I; n++)
-    for (size_t j = 0; j < F; j++) c->wT[j * Ip + n] = w[n * F + j];
+    for (size_t j = 0; j < F; j++) c->wT[widx(c, j, n)] = w[n * F + j];
   memcpy(c->b, b, I * 4);
   memcpy(c->phi, phi, LK * 4);
   c->beta = beta;
@@ -262,9 +300,9 @@ int32_t sdt_set_params(sdt_ctx* c, const float* w, const float* b, const float* 
 
 int32_t sdt_get_params(float* w, float* b, float* phi, float* beta, const sdt_ctx* c) {
   SDT_TRY(check_get_params(w, b, phi, beta, c));
-  size_t F = c->F, Ip = c->Ip, I = c->I;
+  size_t F = c->F, I = c->I;
   for (size_t n = 0; n < I; n++)
-    for (size_t j = 0; j < F; j++) w[n * F + j] = c->wT[j * Ip + n];
+    for (size_t j = 0; j < F; j++) w[n * F + j] = c->wT[widx(c, j, n)];
   memcpy(b, c->b, I * 4);
   memcpy(phi, c->phi, (size_t)c->L * c->K * 4);
   *beta = c->beta;
@@ -296,13 +334,14 @@ int32_t sdt_set_beta(sdt_ctx* c, float beta) {
 /* Adam's moments in the parameters' layout: w [I, F] (stored transposed as wT [F, Ip]), b [I],
  * phi [L, K], beta. `out` copies the context's moments into m and v, else the other way. */
 static void adam_copy(sdt_ctx* c, float* m, float* v, int out) {
-  size_t F = c->F, Ip = c->Ip, I = c->I, LK = (size_t)c->L * c->K;
+  size_t F = c->F, I = c->I, LK = (size_t)c->L * c->K;
   float* mb = m + I * F;
   float* vb = v + I * F;
   for (size_t n = 0; n < I; n++)
     for (size_t j = 0; j < F; j++) {
-      if (out) m[n * F + j] = c->mw[j * Ip + n], v[n * F + j] = c->vw[j * Ip + n];
-      else c->mw[j * Ip + n] = m[n * F + j], c->vw[j * Ip + n] = v[n * F + j];
+      size_t i = widx(c, j, n);
+      if (out) m[n * F + j] = c->mw[i], v[n * F + j] = c->vw[i];
+      else c->mw[i] = m[n * F + j], c->vw[i] = v[n * F + j];
     }
   if (out) {
     memcpy(mb, c->mb, I * 4), memcpy(vb, c->vb, I * 4);
@@ -363,7 +402,7 @@ int32_t sdt_set_train_data(sdt_ctx* c, const float* x, const float* targets, int
 
 /* ---------------------------------------------------------------- kernels */
 
-/* out[0 .. 8NV) = bias + sum_e val[e] W[col[e], 0 .. 8NV) (W rows of stride Ip). */
+/* out[0 .. 8NV) = bias + sum_e val[e] W[col[e], 0 .. 8NV) (W rows of stride Ip = BW). */
 static inline __attribute__((always_inline)) void fwd_kernel(
     float* restrict out, const float* restrict W, size_t Ip, const float* restrict bias,
     const int32_t* restrict col, const float* restrict val, int nnz, const int NV) {
@@ -390,12 +429,12 @@ static inline __attribute__((always_inline)) void grad_kernel(
   }
 }
 
-static int block_vectors(const sdt_ctx* c) { return c->Ip >= 64 ? 8 : c->Ip / 8; }
+static int block_vectors(const sdt_ctx* c) { return c->BW / 8; }
 
 static void fwd_block(sdt_ctx* c, int s, int blk, int NV) {
-  size_t n0 = (size_t)blk * 8 * NV, Ip = c->Ip;
-  float* out = c->a + (size_t)s * Ip + n0;
-  const float* W = c->wT + n0;
+  size_t n0 = (size_t)blk * 8 * NV, Ip = c->BW;
+  float* out = c->a + (size_t)s * c->Ip + n0;
+  const float* W = c->wT + (size_t)blk * c->F * c->BW;
   const float* bias = c->b + n0;
   switch (NV) {
     case 8: fwd_kernel(out, W, Ip, bias, c->rc[s], c->rv[s], c->rn[s], 8); break;
@@ -406,9 +445,9 @@ static void fwd_block(sdt_ctx* c, int s, int blk, int NV) {
 }
 
 static void grad_block(sdt_ctx* c, int s, int blk, int NV, int e0, int e1) {
-  size_t n0 = (size_t)blk * 8 * NV, Ip = c->Ip;
-  const float* d = c->da + (size_t)s * Ip + n0;
-  float* G = c->gw + n0;
+  size_t n0 = (size_t)blk * 8 * NV, Ip = c->BW;
+  const float* d = c->da + (size_t)s * c->Ip + n0;
+  float* G = c->gw + (size_t)blk * c->F * c->BW;
   const int32_t* col = c->rc[s] + e0;
   const float* val = c->rv[s] + e0;
   int nnz = e1 - e0;
@@ -426,21 +465,31 @@ static double batch_nnz(const sdt_ctx* c, int B) {
   return s;
 }
 
-/* a [B, Ip] = x . w + b for the batch in rc/rv/rn. */
+/* Node blocks [k0, k1) (by_rows 0) or rows [k0, k1) (by_rows 1) of the forward product. */
+static void fwd_range(sdt_ctx* c, int64_t k0, int64_t k1, int chunk, const void* arg) {
+  const int* a = (const int*)arg; /* B, by_rows */
+  int NV = block_vectors(c), nb = c->Ip / (8 * NV);
+  (void)chunk;
+  if (a[1]) {
+    for (int64_t s = k0; s < k1; s++)
+      for (int k = 0; k < nb; k++) fwd_block(c, (int)s, k, NV);
+  } else {
+    for (int64_t k = k0; k < k1; k++)
+      for (int s = 0; s < a[0]; s++) fwd_block(c, s, (int)k, NV);
+  }
+}
+
+/* a [B, Ip] = x . w + b for the batch in rc/rv/rn: split by node blocks (each block of wT
+ * stays in cache while the batch streams past), or by rows when the blocks are too few. */
 static void forward_linear(sdt_ctx* c, int B) {
   int NV = block_vectors(c), nb = c->Ip / (8 * NV), nt = nthreads(c);
-  int par = nt > 1 && batch_nnz(c, B) * c->Ip > PAR_WORK;
-  if (!par) {
-    for (int s = 0; s < B; s++)
-      for (int k = 0; k < nb; k++) fwd_block(c, s, k, NV);
-  } else if (nb >= nt) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int k = 0; k < nb; k++)
-      for (int s = 0; s < B; s++) fwd_block(c, s, k, NV);
+  double work = batch_nnz(c, B) * c->Ip;
+  if (nb >= nt) {
+    const int a[2] = {B, 0};
+    par_range(c, nb, 1, nb, work, fwd_range, a);
   } else {
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int s = 0; s < B; s++)
-      for (int k = 0; k < nb; k++) fwd_block(c, s, k, NV);
+    const int a[2] = {B, 1};
+    par_range(c, B, 1, 0, work, fwd_range, a);
   }
 }
 
@@ -454,34 +503,40 @@ static int lower_bound(const int32_t* a, int n, int32_t key) {
   return lo;
 }
 
-/* gw [F, Ip] = sum_s x_s da_s^T, each entry summed over s in order. */
+/* Node blocks [k0, k1) (by_features 0) or features [k0, k1) (by_features 1) of the weight
+ * gradient, zeroed first; every entry sums the rows in order. */
+static void grad_range(sdt_ctx* c, int64_t k0, int64_t k1, int chunk, const void* arg) {
+  const int* a = (const int*)arg; /* B, by_features */
+  int NV = block_vectors(c), nb = c->Ip / (8 * NV), B = a[0];
+  size_t BW = c->BW, FB = (size_t)c->F * BW;
+  (void)chunk;
+  if (a[1]) {
+    for (int k = 0; k < nb; k++)
+      memset(c->gw + k * FB + (size_t)k0 * BW, 0, (size_t)(k1 - k0) * BW * 4);
+    for (int s = 0; s < B; s++) {
+      int e0 = lower_bound(c->rc[s], c->rn[s], (int32_t)k0);
+      int e1 = lower_bound(c->rc[s], c->rn[s], (int32_t)k1);
+      if (e1 > e0)
+        for (int k = 0; k < nb; k++) grad_block(c, s, k, NV, e0, e1);
+    }
+  } else {
+    memset(c->gw + (size_t)k0 * FB, 0, (size_t)(k1 - k0) * FB * 4);
+    for (int64_t k = k0; k < k1; k++)
+      for (int s = 0; s < B; s++) grad_block(c, s, (int)k, NV, 0, c->rn[s]);
+  }
+}
+
+/* gw [F, Ip] = sum_s x_s da_s^T, each entry summed over s in order: split by node blocks,
+ * or by features (rows of gw are disjoint) when the blocks are too few. */
 static void backward_linear(sdt_ctx* c, int B) {
   int NV = block_vectors(c), nb = c->Ip / (8 * NV), nt = nthreads(c);
-  memset(c->gw, 0, (size_t)c->F * c->Ip * 4);
-  int par = nt > 1 && batch_nnz(c, B) * c->Ip > PAR_WORK;
-  if (!par) {
-    for (int s = 0; s < B; s++)
-      for (int k = 0; k < nb; k++) grad_block(c, s, k, NV, 0, c->rn[s]);
-  } else if (nb >= nt) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int k = 0; k < nb; k++)
-      for (int s = 0; s < B; s++) grad_block(c, s, k, NV, 0, c->rn[s]);
+  double work = batch_nnz(c, B) * c->Ip;
+  if (nb >= nt) {
+    const int a[2] = {B, 0};
+    par_range(c, nb, 1, nb, work, grad_range, a);
   } else {
-    /* Few node blocks: split the features instead (rows of gw are disjoint). */
-#pragma omp parallel num_threads(nt)
-    {
-#ifdef _OPENMP
-      int t = omp_get_thread_num(), T = omp_get_num_threads();
-#else
-      int t = 0, T = 1;
-#endif
-      int32_t f0 = (int32_t)((int64_t)c->F * t / T), f1 = (int32_t)((int64_t)c->F * (t + 1) / T);
-      for (int s = 0; s < B; s++) {
-        int e0 = lower_bound(c->rc[s], c->rn[s], f0), e1 = lower_bound(c->rc[s], c->rn[s], f1);
-        if (e1 > e0)
-          for (int k = 0; k < nb; k++) grad_block(c, s, k, NV, e0, e1);
-      }
-    }
+    const int a[2] = {B, 1};
+    par_range(c, c->F, 1, 0, work, grad_range, a);
   }
 }
 
@@ -498,88 +553,140 @@ static void leaf_tables(sdt_ctx* c) {
     for (int k = 0; k < K; k++) se += exp((double)ph[k] - mx);
     float lse = (float)(mx + log(se));
     for (int k = 0; k < K; k++) {
-      c->logq[(size_t)l * K + k] = ph[k] - lse;
-      c->q[(size_t)l * K + k] = expf(ph[k] - lse);
+      const float lq = ph[k] - lse, q = expf(lq);
+      c->logq[(size_t)l * K + k] = lq, c->q[(size_t)l * K + k] = q;
+      c->logqT[(size_t)k * c->L + l] = lq, c->qT[(size_t)k * c->L + l] = q;
     }
     c->leaf_arg[l] = arg;
   }
 }
 
-/* p [s, I], P [s, I + L] and the mixture [s, K] from a [s, Ip]. */
-static void route_row(sdt_ctx* c, int s) {
+/* exp(x) of 8 lanes: Cephes' expf (range reduction by ln 2 in two parts, a degree-5
+ * polynomial, the exponent added to the bits), within 2 ulp of expf on [-87, 88]; x is
+ * clamped to that range first (so exp(-large) is 1e-38, not 0). */
+static inline v8f vexp8(v8f x) {
+  const v8f hi = (v8f){0} + 88.3762626647949f, lo = (v8f){0} - 87.3365447504f;
+  x = (v8f)(((v8i)(x > hi) & (v8i)hi) | (~(v8i)(x > hi) & (v8i)x));
+  x = (v8f)(((v8i)(x < lo) & (v8i)lo) | (~(v8i)(x < lo) & (v8i)x));
+  /* n = round(x / ln 2), by the add-and-subtract of 1.5 2^23 (round to nearest even) */
+  const v8f shift = (v8f){0} + 12582912.0f;
+  v8f n = (x * 1.44269504088896341f + shift) - shift;
+  v8f r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  v8f y = (v8f){0} + 1.9875691500E-4f;
+  y = y * r + 1.3981999507E-3f;
+  y = y * r + 8.3334519073E-3f;
+  y = y * r + 4.1665795894E-2f;
+  y = y * r + 1.6666665459E-1f;
+  y = y * r + 5.0000001201E-1f;
+  y = y * (r * r) + r + 1.0f;
+  v8i e = (__builtin_convertvector(n, v8i) + 127) << 23;
+  return y * (v8f)e;
+}
+
+/* p [0 .. Ip) = sigmoid(beta a) (padding nodes included: they are never read). */
+static inline void sigmoid_row(float* restrict p, const float* restrict a, float beta, int Ip) {
+  for (int n = 0; n < Ip; n += 8) st8(p + n, 1.0f / (1.0f + vexp8(-(beta * ld8(a + n)))));
+}
+
+/* p [s, I], P [s, I + L] and (with want_mix) the mixture [s, K] from a [s, Ip]. */
+static void route_row(sdt_ctx* c, int s, int want_mix) {
   int I = c->I, L = c->L, K = c->K;
   const float* a = c->a + (size_t)s * c->Ip;
   float* p = c->p + (size_t)s * c->Ip;
   float* P = c->P + (size_t)s * (I + L);
-  float* mix = c->mix + (size_t)s * K;
-  const float beta = c->beta;
-  for (int n = 0; n < I; n++) p[n] = 1.0f / (1.0f + expf(-(beta * a[n])));
+  sigmoid_row(p, a, c->beta, c->Ip);
   P[0] = 1.0f;
   for (int n = 0; n < I; n++) {
     P[2 * n + 1] = P[n] * (1.0f - p[n]);
     P[2 * n + 2] = P[n] * p[n];
   }
+  if (!want_mix) return;
+  /* mix [K] = P^leaf [L] . Q [L, K], along L (8 partial sums per class) */
   const float* leaf = P + I;
-  for (int k = 0; k < K; k++) mix[k] = 0;
-  for (int l = 0; l < L; l++) {
-    const float pl = leaf[l], *q = c->q + (size_t)l * K;
-    for (int k = 0; k < K; k++) mix[k] += pl * q[k];
+  float* mix = c->mix + (size_t)s * K;
+  for (int k = 0; k < K; k++) {
+    const float* q = c->qT + (size_t)k * L;
+    float m = 0;
+    int l = 0;
+    if (L >= 8) {
+      v8f acc = ld8(leaf) * ld8(q);
+      for (l = 8; l + 8 <= L; l += 8) acc += ld8(leaf + l) * ld8(q + l);
+      m = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    }
+    for (; l < L; l++) m += leaf[l] * q[l];
+    mix[k] = m;
   }
 }
 
-/* L(x) of row s; with want_grad also d objective / d P^l into dpleaf and v (see phi grad). */
+/* L(x) of row s; with want_grad also d objective / d P^l into dpleaf and v (see phi grad).
+ * Sums over classes skip the zero targets (one-hot labels: one class of K). */
 static void loss_row(sdt_ctx* c, int s, int B, int want_grad) {
   int I = c->I, L = c->L, K = c->K;
   const float* leaf = c->P + (size_t)s * (I + L) + I;
   const float* T = c->rt[s];
   const float* mix = c->mix + (size_t)s * K;
-  float* dpl = c->dpleaf + (size_t)s * L;
+  float* dpl = c->dpleaf + (size_t)s * L; /* the costs first, scratch without want_grad */
   float* v = c->v + (size_t)s * K;
   const float invB = 1.0f / (float)B;
   double loss = 0;
   if (c->loss == SDT_LOSS_EXPECTED) {
-    for (int l = 0; l < L; l++) {
-      const float* lq = c->logq + (size_t)l * K;
-      float cost = 0;
-      for (int k = 0; k < K; k++) cost -= T[k] * lq[k];
-      loss += (double)leaf[l] * cost;
-      if (want_grad) dpl[l] = cost * invB;
+    /* cost_l = -sum_k T_k log Q^l_k, along L */
+    for (int l = 0; l < L; l++) dpl[l] = 0;
+    for (int k = 0; k < K; k++) {
+      const float t = T[k], *lq = c->logqT + (size_t)k * L;
+      if (t != 0.0f)
+        for (int l = 0; l < L; l++) dpl[l] -= t * lq[l];
     }
-    if (want_grad)
+    for (int l = 0; l < L; l++) loss += (double)leaf[l] * dpl[l];
+    if (want_grad) {
+      for (int l = 0; l < L; l++) dpl[l] *= invB;
       for (int k = 0; k < K; k++) v[k] = T[k];
+    }
   } else {
     for (int k = 0; k < K; k++) {
       float m = mix[k] > MIX_EPS ? mix[k] : MIX_EPS;
       loss -= (double)T[k] * logf(m);
       v[k] = mix[k] >= MIX_EPS ? T[k] / mix[k] : 0.0f;
     }
-    if (want_grad)
-      for (int l = 0; l < L; l++) {
-        const float* q = c->q + (size_t)l * K;
-        float g = 0;
-        for (int k = 0; k < K; k++) g += v[k] * q[k];
-        dpl[l] = -g * invB;
+    if (want_grad) {
+      /* dpl_l = -sum_k v_k Q^l_k / B, along L */
+      for (int l = 0; l < L; l++) dpl[l] = 0;
+      for (int k = 0; k < K; k++) {
+        const float vk = v[k], *q = c->qT + (size_t)k * L;
+        if (vk != 0.0f)
+          for (int l = 0; l < L; l++) dpl[l] += vk * q[l];
       }
+      for (int l = 0; l < L; l++) dpl[l] = -dpl[l] * invB;
+    }
   }
   c->lossv[s] = loss;
 }
 
-/* Penalty C of the batch; fills snum/sden and the per-sample gradient factors cnum/cden. */
-static double penalty_prepare(sdt_ctx* c, int B) {
-  int I = c->I, L = c->L;
-  for (int n = 0; n < I; n++) c->snum[n] = 0, c->sden[n] = 0;
+/* Nodes [i0, i1) of the batch's sums snum = sum_s P_n p_n, sden = sum_s P_n, over the rows
+ * in order. */
+static void penalty_sums(sdt_ctx* c, int64_t i0, int64_t i1, int chunk, const void* arg) {
+  const int B = *(const int*)arg, I = c->I, L = c->L;
+  (void)chunk;
+  for (int64_t n = i0; n < i1; n++) c->snum[n] = 0, c->sden[n] = 0;
   for (int s = 0; s < B; s++) {
     const float* P = c->P + (size_t)s * (I + L);
     const float* p = c->p + (size_t)s * c->Ip;
-    for (int n = 0; n < I; n++) {
+    for (int64_t n = i0; n < i1; n++) {
       c->snum[n] += (double)(P[n] * p[n]);
       c->sden[n] += (double)P[n];
     }
   }
+}
+
+/* Penalty C of the batch; fills snum/sden and the per-sample gradient factors cnum/cden. */
+static double penalty_prepare(sdt_ctx* c, int B) {
+  int I = c->I;
+  par_range(c, I, 16, 0, (double)B * I * 2, penalty_sums, &B);
   const double lo = (double)(float)ALPHA_EPS, hi = (double)(float)(1.0 - ALPHA_EPS);
-  double C = 0;
-  for (int n = 0; n < I; n++) {
-    int d = depth_of(n);
+  double C = 0, decay_d = 1;
+  for (int n = 0, d = 0; n < I; n++) {
+    if (n == (2 << d) - 1) d++, decay_d = pow(c->decay, d); /* first node of level d */
     double mnum = c->snum[n] / B, mden = c->sden[n] / B;
     double lam = c->steps == 0 ? 1.0 : fmin(1.0, B / (c->window * ldexp(1.0, d)));
     double Sn = (1 - lam) * c->num[n] + lam * mnum, Sd = (1 - lam) * c->den[n] + lam * mden;
@@ -588,7 +695,7 @@ static double penalty_prepare(sdt_ctx* c, int B) {
     double alpha = Sn / deneff;
     int clamped = !(alpha >= lo && alpha <= hi);
     double ac = alpha < lo ? lo : alpha > hi ? hi : alpha;
-    double coef = c->strength * pow(c->decay, d);
+    double coef = c->strength * decay_d;
     C -= coef * (0.5 * log(ac) + 0.5 * log(1 - ac));
     double ga = clamped ? 0.0 : -coef * 0.5 * (1.0 / ac - 1.0 / (1.0 - ac));
     double dSn = ga / deneff, dSd = Sd >= DEN_EPS ? -ga * Sn / (deneff * deneff) : 0.0;
@@ -620,34 +727,84 @@ static void backward_row(sdt_ctx* c, int s, float* dP) {
   c->dbetav[s] = db;
 }
 
-static void phi_grad(sdt_ctx* c, int B) {
+/* Leaves [l0, l1) of the leaf gradient: gT [K, L] = sum_s v_s^T P^leaf_s and
+ * u [L] = sum_s P^leaf_s sum_k v_sk, over the rows in order, along L and skipping zero v_sk
+ * (one-hot labels: one class of K); then gphi [L, K]. */
+static void phi_grad_leaves(sdt_ctx* c, int B, int l0, int l1) {
   int I = c->I, L = c->L, K = c->K;
   const float invB = 1.0f / (float)B;
-  int par = nthreads(c) > 1 && (double)B * L * K > PAR_WORK;
-#pragma omp parallel for num_threads(nthreads(c)) schedule(static) if (par)
-  for (int l = 0; l < L; l++) {
-    float g[1024], u = 0;
-    float* G = K <= 1024 ? g : NULL;
+  float* u = c->u;
+  for (int k = 0; k < K; k++)
+    for (int l = l0; l < l1; l++) c->gT[(size_t)k * L + l] = 0;
+  for (int l = l0; l < l1; l++) u[l] = 0;
+  for (int s = 0; s < B; s++) {
+    const float* restrict P = c->P + (size_t)s * (I + L) + I;
+    const float* v = c->v + (size_t)s * K;
+    float sv = 0;
+    for (int k = 0; k < K; k++) {
+      const float vk = v[k];
+      sv += vk;
+      if (vk == 0.0f) continue;
+      float* restrict G = c->gT + (size_t)k * L;
+      for (int l = l0; l < l1; l++) G[l] += P[l] * vk;
+    }
+    for (int l = l0; l < l1; l++) u[l] += P[l] * sv;
+  }
+  for (int l = l0; l < l1; l++) {
     float* out = c->gphi + (size_t)l * K;
     const float* q = c->q + (size_t)l * K;
-    if (!G) G = out; /* very many classes: accumulate in place */
-    for (int k = 0; k < K; k++) G[k] = 0;
-    for (int s = 0; s < B; s++) {
-      const float pl = c->P[(size_t)s * (I + L) + I + l];
-      const float* v = c->v + (size_t)s * K;
-      float sv = 0;
-      for (int k = 0; k < K; k++) G[k] += pl * v[k], sv += v[k];
-      u += pl * sv;
-    }
     if (c->loss == SDT_LOSS_EXPECTED) {
       /* d/dphi_lj = mean_x P^l (Q_lj sum_k T_k - T_j) */
-      for (int k = 0; k < K; k++) out[k] = (q[k] * u - G[k]) * invB;
+      for (int k = 0; k < K; k++) out[k] = (q[k] * u[l] - c->gT[(size_t)k * L + l]) * invB;
     } else {
       /* dQ_lk = -mean_x P^l T_k / M_k; softmax backward */
       float dot = 0;
-      for (int k = 0; k < K; k++) dot += -G[k] * invB * q[k];
-      for (int k = 0; k < K; k++) out[k] = q[k] * (-G[k] * invB - dot);
+      for (int k = 0; k < K; k++) dot += -c->gT[(size_t)k * L + l] * invB * q[k];
+      for (int k = 0; k < K; k++) out[k] = q[k] * (-c->gT[(size_t)k * L + l] * invB - dot);
     }
+  }
+}
+
+static void phi_grad_range(sdt_ctx* c, int64_t l0, int64_t l1, int chunk, const void* arg) {
+  (void)chunk;
+  phi_grad_leaves(c, *(const int*)arg, (int)l0, (int)l1);
+}
+
+/* gphi, split by leaves (whole vectors of them). */
+static void phi_grad(sdt_ctx* c, int B) {
+  par_range(c, c->L, 8, 0, (double)B * c->L * 2, phi_grad_range, &B);
+}
+
+typedef struct {
+  int B, want_grad, want_mix;
+} rows_arg;
+
+/* Rows [s0, s1): p, P (and the mixture), the loss and its gradient by P^leaf. */
+static void route_loss_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, const void* arg) {
+  const rows_arg* a = (const rows_arg*)arg;
+  (void)chunk;
+  for (int64_t s = s0; s < s1; s++) {
+    route_row(c, (int)s, a->want_mix);
+    loss_row(c, (int)s, a->B, a->want_grad);
+  }
+}
+
+/* Rows [s0, s1) back-propagated, with the scratch of chunk `chunk` (one per thread). */
+static void backward_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, const void* arg) {
+  float* dP = c->dpbuf + (size_t)chunk * (c->I + c->L);
+  (void)arg;
+  for (int64_t s = s0; s < s1; s++) backward_row(c, (int)s, dP);
+}
+
+/* Nodes [n0, n1) of gb = sum_s da_s, each over the rows in order. */
+static void bias_grad_range(sdt_ctx* c, int64_t n0, int64_t n1, int chunk, const void* arg) {
+  const int B = *(const int*)arg;
+  size_t Ip = c->Ip;
+  (void)chunk;
+  for (int64_t n = n0; n < n1; n++) c->gb[n] = 0;
+  for (int s = 0; s < B; s++) {
+    const float* da = c->da + (size_t)s * Ip;
+    for (int64_t n = n0; n < n1; n++) c->gb[n] += da[n];
   }
 }
 
@@ -656,48 +813,49 @@ static void batch_objective(sdt_ctx* c, int B, int want_grad, double* loss, doub
   int I = c->I, L = c->L, K = c->K, nt = nthreads(c);
   leaf_tables(c);
   forward_linear(c, B);
-  int par = nt > 1 && (double)B * (I + (double)L * K) > PAR_WORK;
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
-  for (int s = 0; s < B; s++) {
-    route_row(c, s);
-    loss_row(c, s, B, want_grad);
-  }
+  /* the mixture only where the loss needs it */
+  const rows_arg ra = {B, want_grad, c->loss == SDT_LOSS_MIXTURE};
+  double row_work = (double)B * (4.0 * I + (double)L * (ra.want_mix ? 2 * K : 4));
+  par_range(c, B, 1, 0, row_work, route_loss_range, &ra);
   double ls = 0;
   for (int s = 0; s < B; s++) ls += c->lossv[s];
   *loss = ls / B;
   *penalty = penalty_prepare(c, B);
   if (!want_grad) return;
-#pragma omp parallel num_threads(nt) if (par)
-  {
-#ifdef _OPENMP
-    float* dP = c->dpbuf + (size_t)omp_get_thread_num() * (I + L);
-#else
-    float* dP = c->dpbuf;
-#endif
-#pragma omp for schedule(static)
-    for (int s = 0; s < B; s++) backward_row(c, s, dP);
-  }
+  /* one chunk per thread: each has its own dP scratch */
+  par_range(c, B, 1, nt, (double)B * I * 8, backward_range, NULL);
   backward_linear(c, B);
-  int Ip = c->Ip;
-  for (int n = 0; n < Ip; n++) c->gb[n] = 0;
+  par_range(c, c->Ip, 16, 0, (double)B * c->Ip, bias_grad_range, &B);
   double gbeta = 0;
-  for (int s = 0; s < B; s++) {
-    const float* da = c->da + (size_t)s * Ip;
-    for (int n = 0; n < Ip; n++) c->gb[n] += da[n];
-    gbeta += c->dbetav[s];
-  }
+  for (int s = 0; s < B; s++) gbeta += c->dbetav[s];
   c->gbeta = gbeta;
   phi_grad(c, B);
 }
 
+/* Adam on n values: w -= lr (m / bc1) / (sqrt(v / bc2) + eps), computed as
+ * (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps): one division and one square root per value
+ * instead of three divisions and a root (the same maths; rounding differs in the last bits). */
 static void adam_vec(float* restrict w, float* restrict m, float* restrict v,
                      const float* restrict g, size_t n, float lr, float bc1, float bc2) {
+  const float step = lr / bc1, rs2 = 1.0f / sqrtf(bc2);
   for (size_t i = 0; i < n; i++) {
     const float mi = ADAM_B1 * m[i] + (1.0f - ADAM_B1) * g[i];
     const float vi = ADAM_B2 * v[i] + (1.0f - ADAM_B2) * (g[i] * g[i]);
     m[i] = mi, v[i] = vi;
-    w[i] -= lr * (mi / bc1) / (sqrtf(vi / bc2) + ADAM_EPS);
+    w[i] -= step * mi / (sqrtf(vi) * rs2 + ADAM_EPS);
   }
+}
+
+typedef struct {
+  float lr, bc1, bc2;
+} adam_arg;
+
+/* Values [i0, i1) of the filters' Adam step. */
+static void adam_range(sdt_ctx* c, int64_t i0, int64_t i1, int chunk, const void* arg) {
+  const adam_arg* a = (const adam_arg*)arg;
+  (void)chunk;
+  adam_vec(c->wT + i0, c->mw + i0, c->vw + i0, c->gw + i0, (size_t)(i1 - i0), a->lr, a->bc1,
+           a->bc2);
 }
 
 static void adam_step(sdt_ctx* c) {
@@ -706,17 +864,8 @@ static void adam_step(sdt_ctx* c) {
   const float bc2 = (float)(1.0 - pow(ADAM_B2, (double)c->t));
   const float lr = (float)c->lr;
   size_t FI = (size_t)c->F * c->Ip;
-  int nt = nthreads(c);
-  if (nt > 1 && FI > (size_t)PAR_WORK) {
-    size_t chunk = (FI / nt + 63) / 64 * 64;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < nt; t++) {
-      size_t i0 = (size_t)t * chunk, i1 = i0 + chunk < FI ? i0 + chunk : FI;
-      if (i0 < i1) adam_vec(c->wT + i0, c->mw + i0, c->vw + i0, c->gw + i0, i1 - i0, lr, bc1, bc2);
-    }
-  } else {
-    adam_vec(c->wT, c->mw, c->vw, c->gw, FI, lr, bc1, bc2);
-  }
+  const adam_arg aa = {lr, bc1, bc2};
+  par_range(c, (int64_t)FI, 64, 0, (double)FI * 4, adam_range, &aa); /* ~4 multiply-adds' time per value */
   adam_vec(c->b, c->mb, c->vb, c->gb, (size_t)c->I, lr, bc1, bc2);
   adam_vec(c->phi, c->mphi, c->vphi, c->gphi, (size_t)c->L * c->K, lr, bc1, bc2);
   if (c->learn_beta) {
@@ -730,23 +879,53 @@ static void penalty_commit(sdt_ctx* c) {
   c->steps++;
 }
 
-/* Point rc/rv/rn at a CSR copy of the dense rows x [B, F] (and rt at targets, if any). */
-static int32_t view_dense(sdt_ctx* c, const float* x, const float* targets, int B) {
+typedef struct {
+  const float* x;
+  const float* targets;
+} dense_arg;
+
+/* Rows [s0, s1) of a dense batch: their non-zero counts. */
+static void count_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, const void* arg) {
+  const dense_arg* a = (const dense_arg*)arg;
   size_t F = c->F;
-  int64_t nnz = 0;
-  for (size_t i = 0; i < (size_t)B * F; i++) nnz += x[i] != 0.0f;
+  (void)chunk;
+  for (int64_t s = s0; s < s1; s++) {
+    const float* row = a->x + (size_t)s * F;
+    int32_t n = 0;
+    for (size_t j = 0; j < F; j++) n += row[j] != 0.0f;
+    c->rn[s] = n;
+  }
+}
+
+/* Rows [s0, s1) of a dense batch: their CSR copy at roff, and the views. */
+static void copy_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, const void* arg) {
+  const dense_arg* a = (const dense_arg*)arg;
+  size_t F = c->F;
+  (void)chunk;
+  for (int64_t s = s0; s < s1; s++) {
+    const float* row = a->x + (size_t)s * F;
+    int32_t* col = c->tcol + c->roff[s];
+    float* val = c->tval + c->roff[s];
+    int64_t e = 0;
+    for (size_t j = 0; j < F; j++)
+      if (row[j] != 0.0f) col[e] = (int32_t)j, val[e] = row[j], e++;
+    c->rc[s] = col, c->rv[s] = val;
+    c->rt[s] = a->targets ? a->targets + (size_t)s * c->K : NULL;
+  }
+}
+
+/* Point rc/rv/rn at a CSR copy of the dense rows x [B, F] (and rt at targets, if any): the
+ * rows' non-zero counts, then the copy, both split by rows. */
+static int32_t view_dense(sdt_ctx* c, const float* x, const float* targets, int B) {
   int32_t st = ensure_cap(c, B);
   if (st) return st;
+  const dense_arg a = {x, targets};
+  double work = (double)B * c->F / 4; /* a compare is cheaper than a multiply-add */
+  par_range(c, B, 1, 0, work, count_range, &a);
+  int64_t nnz = 0;
+  for (int s = 0; s < B; s++) c->roff[s] = nnz, nnz += c->rn[s];
   if ((st = ensure_tmp(c, nnz))) return st;
-  int64_t e = 0;
-  for (int s = 0; s < B; s++) {
-    const float* row = x + (size_t)s * F;
-    int64_t e0 = e;
-    for (size_t j = 0; j < F; j++)
-      if (row[j] != 0.0f) c->tcol[e] = (int32_t)j, c->tval[e] = row[j], e++;
-    c->rc[s] = c->tcol + e0, c->rv[s] = c->tval + e0, c->rn[s] = (int32_t)(e - e0);
-    c->rt[s] = targets ? targets + (size_t)s * c->K : NULL;
-  }
+  par_range(c, B, 1, 0, work, copy_range, &a);
   return SDT_OK;
 }
 
@@ -798,24 +977,16 @@ int32_t sdt_gradients(float* dw, float* db, float* dphi, double* dbeta, double* 
   int32_t st = view_dense(c, x, targets, batch);
   if (st) return st;
   batch_objective(c, batch, 1, loss, penalty);
-  size_t F = c->F, Ip = c->Ip;
+  size_t F = c->F;
   for (size_t n = 0; n < (size_t)c->I; n++)
-    for (size_t j = 0; j < F; j++) dw[n * F + j] = c->gw[j * Ip + n];
+    for (size_t j = 0; j < F; j++) dw[n * F + j] = c->gw[widx(c, j, n)];
   memcpy(db, c->gb, (size_t)c->I * 4);
   memcpy(dphi, c->gphi, (size_t)c->L * c->K * 4);
   *dbeta = c->gbeta;
   return SDT_OK;
 }
 
-/* Forward rows [0, B) of the current view; predictions into the given outputs at offset. */
-static void forward_rows(sdt_ctx* c, int B) {
-  forward_linear(c, B);
-  int nt = nthreads(c);
-  int par = nt > 1 && (double)B * (c->I + (double)c->L * c->K) > PAR_WORK;
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
-  for (int s = 0; s < B; s++) route_row(c, s);
-}
-
+/* Row s's predictions: max-leaf class, mixture class, max leaf. */
 static void predict_row(const sdt_ctx* c, int s, int32_t* pml, int32_t* pmx, int32_t* ml) {
   const float* leaf = c->P + (size_t)s * (c->I + c->L) + c->I;
   int best = 0;
@@ -828,24 +999,38 @@ static void predict_row(const sdt_ctx* c, int s, int32_t* pml, int32_t* pmx, int
   *ml = best, *pml = c->leaf_arg[best], *pmx = bk;
 }
 
+typedef struct {
+  float *inner, *leaf, *mixture;
+  int32_t *pred_max_leaf, *pred_mixture, *max_leaf;
+} outputs_arg;
+
+/* Rows [s0, s1) of a forward: routed, copied out, predicted. */
+static void outputs_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, const void* arg) {
+  const outputs_arg* o = (const outputs_arg*)arg;
+  int I = c->I, L = c->L, K = c->K;
+  (void)chunk;
+  for (int64_t s = s0; s < s1; s++) {
+    route_row(c, (int)s, 1);
+    if (o->inner) memcpy(o->inner + (size_t)s * I, c->p + (size_t)s * c->Ip, (size_t)I * 4);
+    if (o->leaf) memcpy(o->leaf + (size_t)s * L, c->P + (size_t)s * (I + L) + I, (size_t)L * 4);
+    if (o->mixture) memcpy(o->mixture + (size_t)s * K, c->mix + (size_t)s * K, (size_t)K * 4);
+    int32_t a, b, m;
+    predict_row(c, (int)s, &a, &b, &m);
+    if (o->pred_max_leaf) o->pred_max_leaf[s] = a;
+    if (o->pred_mixture) o->pred_mixture[s] = b;
+    if (o->max_leaf) o->max_leaf[s] = m;
+  }
+}
+
 /* Forward B <= CHUNK dense rows of x; every output (row-major, B rows) may be NULL. */
 static int32_t forward_chunk(sdt_ctx* c, const float* x, int B, float* inner, float* leaf,
                              float* mixture, int32_t* pred_max_leaf, int32_t* pred_mixture,
                              int32_t* max_leaf) {
   int32_t st = view_dense(c, x, NULL, B);
   if (st) return st;
-  forward_rows(c, B);
-  int I = c->I, L = c->L, K = c->K;
-  for (int s = 0; s < B; s++) {
-    if (inner) memcpy(inner + (size_t)s * I, c->p + (size_t)s * c->Ip, (size_t)I * 4);
-    if (leaf) memcpy(leaf + (size_t)s * L, c->P + (size_t)s * (I + L) + I, (size_t)L * 4);
-    if (mixture) memcpy(mixture + (size_t)s * K, c->mix + (size_t)s * K, (size_t)K * 4);
-    int32_t a, b, m;
-    predict_row(c, s, &a, &b, &m);
-    if (pred_max_leaf) pred_max_leaf[s] = a;
-    if (pred_mixture) pred_mixture[s] = b;
-    if (max_leaf) max_leaf[s] = m;
-  }
+  forward_linear(c, B);
+  const outputs_arg a = {inner, leaf, mixture, pred_max_leaf, pred_mixture, max_leaf};
+  par_range(c, B, 1, 0, (double)B * (4.0 * c->I + 3.0 * c->L * c->K), outputs_range, &a);
   return SDT_OK;
 }
 
