@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import * as ort from "npm:onnxruntime-node@1.30.0";
+import { ort } from "../lib/deps_onnx.ts";
 import { main } from "../cli.ts";
 import type { Dataset } from "../lib/data/types.ts";
 import type { TreeCheckpoint } from "../lib/io/types.ts";

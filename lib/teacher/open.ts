@@ -21,7 +21,8 @@ async function fileOf(path: string): Promise<string> {
   try {
     if ((await Deno.stat(path)).isDirectory) return teacherPaths(path).model;
   } catch {
-    // a missing path: as named
+    // A missing path: a file when it has an extension, else the folder's model.json.
+    if (!/\.[A-Za-z0-9]+$/.test(path.replace(/\/+$/, ""))) return teacherPaths(path).model;
   }
   return path;
 }
