@@ -6,9 +6,10 @@
 import { Command } from "@commander-js/extra-typings";
 import { distill } from "../lib/train/distill.ts";
 import { assetPath } from "../lib/io/assets.ts";
-import { choiceArg, intArg, numArg, printJson, UsageError } from "./common.ts";
+import { cacheDirOption, teacherKernelsOption } from "./options.ts";
+import { intArg, numArg, printJson, UsageError } from "./common.ts";
 import { applyRecipe, augmentOptionsFrom } from "./augment.ts";
-import { prepareTeacherKernels, TEACHER_KERNEL_CHOICES } from "../lib/teacher/kernels_select.ts";
+import { prepareTeacherKernels } from "../lib/teacher/kernels_select.ts";
 import { buildProgress, formatDuration, info, percent, ProgressBar } from "./progress.ts";
 import { TrainingInterruptedError } from "../lib/errors.ts";
 import { describePreprocessing } from "../lib/teacher/any.ts";
@@ -75,12 +76,8 @@ export function distillCommand() {
       "also train the same tree on the same images with hard labels (in <out>/hard-labels) and " +
         "report both",
     )
-    .option("--cache-dir <dir>", "where teacher logits are cached", ".cache/softtree")
-    .option(
-      "--teacher-kernels <name>",
-      "the teacher's kernels: auto (native, else wasm), native, cuda or wasm (default: SOFTTREE_TEACHER_KERNELS, else auto)",
-      choiceArg("--teacher-kernels", TEACHER_KERNEL_CHOICES),
-    )
+    .addOption(cacheDirOption())
+    .addOption(teacherKernelsOption())
     .option(
       "--teacher-epochs <n>",
       "epochs when a teacher must be trained (batch 32, cosine schedule: the shipped teacher's recipe)",

@@ -14,7 +14,22 @@ import { writePicture } from "../lib/render/write.ts";
 import { treeSvg } from "../lib/render/tree_svg.ts";
 import { route } from "../lib/tree/inspect.ts";
 import { Rng } from "../lib/util/random.ts";
-import { intArg, numArg, printJson, UsageError } from "./common.ts";
+import { printJson, UsageError } from "./common.ts";
+import {
+  aliased,
+  classOption,
+  correlationOption,
+  depthLimitOption,
+  digitAliasOption,
+  indexAliasOption,
+  itemOption,
+  jsonOption,
+  modelOption,
+  quietOption,
+  scaleOption,
+  seedOption,
+  widthOption,
+} from "./options.ts";
 import { info } from "./progress.ts";
 
 /** The picture formats `draw` and `explain` write. */
@@ -35,45 +50,41 @@ export function outArg(value: string): { path: string; format: OutFormat } {
 export function drawCommand() {
   return new Command("draw")
     .description(
-      "Draw a trained tree as SVG or PNG; with --index or --digit, mark a test image's " +
+      "Draw a trained tree as SVG or PNG; with --item or --class, mark a test image's " +
         "decision path; with a .gif output, animate that path plain then in correlation mode.",
     )
-    .requiredOption("--model <path>", "run directory or tree checkpoint file")
+    .addOption(modelOption())
     .requiredOption(
       "--out <file>",
       "output file: .svg, .png or .gif (the extension decides)",
       outArg,
     )
-    .option("--index <n>", "draw the decision path of test image N (0-based)", intArg("--index", 0))
-    .option("--digit <class>", "draw the decision path of a random test image of this class")
-    .option("--seed <n>", "which image --digit picks", intArg("--seed", 0), 0)
-    .option("--correlation", "on the path, show input × filter instead of the filter")
-    .option(
-      "--depth-limit <n>",
-      "draw only the first N levels of inner nodes",
-      intArg("--depth-limit", 1),
-    )
+    .addOption(itemOption("draw the decision path of test image N (0-based)"))
+    .addOption(indexAliasOption())
+    .addOption(classOption("draw the decision path of a random test image of this class"))
+    .addOption(digitAliasOption())
+    .addOption(seedOption("which image --class picks"))
+    .addOption(correlationOption())
+    .addOption(depthLimitOption())
     .option(
       "--gif",
       "write the two-frame GIF of the path (plain, then correlation); needs --out *.gif",
     )
-    .option(
-      "--scale <x>",
-      "PNG/GIF zoom factor (default 1)",
-      numArg("--scale", { min: 0, exclusiveMin: true, max: 16 }),
-    )
-    .option("--width <px>", "PNG/GIF width in pixels", intArg("--width", 16, 20000))
+    .addOption(scaleOption())
+    .addOption(widthOption())
     .option(
       "--data <spec>",
-      "data set for --index/--digit (default: the one the tree was trained on)",
+      "data set for --item/--class (default: the one the tree was trained on)",
     )
-    .option("--json", "print one JSON summary on stdout")
-    .option("--quiet", "no progress on stderr")
+    .addOption(jsonOption())
+    .addOption(quietOption())
     .action(async (o) => {
       const { path: out, format } = o.out;
-      const wantsInput = o.index !== undefined || o.digit !== undefined;
-      if (o.index !== undefined && o.digit !== undefined) {
-        throw new UsageError("Give either --index or --digit, not both");
+      const item = aliased(o.item, o.index, ["--item", "--index"]);
+      const cls = aliased(o.class, o.digit, ["--class", "--digit"]);
+      const wantsInput = item !== undefined || cls !== undefined;
+      if (item !== undefined && cls !== undefined) {
+        throw new UsageError("Give either --item or --class, not both");
       }
       if (o.scale !== undefined && o.width !== undefined) {
         throw new UsageError("Give either --scale or --width, not both");
@@ -82,10 +93,10 @@ export function drawCommand() {
         throw new UsageError(`--gif writes a GIF: --out must end in .gif, got "${out}"`);
       }
       if (format === "gif" && !wantsInput) {
-        throw new UsageError("A GIF shows an input's decision path: give --index or --digit");
+        throw new UsageError("A GIF shows an input's decision path: give --item or --class");
       }
       if (o.correlation && !wantsInput) {
-        throw new UsageError("--correlation needs an input: give --index or --digit");
+        throw new UsageError("--correlation needs an input: give --item or --class");
       }
       if (format === "svg" && (o.scale !== undefined || o.width !== undefined)) {
         throw new UsageError("--scale and --width apply to .png and .gif output, not .svg");
@@ -113,19 +124,19 @@ export function drawCommand() {
               `the tree expects ${config.features}`,
           );
         }
-        if (o.index !== undefined) {
-          if (o.index >= test.n) {
+        if (item !== undefined) {
+          if (item >= test.n) {
             throw new UsageError(
-              `--index must be below ${test.n} (the size of the test split), got ${o.index}`,
+              `--item must be below ${test.n} (the size of the test split), got ${item}`,
             );
           }
-          index = o.index;
+          index = item;
         } else {
-          const digit = o.digit!;
+          const digit = cls!;
           const k = data.classNames.indexOf(digit);
           if (k < 0) {
             throw new UsageError(
-              `--digit "${digit}" is not a class of this tree; its classes are ` +
+              `--class "${digit}" is not a class of this tree; its classes are ` +
                 data.classNames.map((c) => `"${c}"`).join(", "),
             );
           }
@@ -158,20 +169,21 @@ export function drawCommand() {
 
       const r = input ? route(tree.params, config.depth, config.classes, input) : undefined;
       const summary = {
+        command: "draw",
         out,
         format,
         depth: config.depth,
-        depthDrawn: depthLimit ?? config.depth,
+        depth_drawn: depthLimit ?? config.depth,
         correlation: Boolean(o.correlation),
         ...(r
           ? {
-            index,
+            item: index,
             label,
-            labelName: data.classNames[label!],
+            label_name: data.classNames[label!],
             predicted: r.predicted,
-            predictedName: data.classNames[r.predicted],
-            maxLeaf: r.maxLeaf,
-            leafProbability: r.reach[r.reach.length - 2 ** config.depth + r.maxLeaf],
+            predicted_name: data.classNames[r.predicted],
+            max_leaf: r.maxLeaf,
+            leaf_probability: r.reach[r.reach.length - 2 ** config.depth + r.maxLeaf],
             path: r.path,
           }
           : {}),
@@ -181,7 +193,7 @@ export function drawCommand() {
         info(
           `wrote ${out}` +
             (r
-              ? ` (test image ${index}: true ${summary.labelName}, predicted ${summary.predictedName})`
+              ? ` (test image ${index}: true ${summary.label_name}, predicted ${summary.predicted_name})`
               : ""),
           o.quiet,
         );

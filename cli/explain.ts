@@ -13,7 +13,20 @@ import { treeSvg } from "../lib/render/tree_svg.ts";
 import { writePicture } from "../lib/render/write.ts";
 import { prepareInputs } from "../lib/use/inputs.ts";
 import { TreePredictor } from "../lib/use/predict.ts";
-import { HintedError, intArg, numArg, printJson, UsageError } from "./common.ts";
+import { HintedError, printJson, UsageError } from "./common.ts";
+import {
+  aliased,
+  classOption,
+  correlationOption,
+  depthLimitOption,
+  itemOption,
+  jsonOption,
+  labelAliasOption,
+  modelOption,
+  quietOption,
+  scaleOption,
+  widthOption,
+} from "./options.ts";
 import { outArg } from "./draw.ts";
 import { fitOption, invertOption, prepareOptionsFrom } from "./predict.ts";
 import { info } from "./progress.ts";
@@ -27,7 +40,7 @@ export function explainCommand() {
         "file) through a trained tree, prepared as `predict` prepares it.",
     )
     .argument("<input>", "an image file, or an IDX or CSV file with --item")
-    .requiredOption("--model <path>", "run directory or tree checkpoint file")
+    .addOption(modelOption())
     .requiredOption(
       "--out <file>",
       "output file: .svg, .png or .gif (the GIF shows the path plain, then in correlation mode)",
@@ -35,24 +48,18 @@ export function explainCommand() {
     )
     .addOption(fitOption())
     .addOption(invertOption())
-    .option("--item <n>", "which item of an IDX or CSV file (0-based)", intArg("--item", 0))
-    .option("--label <class>", "the input's true class, written beside it")
-    .option("--correlation", "on the path, show input × filter instead of the filter")
-    .option(
-      "--depth-limit <n>",
-      "draw only the first N levels of inner nodes",
-      intArg("--depth-limit", 1),
-    )
-    .option(
-      "--scale <x>",
-      "PNG/GIF zoom factor (default 1)",
-      numArg("--scale", { min: 0, exclusiveMin: true, max: 16 }),
-    )
-    .option("--width <px>", "PNG/GIF width in pixels", intArg("--width", 16, 20000))
-    .option("--json", "print one JSON summary on stdout")
-    .option("--quiet", "no notes on stderr")
+    .addOption(itemOption("which item of an IDX or CSV file (0-based)"))
+    .addOption(classOption("the input's true class, written beside it"))
+    .addOption(labelAliasOption())
+    .addOption(correlationOption())
+    .addOption(depthLimitOption())
+    .addOption(scaleOption())
+    .addOption(widthOption())
+    .addOption(jsonOption())
+    .addOption(quietOption())
     .action(async (input, o) => {
       const quiet = Boolean(o.quiet);
+      const trueClass = aliased(o.class, o.label, ["--class", "--label"]);
       const { path: out, format } = o.out;
       if (o.scale !== undefined && o.width !== undefined) {
         throw new UsageError("Give either --scale or --width, not both");
@@ -68,11 +75,11 @@ export function explainCommand() {
       const tree = await loadTreeCheckpoint(o.model);
       const { config, data } = tree;
       let label: number | undefined;
-      if (o.label !== undefined) {
-        label = data.classNames.indexOf(o.label);
+      if (trueClass !== undefined) {
+        label = data.classNames.indexOf(trueClass);
         if (label < 0) {
           throw new UsageError(
-            `--label "${o.label}" is not a class of this tree; its classes are ` +
+            `--class "${trueClass}" is not a class of this tree; its classes are ` +
               data.classNames.map((c) => `"${c}"`).join(", "),
           );
         }

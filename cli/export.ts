@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { jsonOption, modelOption, quietOption } from "./options.ts";
 import { Command } from "@commander-js/extra-typings";
 import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { exportPredictor } from "../lib/use/export.ts";
@@ -20,7 +21,7 @@ export function exportCommand() {
         "dependencies; Deno, Node, browsers), tree.json (its weights) and a README; or as " +
         "tree.onnx (--format onnx), or as if-then rules (--format rules).",
     )
-    .requiredOption("--model <path>", "run directory or tree checkpoint file")
+    .addOption(modelOption())
     .requiredOption("--out <dir>", "the folder to write (new, empty, or an earlier export)")
     .option(
       "--format <name>",
@@ -35,8 +36,8 @@ export function exportCommand() {
       dataSpecArg,
     )
     .option("--label-column <col>", "rules: the CSV's label column, by name or 0-based index")
-    .option("--json", "print one JSON summary on stdout")
-    .option("--quiet", "no notes on stderr")
+    .addOption(jsonOption())
+    .addOption(quietOption())
     .action(async (o) => {
       if (o.topK !== undefined && o.format !== "rules") {
         throw new UsageError("--top-k applies to --format rules only");

@@ -94,10 +94,11 @@ const FREE_ON_RESUME = new Set([
   "verbose",
   "cacheDir",
   "teacherKernels",
+  "kernels",
 ]);
 
 /** Options of `FREE_ON_RESUME` that keep the run's value unless given again. */
-const RECORDED_UNLESS_GIVEN = new Set(["backend", "cacheDir", "teacherKernels"]);
+const RECORDED_UNLESS_GIVEN = new Set(["backend", "cacheDir", "teacherKernels", "kernels"]);
 
 /** The key under which a run records its command-line options (in its state's metadata). */
 export const OPTIONS_KEY = "options";

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { jsonOption, modelOption, quietOption } from "./options.ts";
 import { describeTeacherRecord } from "../lib/teacher/any.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
@@ -99,12 +100,12 @@ export function predictCommand() {
         "image files or CSV rows with a trained tree, saying how each input was prepared.",
     )
     .argument("<inputs...>", "image files, folders of images, IDX files, CSV files")
-    .requiredOption("--model <path>", "run directory or tree checkpoint file")
+    .addOption(modelOption())
     .addOption(fitOption())
     .addOption(invertOption())
     .option("--out <file>", "write the predictions as CSV to this file")
-    .option("--json", "print one JSON document on stdout")
-    .option("--quiet", "no notes on stderr (errors are still printed)")
+    .addOption(jsonOption())
+    .addOption(quietOption())
     .action(async (inputs, o) => {
       const quiet = Boolean(o.quiet);
       const tree = await loadTreeCheckpoint(o.model);

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { jsonOption, modelOption, quietOption } from "./options.ts";
 import { Command } from "@commander-js/extra-typings";
 import { dirname } from "node:path";
 import { loadData, trainedShapeOptions } from "../lib/data/mod.ts";
@@ -35,7 +36,7 @@ export function reportCommand() {
         "node), prototypes, confusion matrices, learning curves, the run's options, and a " +
         "canvas to draw a digit on that the tree answers live.",
     )
-    .requiredOption("--model <path>", "run directory or tree checkpoint file")
+    .addOption(modelOption())
     .requiredOption("--out <file>", "the HTML file to write")
     .option("--data <spec>", "data set (default: the one the tree was trained on)")
     .option("--label-column <col>", "CSV: the label column, as when training")
@@ -56,8 +57,8 @@ export function reportCommand() {
     .option("--no-teacher", "leave the teacher out (no teacher confusion matrix or fidelity)")
     .option("--cache-dir <dir>", "where teacher logits are cached", ".cache/softtree")
     .option("--seed <n>", "seed of the sample of test inputs", intArg("--seed", 0), 0)
-    .option("--json", "print one JSON summary on stdout")
-    .option("--quiet", "no progress on stderr")
+    .addOption(jsonOption())
+    .addOption(quietOption())
     .action(async (o) => {
       const quiet = Boolean(o.quiet);
       const tree = await loadTreeCheckpoint(o.model);

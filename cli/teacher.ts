@@ -27,6 +27,13 @@ import {
   type TeacherKernels,
 } from "../lib/teacher/kernels_select.ts";
 import { choiceArg, intArg, numArg, printJson } from "./common.ts";
+import {
+  aliased,
+  jsonOption,
+  kernelsAliasOption,
+  quietOption,
+  teacherKernelsOption,
+} from "./options.ts";
 import { OPTIONS_KEY, reportInterrupted, resumedOptions, StopSignals } from "./interrupt.ts";
 import { buildProgress, formatDuration, info, percent, ProgressBar } from "./progress.ts";
 import { labelsJson, loadDataFrom, withDataOptions } from "./train.ts";
@@ -47,10 +54,6 @@ function filtersArg(value: string): [number, number] {
   }
   return [one(parts[0]), one(parts[1])];
 }
-
-/** The help of `--kernels`, which chooses the kernels the teacher runs on. */
-const KERNELS_HELP = "the teacher's kernels: auto (native, else wasm), native (C library), cuda " +
-  "or wasm (default: SOFTTREE_TEACHER_KERNELS, else auto)";
 
 /** Chooses the teacher's kernels (building the native library on first use) and says which. */
 async function chooseKernels(
@@ -167,14 +170,15 @@ function teacherTrainCommand() {
     )
     .option("--seed <n>", "seed of initialisation, shuffling and dropout", intArg("--seed", 0), 0)
     .option("--out <dir>", `folder to write model.json and weights.bin to`, DEFAULT_TEACHER_OUT)
-    .option("--kernels <name>", KERNELS_HELP, choiceArg("--kernels", TEACHER_KERNEL_CHOICES))
+    .addOption(teacherKernelsOption())
+    .addOption(kernelsAliasOption())
     .option(
       "--resume",
       "continue the interrupted training in --out with the options it was started with",
     )
     .option("--retrain", "start over even if --out holds an interrupted training")
-    .option("--json", "print one JSON summary on stdout")
-    .option("--quiet", "no progress on stderr")
+    .addOption(jsonOption())
+    .addOption(quietOption())
     .action(async (given, cmd) => {
       const o = given.resume
         ? resumedOptions(
@@ -212,7 +216,10 @@ async function teacherTrain(
   stops: StopSignals,
 ): Promise<void> {
   const command = ["teacher", "train", ...Deno.args.slice(2)].join(" ");
-  const kernels = await chooseKernels(o.kernels, quiet);
+  const kernels = await chooseKernels(
+    aliased(o.teacherKernels, o.kernels, ["--teacher-kernels", "--kernels"]),
+    quiet,
+  );
   const splits = await loadDataFrom(o, quiet);
   const bar = new ProgressBar("teacher", quiet);
   const logEvery = Deno.stderr.isTerminal() ? Infinity : 60_000;
@@ -315,9 +322,10 @@ function teacherEvalCommand() {
       choiceArg("--split", ["train", "val", "test"] as const),
       "test" as const,
     )
-    .option("--kernels <name>", KERNELS_HELP, choiceArg("--kernels", TEACHER_KERNEL_CHOICES))
-    .option("--json", "print one JSON summary on stdout")
-    .option("--quiet", "no progress on stderr")
+    .addOption(teacherKernelsOption())
+    .addOption(kernelsAliasOption())
+    .addOption(jsonOption())
+    .addOption(quietOption())
     .action(async (o, cmd) => {
       const quiet = Boolean(o.quiet);
       const path = o.teacher ?? o.model;
@@ -335,7 +343,10 @@ function teacherEvalCommand() {
               spec = String(own.meta.source ?? o.data);
             }
             own.dispose();
-            kernels = await chooseKernels(o.kernels, quiet);
+            kernels = await chooseKernels(
+              aliased(o.teacherKernels, o.kernels, ["--teacher-kernels", "--kernels"]),
+              quiet,
+            );
           } else if (kind === "missing") {
             throw new CheckpointError(`Cannot load teacher "${file}": no such file`);
           }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { jsonOption, modelOption, quietOption } from "./options.ts";
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { BACKEND_CHOICES, type BackendChoice } from "../lib/backends/types.ts";
 import { loadData, parseImageSize, trainedShapeOptions } from "../lib/data/mod.ts";
@@ -235,8 +236,8 @@ export function withTreeOptions(cmd: Command) {
       "after training, refit each leaf to the images it wins (max-leaf), kept only if validation accuracy rises",
     )
     .option("--recipe <name>", RECIPE_HELP, recipeArg)
-    .option("--json", "print one JSON summary on stdout")
-    .option("--quiet", "no progress on stderr");
+    .addOption(jsonOption())
+    .addOption(quietOption());
 }
 
 /** The options `withTreeOptions` parses. */
@@ -544,7 +545,7 @@ export function trainCommand() {
 export function evalCommand() {
   return withDataOptions(new Command("eval"))
     .description("Evaluate a saved tree on a split of its data set.")
-    .requiredOption("--model <path>", "run directory or checkpoint file")
+    .addOption(modelOption())
     .option(
       "--split <name>",
       "train, val or test",
@@ -558,8 +559,8 @@ export function evalCommand() {
       "auto" as BackendChoice,
     )
     .option("--importances <file>", "write the feature importances as a bar chart (.svg or .png)")
-    .option("--json", "print one JSON summary on stdout")
-    .option("--quiet", "no progress on stderr")
+    .addOption(jsonOption())
+    .addOption(quietOption())
     .action(async (o, cmd) => {
       const quiet = Boolean(o.quiet);
       if (o.importances !== undefined) pictureArg("--importances", o.importances);

@@ -67,7 +67,7 @@ Deno.test("train --data folder:DIR --json trains on colour images and keeps thei
       "--json",
     ]);
     assert.equal(d.code, 0, d.stderr);
-    assert.equal(d.json().labelName, "red");
+    assert.equal(d.json().label_name, "red");
     const e = await runCli([
       "explain",
       "--model",
@@ -178,7 +178,7 @@ Deno.test("eval, draw and report read a folder at the trained size and channels,
       "--json",
     ]);
     assert.equal(d.code, 0, d.stderr);
-    assert.equal(d.json().labelName, "red");
+    assert.equal(d.json().label_name, "red");
     const h = await runCli(["report", "--model", out, "--out", join(dir, "r.html")]);
     assert.equal(h.code, 0, h.stderr);
   });

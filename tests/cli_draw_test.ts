@@ -52,7 +52,7 @@ Deno.test("draw --digit marks the path of a test image of that class", async () 
   assert.equal(summary.path.length, 4);
   const svg = await Deno.readTextFile(`${dir}/path.svg`);
   assert.equal((svg.match(/class="edge on-path"/g) ?? []).length, 3);
-  assert.ok(svg.includes(`data-max-leaf="${summary.maxLeaf}"`));
+  assert.ok(svg.includes(`data-max-leaf="${summary.max_leaf}"`));
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -62,10 +62,12 @@ Deno.test("draw reports bad calls as usage errors and a missing model as a runti
   const bad = await run(["draw", "--model", dir, "--out", `${dir}/x.jpg`]);
   assert.equal(bad.code, 2);
   const cases: [string[], number, RegExp][] = [
-    [["--out", `${dir}/x.png`, "--index", "10000"], 2, /--index must be below 10000/],
-    [["--out", `${dir}/x.png`, "--digit", "12"], 2, /"12" is not a class/],
+    [["--out", `${dir}/x.png`, "--item", "10000"], 2, /--item must be below 10000/],
+    [["--out", `${dir}/x.png`, "--index", "10000"], 2, /--item must be below 10000/],
+    [["--out", `${dir}/x.png`, "--class", "12"], 2, /"12" is not a class/],
+    [["--out", `${dir}/x.png`, "--item", "1", "--index", "2"], 2, /--item or its old name --index/],
     [["--out", `${dir}/x.png`, "--gif"], 2, /must end in \.gif/],
-    [["--out", `${dir}/x.gif`], 2, /give --index or --digit/],
+    [["--out", `${dir}/x.gif`], 2, /give --item or --class/],
     [["--out", `${dir}/x.png`, "--correlation"], 2, /needs an input/],
   ];
   for (const [args, code, message] of cases) {

@@ -103,7 +103,7 @@ Deno.test("explain's mistakes: a file of many inputs needs --item, unknown label
     `${dir}/two.csv`,
     "--item",
     "0",
-    "--label",
+    "--class",
     "ten",
     "--model",
     run.dir,
@@ -111,7 +111,7 @@ Deno.test("explain's mistakes: a file of many inputs needs --item, unknown label
     `${dir}/c.svg`,
   ]);
   assert.equal(label.code, 2);
-  assert.match(label.err, /--label "ten" is not a class of this tree/);
+  assert.match(label.err, /--class "ten" is not a class of this tree/);
   const size = await cli([
     "explain",
     `${dir}/two.csv`,
