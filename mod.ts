@@ -161,3 +161,28 @@ export {
   TrainingInterruptedError,
 } from "./lib/errors.ts";
 export { NativeError } from "./ffi/errors.ts";
+
+// Types that the signatures above name.
+export type { TrainingHooks } from "./lib/run/hooks.ts";
+export type { BestWeights, EngineState, FitPlan, FitState, WinnerState } from "./lib/train/fit.ts";
+export type { TeacherInfo } from "./lib/train/distill.ts";
+export type {
+  AnyTeacher,
+  TeacherChannels,
+  TeacherInputOptions,
+  TeacherKind,
+  TeacherLayout,
+  TeacherLogitsOptions,
+  TeacherOutputs,
+  TeacherPreprocessing,
+  TeacherRecord,
+} from "./lib/teacher/any.ts";
+export type { SoftLabelsOptions } from "./lib/teacher/file_labels.ts";
+export type { TeacherPlan, TeacherTrainState } from "./lib/teacher/train_state.ts";
+export type { AdamMoments } from "./lib/teacher/_adam.ts";
+export type { ImageFolderOptions } from "./lib/data/folder.ts";
+export type { ArrayDataOptions } from "./lib/data/npz.ts";
+export type { ImageSize } from "./lib/data/_images.ts";
+export type { SplitRows } from "./lib/data/types.ts";
+export type { FeatureFacts } from "./lib/report/_features.ts";
+export type { CurvePoint } from "./lib/render/curves.ts";

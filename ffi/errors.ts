@@ -7,13 +7,19 @@
 
 /** The native library returned a non-zero status code. */
 export class NativeError extends Error {
+  /** The error's name. */
   override name = "NativeError";
+  /** The status code the library returned. */
+  readonly status: number;
   /**
+   * Makes the error.
+   *
    * @param message The library's last-error string, with context.
    * @param status The status code the library returned.
    * @param options Standard error options (`cause`).
    */
-  constructor(message: string, readonly status: number, options?: ErrorOptions) {
+  constructor(message: string, status: number, options?: ErrorOptions) {
     super(message, options);
+    this.status = status;
   }
 }

@@ -13,7 +13,9 @@ import type { RawSamples } from "./_arrays.ts";
 
 /** An image size, `width` x `height` pixels. */
 export interface ImageSize {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
 }
 

@@ -48,7 +48,9 @@ export interface Dataset {
  * For files that hold one row per sample of the data, such as a teacher's outputs.
  */
 export interface SplitRows {
+  /** Rows of the training samples. */
   train: Int32Array;
+  /** Rows of the validation samples. */
   val: Int32Array;
   /** `null` when the test set came from elsewhere (`testData`). */
   test: Int32Array | null;

@@ -119,10 +119,15 @@ export interface AnyTeacher {
 
 /** What is recorded about a teacher in a run (metrics.json, the checkpoint's data facts). */
 export interface TeacherRecord {
+  /** What kind of teacher it is. */
   kind: TeacherKind;
+  /** The model file (or outputs file) it was read from. */
   file: string;
+  /** The input shape it takes, without the batch axis. */
   inputShape: number[];
+  /** `K`, its classes. */
   classes: number;
+  /** How softtree's inputs were prepared for it; `null` for none. */
   preprocessing: TeacherPreprocessing | null;
 }
 

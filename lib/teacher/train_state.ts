@@ -28,10 +28,15 @@ const WHAT = "teacher training state";
 
 /** The options that fix a teacher training's course: a resume must use the same. */
 export interface TeacherPlan {
+  /** Epochs. */
   epochs: number;
+  /** Samples per optimizer step. */
   batchSize: number;
+  /** Adam's learning rate. */
   learningRate: number;
+  /** Learning-rate schedule over epochs. */
   schedule: "constant" | "cosine";
+  /** Seed of initialisation, shuffling and dropout. */
   seed: number;
   /** Training samples, to catch a resume on other data. */
   trainSamples: number;
@@ -39,6 +44,7 @@ export interface TeacherPlan {
 
 /** Everything needed to continue a teacher's training exactly. */
 export interface TeacherTrainState {
+  /** The options that fix the training's course. */
   plan: TeacherPlan;
   /** Why it was handed out. */
   reason: "epoch" | "interrupted";
@@ -56,9 +62,11 @@ export interface TeacherTrainState {
   lossSum: number;
   /** Seconds spent in `epoch` so far. */
   seconds: number;
+  /** The records of the finished epochs. */
   history: TeacherEpochInfo[];
   /** The trainable weights, in the model's order. */
   weights: Float32Array[];
+  /** Adam's moments of those weights. */
   adam: AdamMoments;
   /** The best epoch on validation so far (the latest without validation). */
   best: { epoch: number; valAccuracy: number } | null;

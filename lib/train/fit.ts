@@ -144,27 +144,39 @@ export interface FitResult {
 
 /** The options that fix a run's course: a resume must use the same. */
 export interface FitPlan {
+  /** Epochs at most. */
   epochs: number;
+  /** Samples per optimizer step. */
   batchSize: number;
+  /** Epochs without a better validation accuracy before stopping. */
   patience: number;
+  /** Seed of the shuffling (and of the first candidate). */
   seed: number;
+  /** Learning-rate schedule over epochs. */
   schedule: "constant" | "cosine";
   /** `null` when beta is not annealed. */
   betaTo: number | null;
+  /** Candidate starts. */
   restarts: number;
+  /** Epochs each candidate trains before the best goes on. */
   restartEpochs: number;
   /** Samples per chunk between batch boundaries (from `progressEvery`). */
   chunk: number;
+  /** Training samples evaluated after each epoch. */
   trainEvalSamples: number;
   /** Training and validation samples, to catch a resume on other data. */
   trainSamples: number;
+  /** Validation samples, to catch a resume on other data. */
   valSamples: number;
 }
 
 /** A tree engine's whole training state. */
 export interface EngineState {
+  /** The tree's parameters. */
   params: TreeParams;
+  /** Adam's moments and step. */
   adam: AdamState;
+  /** The balance penalty's moving averages. */
   penalty: PenaltyState;
 }
 
@@ -174,7 +186,9 @@ export interface BestWeights {
   acc: number;
   /** Its epoch (1-based). */
   epoch: number;
+  /** The parameters then. */
   params: TreeParams;
+  /** The penalty's moving averages then. */
   penalty: PenaltyState;
 }
 
@@ -186,15 +200,19 @@ export interface WinnerState {
   best: BestWeights;
   /** Where it ended, to go on from. */
   last: { params: TreeParams; penalty: PenaltyState };
+  /** Its epochs' records. */
   history: EpochRecord[];
   /** Its shuffling generator's state when it ended. */
   rng: number;
+  /** Samples it trained on. */
   samplesSeen: number;
+  /** Its seconds of training. */
   trainSeconds: number;
 }
 
 /** Everything needed to continue a run exactly; see {@link FitOptions.resume}. */
 export interface FitState {
+  /** The options that fix the run's course. */
   plan: FitPlan;
   /** Why it was handed out. */
   reason: "epoch" | "interrupted" | "diverged";
@@ -216,6 +234,7 @@ export interface FitState {
   sinceBest: number;
   /** Wall seconds of the run so far. */
   seconds: number;
+  /** The records of the epochs so far. */
   history: EpochRecord[];
   /** The best weights of the candidate (or run) training. */
   best: BestWeights | null;
