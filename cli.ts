@@ -7,8 +7,9 @@
  *
  * @module
  */
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { printError, UsageError } from "./cli/common.ts";
+import { ADVANCED_OPTIONS } from "./cli/options.ts";
 import { exitStatusOf } from "./cli/interrupt.ts";
 import { TrainingInterruptedError } from "./lib/errors.ts";
 import { evalCommand, trainCommand } from "./cli/train.ts";
@@ -29,8 +30,13 @@ const DOCS: Record<string, string> = {
   export: "docs/cli.md#export, docs/using-a-tree.md#export",
 };
 
-/** Build the command tree (exported for in-process tests). */
-export function buildProgram(): Command {
+/**
+ * Build the command tree (exported for in-process tests and the docs' option lists).
+ *
+ * @param options `allOptions`: show the options of `ADVANCED_OPTIONS` in `--help` too (as
+ *   `--help-all` does).
+ */
+export function buildProgram(options: { allOptions?: boolean } = {}): Command {
   const program = new Command()
     .name("softtree")
     .description(
@@ -50,8 +56,10 @@ export function buildProgram(): Command {
   program.addHelpText("after", "\nDocs: docs/README.md; every command and option: docs/cli.md");
   for (const command of program.commands) {
     const name = command.name();
+    hideAdvanced(command, Boolean(options.allOptions));
     command.addHelpText("after", `\nDocs: ${DOCS[name] ?? `docs/cli.md#${name}`}`);
     for (const sub of command.commands) {
+      hideAdvanced(sub, Boolean(options.allOptions));
       sub.addHelpText("after", `\nDocs: docs/cli.md#${name}-${sub.name()}`);
     }
   }
@@ -63,9 +71,21 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Hides a command's advanced options from `--help` (unless `all`) and says how to see them. */
+function hideAdvanced(command: CommandUnknownOpts, all: boolean): void {
+  const advanced = (command.options as unknown as { long?: string; hidden: boolean }[])
+    .filter((o) => o.long && ADVANCED_OPTIONS.has(o.long) && !o.hidden);
+  if (all || advanced.length === 0) return;
+  for (const o of advanced) o.hidden = true;
+  command.addHelpText("after", `\n${advanced.length} more options: --help-all`);
+}
+
 /** Run the CLI on `args`; returns the exit status. */
 export async function main(args: string[]): Promise<number> {
-  const program = buildProgram();
+  // `--help-all`: the help with every option, advanced ones included.
+  const all = args.includes("--help-all");
+  if (all) args = args.map((a) => a === "--help-all" ? "--help" : a);
+  const program = buildProgram({ allOptions: all });
   try {
     await program.parseAsync(args, { from: "user" });
     return 0;

@@ -80,6 +80,45 @@ export const widthOption = () =>
   new Option("--width <px>", "PNG/GIF width in pixels").argParser(intArg("--width", 16, 20000));
 
 /**
+ * Options that plain `--help` leaves out so that it fits a screen; `--help-all` shows them, and
+ * docs/cli.md lists every one.
+ */
+export const ADVANCED_OPTIONS: ReadonlySet<string> = new Set([
+  "--image-size",
+  "--channels",
+  "--classes",
+  "--penalty-decay",
+  "--ema-window",
+  "--learn-beta",
+  "--beta-to",
+  "--loss",
+  "--schedule",
+  "--restart-epochs",
+  "--backend",
+  "--no-pictures",
+  "--animate",
+  "--augment-rotate",
+  "--augment-scale",
+  "--augment-shift",
+  "--augment-elastic",
+  "--augment-recenter",
+  "--refit-leaves",
+  "--teacher-channels",
+  "--teacher-layout",
+  "--teacher-outputs",
+  "--teacher-output",
+  "--cross-fit",
+  "--cross-fit-dir",
+  "--hard-weight",
+  "--cache-dir",
+  "--teacher-kernels",
+  "--teacher-epochs",
+  "--depth-limit",
+  "--scale",
+  "--width",
+]);
+
+/**
  * The value of an option or of its old name, refusing both at once.
  *
  * @param value The value under the current name.

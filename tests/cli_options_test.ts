@@ -155,3 +155,19 @@ Deno.test("--verbose adds the cause chain to a runtime error", async () => {
 });
 
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+
+Deno.test("--help keeps to the common options and --help-all shows the advanced ones too", async () => {
+  const help = await runCli(["distill", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--teacher-mean/);
+  assert.doesNotMatch(help.stdout, /--augment-elastic/);
+  assert.match(help.stdout, /\d+ more options: --help-all/);
+  assert.ok(help.stdout.split("\n").length <= 80, `${help.stdout.split("\n").length} lines`);
+  const all = await runCli(["distill", "--help-all"]);
+  assert.equal(all.code, 0);
+  assert.match(all.stdout, /--augment-elastic/);
+  assert.doesNotMatch(all.stdout, /more options: --help-all/);
+  // The old names stay hidden aliases, even in --help-all.
+  const draw = await runCli(["draw", "--help-all"]);
+  assert.doesNotMatch(draw.stdout, /--digit|--index/);
+});

@@ -42,7 +42,7 @@ export function helpTexts(): Map<string, string> {
     texts.set(path.join(" "), text.trimEnd());
     for (const sub of command.commands) visit(sub as Command, [...path, sub.name()]);
   };
-  visit(buildProgram() as unknown as Command, []);
+  visit(buildProgram({ allOptions: true }) as unknown as Command, []);
   return texts;
 }
 
