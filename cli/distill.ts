@@ -5,6 +5,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { distill } from "../lib/train/distill.ts";
+import { loadUnlabeled } from "../lib/data/unlabeled.ts";
 import { assetPath } from "../lib/io/assets.ts";
 import { cacheDirOption, teacherKernelsOption } from "./options.ts";
 import { intArg, numArg, printJson, UsageError } from "./common.ts";
@@ -76,6 +77,11 @@ export function distillCommand() {
       "also train the same tree on the same images with hard labels (in <out>/hard-labels) and " +
         "report both",
     )
+    .option(
+      "--transfer <spec>",
+      "unlabeled data the teacher labels and the tree also trains on: folder:DIR (images, no " +
+        "class folders needed), npz:FILE (x or x_train), npy:FILE or csv:FILE (feature columns)",
+    )
     .addOption(cacheDirOption())
     .addOption(teacherKernelsOption())
     .option(
@@ -122,6 +128,10 @@ async function distillAction(
   stops: StopSignals,
 ): Promise<void> {
   const splits = await loadDataFrom(o, quiet);
+  const transfer = o.transfer === undefined
+    ? undefined
+    : await loadUnlabeled(o.transfer, { like: splits.train });
+  if (transfer) info(`transfer data: ${transfer.n} unlabeled samples from "${o.transfer}"`, quiet);
   const kernels = await prepareTeacherKernels({
     kernels: o.teacherKernels,
     onBuild: buildProgress(quiet),
@@ -173,6 +183,7 @@ async function distillAction(
     temperature: o.temperature,
     cacheDir: o.cacheDir,
     compare: Boolean(o.compare),
+    transfer,
     augment: augmentOptionsFrom(o, o.seed),
     onAugmentProgress: (done, total) => augmentBar.update(1, 1, done, total, {}),
     hardWeight: o.hardWeight,
@@ -274,6 +285,7 @@ async function distillAction(
         teacher_accuracy: result.softLabels.agreement,
       },
       hard_labels: result.hard ? runSummary(result.hard, `${out}/hard-labels`) : undefined,
+      transfer: transfer ? { source: o.transfer, samples: transfer.n } : undefined,
       labels: labelsJson(splits.labels),
     });
   }

@@ -382,6 +382,7 @@ export function runSummary(r: RunResult, out: string): Record<string, unknown> {
     val_accuracy_mixture: r.val.accuracyMixture,
     test_accuracy: r.test.accuracy,
     test_accuracy_mixture: r.test.accuracyMixture,
+    train_samples: r.trainSamples,
     epochs_run: r.fit?.epochsRun ?? 0,
     best_epoch: r.fit?.bestEpoch ?? null,
     stopped_early: r.fit?.stoppedEarly ?? false,

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import type { Splits } from "../data/types.ts";
+import type { Dataset, Splits } from "../data/types.ts";
+import { DatasetError } from "../errors.ts";
 import { augmentImages, type AugmentOptions, concatDatasets } from "../data/augment.ts";
 import {
   type CacheEvent,
@@ -27,7 +28,7 @@ import {
   teacherSplitAccuracy,
 } from "../teacher/panel.ts";
 import { type TeacherInputOptions, type TeacherRecord, teacherRecord } from "../teacher/any.ts";
-import { type SoftLabelsOptions, transferRows } from "../teacher/file_labels.ts";
+import { type SoftLabelsOptions, sourceRowCount, transferRows } from "../teacher/file_labels.ts";
 import { inDir } from "../io/atomic.ts";
 import { acquireRunLock } from "../io/lock.ts";
 import { type RunOptions, type RunResult, trainOrLoad, writeMetrics } from "./run.ts";
@@ -76,6 +77,15 @@ export interface DistillOptions extends RunOptions {
    * augmented copies too, each with its original's label), settings and seed. @default false
    */
   compare?: boolean;
+  /**
+   * Unlabeled transfer data (labels `-1`, shaped like the training split: see
+   * `loadUnlabeled`): the teacher labels it and the tree trains on it beside the training
+   * split. The `--compare` twin, `hardWeight` and the soft-label statistics use the labelled
+   * rows only; a cross-fitted panel labels it with all its members averaged; a soft-labels
+   * file holds its rows after the data's.
+   * @default undefined
+   */
+  transfer?: Dataset;
   /** How to train the teacher when none is saved (epochs, size, progress callbacks). */
   teacherTraining?: LoadOrTrainOptions;
   /** Progress of making the augmented copies (`augment`). */
@@ -141,6 +151,18 @@ export interface DistillResult {
   softLabels: SoftLabelStats;
 }
 
+/** Checks that transfer data fits the training rows it joins. */
+function checkTransfer(extra: Dataset | undefined, train: Dataset): void {
+  if (!extra) return;
+  if (extra.features !== train.features) {
+    throw new DatasetError(
+      `The transfer data "${extra.source}" has ${extra.features} features per sample, the ` +
+        `training data "${train.source}" has ${train.features}`,
+    );
+  }
+  if (extra.n === 0) throw new DatasetError(`The transfer data "${extra.source}" holds no samples`);
+}
+
 function agreement(a: Int32Array, b: Int32Array | null): number {
   if (!b) return NaN;
   let same = 0;
@@ -187,7 +209,10 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
   let panel: TeacherPanel;
   if (options.softLabels) {
     const { file, ...rest } = options.softLabels;
-    panel = await softLabelsPanel(file, splits, rest);
+    panel = await softLabelsPanel(file, splits, {
+      ...rest,
+      transferRows: options.transfer?.n ?? rest.transferRows,
+    });
   } else {
     panel = options.crossFit
       ? await crossFitTeachers(splits, { ...options.crossFit, training: recipe })
@@ -226,14 +251,36 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
         }),
       )
       : splits.train;
+    const extra = options.transfer;
+    checkTransfer(extra, train);
+    const labelled = train.n, all = labelled + (extra?.n ?? 0);
     const logits = await panelLogits(panel, train.x, splits.train.n, {
       rows: transferRows(splits.train, train.n),
       cacheDir: options.cacheDir,
       onCache: options.onCache,
-      onProgress: (done, total) => options.onLabelProgress?.(done, total),
+      onProgress: (done) => options.onLabelProgress?.(done, all),
     });
-    const targets = softmaxT(logits, train.classes, temperature);
-    const stats = softLabelStats(targets, train.y, train.classes);
+    let allLogits = logits;
+    if (extra) {
+      // Transfer rows are no copies of training rows: every member labels them (averaged),
+      // and a soft-labels file holds them after the data's own rows.
+      const first = sourceRowCount(splits) ?? 0;
+      const extraLogits = await panelLogits({ ...panel, foldOf: null }, extra.x, extra.n, {
+        rows: Int32Array.from({ length: extra.n }, (_, i) => first + i),
+        cacheDir: options.cacheDir,
+        onCache: options.onCache,
+        onProgress: (done) => options.onLabelProgress?.(labelled + done, all),
+      });
+      allLogits = new Float32Array(logits.length + extraLogits.length);
+      allLogits.set(logits);
+      allLogits.set(extraLogits, logits.length);
+    }
+    const targets = softmaxT(allLogits, train.classes, temperature);
+    const stats = softLabelStats(
+      targets.subarray(0, labelled * train.classes),
+      train.y,
+      train.classes,
+    );
     options.onSoftLabels?.(stats);
     const alpha = options.hardWeight ?? 0;
     if (!(alpha >= 0 && alpha <= 1)) {
@@ -255,13 +302,24 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       hardWeight: alpha,
       augmentCopies: copies,
       augment: copies > 0 ? { ...options.augment, onProgress: undefined } : undefined,
+      transfer: extra ? { source: extra.source, samples: extra.n } : undefined,
       teacher: t.file,
       teacherTestAccuracy: t.testAccuracy,
       teacherValAccuracy: t.valAccuracy,
     };
-    const distilled = await trainOrLoad({ ...splits, train }, {
+    const distilled = await trainOrLoad({
+      ...splits,
+      train: extra ? concatDatasets(train, extra) : train,
+    }, {
       ...options,
-      fit: { ...options.fit, targets },
+      fit: {
+        ...options.fit,
+        targets,
+        // The training accuracy after each epoch is measured on labelled rows only.
+        ...(extra
+          ? { trainEvalSamples: Math.min(options.fit?.trainEvalSamples ?? 10000, labelled) }
+          : {}),
+      },
       meta,
       teacherRecords: t.teachers as unknown as Record<string, unknown>[],
     });
@@ -294,6 +352,7 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       fidelity,
       fidelityMixture,
       softLabels: stats,
+      transfer: extra ? { source: extra.source, samples: extra.n } : undefined,
       hardLabels: hard
         ? {
           testAccuracy: hard.test.accuracy,

@@ -106,6 +106,8 @@ export interface RunResult {
   checkpoint: string;
   /** Seconds of the whole run. */
   seconds: number;
+  /** Samples of the training set (augmented copies and transfer data included). */
+  trainSamples: number;
 }
 
 /** The hyper-parameters that must match for a saved tree to be reused. */
@@ -272,6 +274,7 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
     test,
     checkpoint: file,
     seconds: (performance.now() - t0) / 1000,
+    trainSamples: splits.train.n,
   };
 }
 
