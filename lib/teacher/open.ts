@@ -21,7 +21,8 @@ async function fileOf(path: string): Promise<string> {
   try {
     if ((await Deno.stat(path)).isDirectory) return teacherPaths(path).model;
   } catch {
-    // a missing path: as named
+    // Missing: a model file when named like one, else a teacher folder.
+    if (!/\.(onnx|json)$/i.test(path)) return teacherPaths(path).model;
   }
   return path;
 }
