@@ -21,8 +21,8 @@ async function fileOf(path: string): Promise<string> {
   try {
     if ((await Deno.stat(path)).isDirectory) return teacherPaths(path).model;
   } catch {
-    // A missing path: a file when it has an extension, else the folder's model.json.
-    if (!/\.[A-Za-z0-9]+$/.test(path.replace(/\/+$/, ""))) return teacherPaths(path).model;
+    // Missing: a model file when named like one, else a teacher folder.
+    if (!/\.(onnx|json)$/i.test(path)) return teacherPaths(path).model;
   }
   return path;
 }
