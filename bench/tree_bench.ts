@@ -285,7 +285,6 @@ export async function runTreeBench(options: TreeBenchOptions = {}): Promise<Tree
         (rt ? ` ${MB(rt).padStart(9)} ${(rf / rt).toFixed(1).padStart(5)}x` : ""),
     );
   };
-  log(header);
   const trainings: [string, TreeConfig, Dataset, Float32Array, number][] = [
     ["train mnist depth 4 batch 4", { ...base, depth: 4 }, train, t, 4],
     ["train mnist depth 8 batch 64", { ...base, depth: 8 }, train, t, 64],
@@ -300,7 +299,7 @@ export async function runTreeBench(options: TreeBenchOptions = {}): Promise<Tree
     const row: TreeBenchRow = { what, rates: {}, flopsPerSample: 4 * cfg.features * I };
     row.rates[kind] = timeTraining(fast, cfg, data, targets, batch, seconds);
     if (withTfjs) row.rates.tfjs = timeTraining(tfjsBackend, cfg, data, targets, batch, seconds);
-    rows.push(row), report(row);
+    rows.push(row), log(`${what}: ${MB(row.rates[kind]!)} samples/s`);
   }
   const evaluations: [string, TreeConfig, Dataset][] = [
     ["evaluate mnist depth 4", { ...base, depth: 4 }, test],
@@ -314,9 +313,12 @@ export async function runTreeBench(options: TreeBenchOptions = {}): Promise<Tree
     const row: TreeBenchRow = { what, rates: {}, flopsPerSample: 2 * cfg.features * I };
     row.rates[kind] = timeEval(fast, cfg, data, seconds / 2);
     if (withTfjs) row.rates.tfjs = timeEval(tfjsBackend, cfg, data, seconds / 2);
-    rows.push(row), report(row);
+    rows.push(row), log(`${what}: ${MB(row.rates[kind]!)} samples/s`);
   }
   measureSgemm("after");
+  // The shares are of the best SGEMM rate measured before and after the rows.
+  log(header);
+  for (const row of rows) report(row);
   log(
     `shares are of the best SGEMM rates above: blocked ${sgemm.blocked.toFixed(1)} GFLOP/s, ` +
       `OpenBLAS ${Number.isNaN(sgemm.blas) ? "not installed" : `${sgemm.blas.toFixed(1)} GFLOP/s`}`,
