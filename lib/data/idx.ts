@@ -9,7 +9,7 @@
  */
 import { gunzipSync } from "node:zlib";
 import { DatasetError } from "../errors.ts";
-import { pathName, readProblem } from "./_common.ts";
+import { pathName, readDataFile } from "./_common.ts";
 
 /** The element types an IDX file can hold, by their IDX type code. */
 export const IDX_TYPES = {
@@ -150,14 +150,7 @@ export function parseIdx(bytes: Uint8Array, name: string): IdxArray {
  */
 export async function readIdx(path: string | URL): Promise<IdxArray> {
   const name = pathName(path);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    throw new DatasetError(`Cannot read IDX file "${name}": ${readProblem(error)}`, {
-      cause: error,
-    });
-  }
+  const bytes = await readDataFile(path, "IDX");
   return parseIdx(bytes, name);
 }
 

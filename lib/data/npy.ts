@@ -10,7 +10,7 @@
  * @module
  */
 import { DatasetError } from "../errors.ts";
-import { pathName, readProblem, shapeText } from "./_common.ts";
+import { pathName, readDataFile, shapeText } from "./_common.ts";
 
 /** The element types {@linkcode parseNpy} reads. */
 export type NpyType =
@@ -219,13 +219,6 @@ export function parseNpy(bytes: Uint8Array, name: string): NpyArray {
  */
 export async function readNpy(path: string | URL): Promise<NpyArray> {
   const name = pathName(path);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    throw new DatasetError(`Cannot read NPY file "${name}": ${readProblem(error)}`, {
-      cause: error,
-    });
-  }
+  const bytes = await readDataFile(path, "NPY");
   return parseNpy(bytes, name);
 }
