@@ -155,6 +155,7 @@ export {
   CheckpointError,
   DatasetError,
   type DivergenceDetails,
+  HintedError,
   RunDirectoryError,
   type StopPoint,
   TrainingDivergedError,

@@ -6,10 +6,9 @@
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import {
-  BackendUnavailableError,
   CheckpointError,
   DatasetError,
-  RunDirectoryError,
+  HintedError,
   TrainingDivergedError,
 } from "../lib/errors.ts";
 import { NativeError } from "../ffi/errors.ts";
@@ -71,25 +70,12 @@ export function choiceArg<T extends string>(what: string, choices: readonly T[])
 }
 
 /** A runtime error (exit 1) that carries the hint line printed under it. */
-export class HintedError extends Error {
-  override name = "HintedError";
-  /** What the user can do about it. */
-  readonly hint: string;
-  /**
-   * @param message What failed and why.
-   * @param hint What to do about it.
-   * @param options Standard error options (`cause`).
-   */
-  constructor(message: string, hint: string, options?: ErrorOptions) {
-    super(message, options);
-    this.hint = hint;
-  }
-}
+export { HintedError };
 
 /** The hint printed under a runtime error, chosen by the error's kind. */
 export function hintFor(error: unknown): string {
-  if (error instanceof BackendUnavailableError || error instanceof HintedError) return error.hint;
-  if (error instanceof RunDirectoryError) return error.hint;
+  // BackendUnavailableError and RunDirectoryError are HintedErrors too.
+  if (error instanceof HintedError) return error.hint;
   if (error instanceof TrainingDivergedError) {
     return "start over with a lower --learning-rate and --retrain";
   }

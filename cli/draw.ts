@@ -11,7 +11,7 @@ import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { decisionPathGif } from "../lib/render/gif.ts";
 import { writePicture } from "../lib/render/write.ts";
-import { treeSvg } from "../lib/render/tree_svg.ts";
+import { type DrawableTree, treeSvg, type TreeSvgOptions } from "../lib/render/tree_svg.ts";
 import { route } from "../lib/tree/inspect.ts";
 import { Rng } from "../lib/util/random.ts";
 import { printJson, UsageError } from "./common.ts";
@@ -44,6 +44,27 @@ export function outArg(value: string): { path: string; format: OutFormat } {
     );
   }
   return { path: value, format: m[1].toLowerCase() as OutFormat };
+}
+
+/**
+ * Draws `tree` into `out` as `format`: an animated decision path (.gif, which needs an input)
+ * or the tree picture (.svg, .png), both with `input`'s path when one is given.
+ *
+ * @param picture What to draw besides the tree, and the raster size of .png and .gif output.
+ */
+export async function writeTreeDrawing(
+  tree: DrawableTree,
+  out: { path: string; format: OutFormat },
+  picture: TreeSvgOptions & { scale?: number; width?: number },
+): Promise<void> {
+  const { input, label, depthLimit, scale, width } = picture;
+  if (out.format === "gif") {
+    const gif = await decisionPathGif(tree, { input: input!, label, depthLimit, scale, width });
+    await writeFileAtomic(out.path, gif);
+  } else {
+    const { scale: _s, width: _w, ...svgOptions } = picture;
+    await writePicture(out.path, treeSvg(tree, svgOptions), { scale, width });
+  }
 }
 
 /** The `draw` command. */
@@ -153,19 +174,14 @@ export function drawCommand() {
         label = test.y[index];
       }
 
-      if (format === "gif") {
-        const gif = await decisionPathGif(tree, {
-          input: input!,
-          label,
-          depthLimit,
-          scale: o.scale,
-          width: o.width,
-        });
-        await writeFileAtomic(out, gif);
-      } else {
-        const svg = treeSvg(tree, { input, label, correlation: o.correlation, depthLimit });
-        await writePicture(out, svg, { scale: o.scale, width: o.width });
-      }
+      await writeTreeDrawing(tree, o.out, {
+        input,
+        label,
+        correlation: o.correlation,
+        depthLimit,
+        scale: o.scale,
+        width: o.width,
+      });
 
       const r = input ? route(tree.params, config.depth, config.classes, input) : undefined;
       const summary = {

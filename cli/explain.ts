@@ -6,11 +6,7 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
-import { decisionPathGif } from "../lib/render/gif.ts";
-import { treeSvg } from "../lib/render/tree_svg.ts";
-import { writePicture } from "../lib/render/write.ts";
 import { prepareInputs } from "../lib/use/inputs.ts";
 import { TreePredictor } from "../lib/use/predict.ts";
 import { HintedError, printJson, UsageError } from "./common.ts";
@@ -27,7 +23,7 @@ import {
   scaleOption,
   widthOption,
 } from "./options.ts";
-import { outArg } from "./draw.ts";
+import { outArg, writeTreeDrawing } from "./draw.ts";
 import { fitOption, invertOption, prepareOptionsFrom } from "./predict.ts";
 import { info } from "./progress.ts";
 import { contributionsJson } from "./tabular.ts";
@@ -110,25 +106,15 @@ export function explainCommand() {
       const depthLimit = o.depthLimit === undefined
         ? undefined
         : Math.min(o.depthLimit, config.depth);
-      if (format === "gif") {
-        const gif = await decisionPathGif(tree, {
-          input: chosen.x,
-          label,
-          depthLimit,
-          scale: o.scale,
-          width: o.width,
-        });
-        await writeFileAtomic(out, gif);
-      } else {
-        const svg = treeSvg(tree, {
-          input: chosen.x,
-          label,
-          correlation: o.correlation,
-          depthLimit,
-          caption: `input: ${chosen.name}`,
-        });
-        await writePicture(out, svg, { scale: o.scale, width: o.width });
-      }
+      await writeTreeDrawing(tree, o.out, {
+        input: chosen.x,
+        label,
+        correlation: o.correlation,
+        depthLimit,
+        caption: `input: ${chosen.name}`,
+        scale: o.scale,
+        width: o.width,
+      });
       const p = new TreePredictor(tree).predict(chosen.x);
       if (o.json) {
         printJson({

@@ -5,6 +5,34 @@
  * @module
  */
 
+/**
+ * An error that carries one line telling the user what to do about it (the CLI prints it as
+ * `hint:` under the message).
+ *
+ * @example
+ * ```ts
+ * const error = new HintedError('Cannot write "out.svg": the folder does not exist', "create it first");
+ * error.hint; // "create it first"
+ * ```
+ */
+export class HintedError extends Error {
+  /** The error's name. */
+  override name = "HintedError";
+  /** What the user can do about it. */
+  readonly hint: string;
+  /**
+   * Makes the error.
+   *
+   * @param message What failed and why.
+   * @param hint What to do about it.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, hint: string, options?: ErrorOptions) {
+    super(message, options);
+    this.hint = hint;
+  }
+}
+
 /** A data file or folder could not be read, or holds bad data. */
 export class DatasetError extends Error {
   /** The error's name. */
@@ -18,44 +46,18 @@ export class CheckpointError extends Error {
 }
 
 /** A backend was asked for by name but cannot load here. */
-export class BackendUnavailableError extends Error {
+export class BackendUnavailableError extends HintedError {
   /** The error's name. */
   override name = "BackendUnavailableError";
-  /** A line telling the user how to make the backend available. */
-  readonly hint: string;
-  /**
-   * Makes the error.
-   *
-   * @param message What failed and why.
-   * @param hint How to make the backend available.
-   * @param options Standard error options (`cause`).
-   */
-  constructor(message: string, hint: string, options?: ErrorOptions) {
-    super(message, options);
-    this.hint = hint;
-  }
 }
 
 /**
  * A run directory cannot be trained into as asked: another process holds its lock, or it
  * holds an interrupted run that neither `resume` nor `retrain` was asked for.
  */
-export class RunDirectoryError extends Error {
+export class RunDirectoryError extends HintedError {
   /** The error's name. */
   override name = "RunDirectoryError";
-  /** A line telling the user what to do. */
-  readonly hint: string;
-  /**
-   * Makes the error.
-   *
-   * @param message What is in the way.
-   * @param hint What to do about it.
-   * @param options Standard error options (`cause`).
-   */
-  constructor(message: string, hint: string, options?: ErrorOptions) {
-    super(message, options);
-    this.hint = hint;
-  }
 }
 
 /** Where a run stopped: epoch and batch, 1-based. */

@@ -18,20 +18,15 @@ const QUICK = [
   "1",
 ];
 
+/** `softtree train ...args <QUICK> --out OUT`: a small, fast training. */
+const train = (out: string, ...args: string[]) =>
+  runCli(["train", ...args, ...QUICK, "--out", out]);
+
 Deno.test("train --data folder:DIR --json trains on colour images and keeps their class names", async () => {
   await inTempDir(async (dir) => {
     await writeColourFolder(join(dir, "colours"), 6);
     const out = join(dir, "run");
-    const r = await runCli([
-      "train",
-      "--data",
-      `folder:${join(dir, "colours")}`,
-      ...QUICK,
-      "--out",
-      out,
-      "--json",
-      "--quiet",
-    ]);
+    const r = await train(out, "--data", `folder:${join(dir, "colours")}`, "--json", "--quiet");
     assert.equal(r.code, 0, r.stderr);
     const summary = r.json();
     const labels = summary.labels as { names: string[]; counts: { test: number[] } };
@@ -90,14 +85,7 @@ Deno.test("train --data folder:DIR --json trains on colour images and keeps thei
 Deno.test("train refuses a missing image folder and a test set of another shape, exit 1, no run written", async () => {
   await inTempDir(async (dir) => {
     const out = join(dir, "run");
-    const missing = await runCli([
-      "train",
-      "--data",
-      `folder:${join(dir, "nope")}`,
-      ...QUICK,
-      "--out",
-      out,
-    ]);
+    const missing = await train(out, "--data", `folder:${join(dir, "nope")}`);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /nope" does not exist/);
     const a = join(dir, "a.npz");
@@ -112,16 +100,7 @@ Deno.test("train refuses a missing image folder and a test set of another shape,
         y_train: y,
       }),
     );
-    const mismatch = await runCli([
-      "train",
-      "--data",
-      `npz:${a}`,
-      "--test-data",
-      `npz:${b}`,
-      ...QUICK,
-      "--out",
-      out,
-    ]);
+    const mismatch = await train(out, "--data", `npz:${a}`, "--test-data", `npz:${b}`);
     assert.equal(mismatch.code, 1);
     assert.match(mismatch.stderr, /Test data "npz:.*b\.npz" does not fit the training data/);
     assert.match(mismatch.stderr, /3 features, the training data has 4x4 images with 1 channel/);
@@ -149,17 +128,7 @@ Deno.test("eval, draw and report read a folder at the trained size and channels,
     const data = ["--data", `folder:${join(dir, "colours", "train")}`];
     const testData = ["--test-data", `folder:${join(dir, "colours", "test")}`];
     const sized = ["--image-size", "3x3", "--channels", "1"];
-    const r = await runCli([
-      "train",
-      ...data,
-      ...testData,
-      ...sized,
-      ...QUICK,
-      "--out",
-      out,
-      "--json",
-      "--quiet",
-    ]);
+    const r = await train(out, ...data, ...testData, ...sized, "--json", "--quiet");
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual((r.json().labels as { counts: { test: number[] } }).counts.test, [3, 3, 3]);
     assert.deepEqual((await loadTreeCheckpoint(out)).data.imageShape, [3, 3, 1]);

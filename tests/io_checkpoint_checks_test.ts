@@ -7,12 +7,12 @@ import { decodeCheckpoint, encodeCheckpoint, loadTreeCheckpoint } from "../lib/i
 import { CheckpointError } from "../lib/errors.ts";
 import { initParams } from "../lib/tree/params.ts";
 import { DEFAULT_TREE_CONFIG, type TreeConfig, treeSizes } from "../lib/tree/types.ts";
+import { checkpointLayout, withCheckpointHeader } from "./_checkpoint.ts";
 
 const cfg: TreeConfig = { ...DEFAULT_TREE_CONFIG, depth: 2, features: 5, classes: 3 };
 const data = { source: "t", imageShape: null, featureNames: null, classNames: ["a", "b", "c"] };
 const good = encodeCheckpoint(cfg, initParams(cfg, 1), data, { seed: 1 });
-const headerLength = new DataView(good.buffer).getUint32(8, true);
-const weightsStart = Math.ceil((12 + headerLength) / 4) * 4;
+const { headerLength, weightsStart } = checkpointLayout(good);
 
 function refused(bytes: Uint8Array, why: RegExp): void {
   assert.throws(() => decodeCheckpoint(bytes, "run/tree.sdt"), (e: unknown) => {
@@ -23,17 +23,8 @@ function refused(bytes: Uint8Array, why: RegExp): void {
   });
 }
 
-/** `good` with its JSON header replaced by `header` (weights kept, padding redone). */
-function withHeader(header: unknown): Uint8Array {
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const start = Math.ceil((12 + json.length) / 4) * 4;
-  const out = new Uint8Array(start + good.length - weightsStart);
-  out.set(good.subarray(0, 8));
-  new DataView(out.buffer).setUint32(8, json.length, true);
-  out.set(json, 12);
-  out.set(good.subarray(weightsStart), start);
-  return out;
-}
+/** `good` with its JSON header replaced by `header`. */
+const withHeader = (header: unknown) => withCheckpointHeader(good, header);
 const header = JSON.parse(new TextDecoder().decode(good.subarray(12, 12 + headerLength)));
 
 Deno.test("a good checkpoint decodes to the tree that was encoded", () => {

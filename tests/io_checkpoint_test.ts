@@ -10,6 +10,7 @@ import { CheckpointError } from "../lib/errors.ts";
 import { initParams } from "../lib/tree/params.ts";
 import { DEFAULT_TREE_CONFIG, type TreeConfig } from "../lib/tree/types.ts";
 import type { DataInfo } from "../lib/io/types.ts";
+import { checkpointHeader, withCheckpointHeader } from "./_checkpoint.ts";
 
 const cfg: TreeConfig = { ...DEFAULT_TREE_CONFIG, depth: 3, features: 6, classes: 4 };
 const data: DataInfo = {
@@ -55,18 +56,9 @@ function expectError(bytes: Uint8Array, pattern: RegExp) {
 
 function withHeader(mutate: (h: Record<string, unknown>) => void): Uint8Array {
   const good = encodeCheckpoint(cfg, initParams(cfg, 1), data);
-  const len = new DataView(good.buffer).getUint32(8, true);
-  const header = JSON.parse(new TextDecoder().decode(good.subarray(12, 12 + len)));
+  const header = checkpointHeader(good);
   mutate(header);
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const start = Math.ceil((12 + json.length) / 4) * 4;
-  const oldStart = Math.ceil((12 + len) / 4) * 4;
-  const out = new Uint8Array(start + good.length - oldStart);
-  out.set(good.subarray(0, 8));
-  new DataView(out.buffer).setUint32(8, json.length, true);
-  out.set(json, 12);
-  out.set(good.subarray(oldStart), start);
-  return out;
+  return withCheckpointHeader(good, header);
 }
 
 Deno.test("a checkpoint with a wrong magic, version or header is rejected clearly", () => {

@@ -21,6 +21,21 @@ function sleeper(): Deno.ChildProcess {
   return new Deno.Command("sleep", { args: ["60"], stdout: "null", stderr: "null" }).spawn();
 }
 
+/** Runs `body` with a fresh folder and a live process other than this one; removes both. */
+async function withOtherProcess(
+  body: (dir: string, other: Deno.ChildProcess) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  const other = sleeper();
+  try {
+    await body(dir, other);
+  } finally {
+    other.kill();
+    await other.status;
+  }
+  await Deno.remove(dir, { recursive: true });
+}
+
 /** Taking the lock of `dir` fails with a RunDirectoryError whose message and hint match. */
 async function refused(dir: string, ...parts: RegExp[]): Promise<void> {
   await assert.rejects(acquireRunLock(dir, "distill"), (e: unknown) => {
@@ -31,9 +46,7 @@ async function refused(dir: string, ...parts: RegExp[]): Promise<void> {
 }
 
 Deno.test("a lock held by another live process stops a second taker, naming that process", async () => {
-  const dir = await Deno.makeTempDir();
-  const other = sleeper();
-  try {
+  await withOtherProcess(async (dir, other) => {
     const lock = {
       pid: other.pid,
       host: Deno.hostname(),
@@ -58,17 +71,11 @@ Deno.test("a lock held by another live process stops a second taker, naming that
     );
     await refused(dir, new RegExp(`by process ${other.pid} `));
     assert.deepEqual(names(dir), [LOCK_FILE], "the holder's lock stays");
-  } finally {
-    other.kill();
-    await other.status;
-  }
-  await Deno.remove(dir, { recursive: true });
+  });
 });
 
 Deno.test("a lock whose pid now belongs to another process is stale and taken over", async () => {
-  const dir = await Deno.makeTempDir();
-  const other = sleeper();
-  try {
+  await withOtherProcess(async (dir, other) => {
     // The pid runs, but it started at another time than the process that took the lock.
     const stale = { pid: other.pid, host: Deno.hostname(), started: "then", command: "train" };
     await Deno.writeTextFile(
@@ -79,11 +86,7 @@ Deno.test("a lock whose pid now belongs to another process is stale and taken ov
     assert.match(lock.note ?? "", new RegExp(`took over the lock of process ${other.pid} `));
     assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/${LOCK_FILE}`)).pid, Deno.pid);
     await lock.release();
-  } finally {
-    other.kill();
-    await other.status;
-  }
-  await Deno.remove(dir, { recursive: true });
+  });
 });
 
 Deno.test("another machine's lock is never taken over: the error says how to clear it", async () => {
@@ -166,11 +169,9 @@ Deno.test("a lock file just created and still empty is waited for; the holder it
 });
 
 Deno.test("a lock's fields of the wrong type are read as unknown, not trusted", async () => {
-  const dir = await Deno.makeTempDir();
-  const other = sleeper();
-  const dead = new Deno.Command("true").spawn();
-  await dead.status;
-  try {
+  await withOtherProcess(async (dir, other) => {
+    const dead = new Deno.Command("true").spawn();
+    await dead.status;
     // A host that is not text is no host: the pid is checked here, and it runs.
     await Deno.writeTextFile(
       `${dir}/${LOCK_FILE}`,
@@ -182,11 +183,7 @@ Deno.test("a lock's fields of the wrong type are read as unknown, not trusted", 
     const lock = await acquireRunLock(dir, "train");
     assert.match(lock.note ?? "", new RegExp(`took over the lock of process ${dead.pid} \\(\\?, `));
     await lock.release();
-  } finally {
-    other.kill();
-    await other.status;
-  }
-  await Deno.remove(dir, { recursive: true });
+  });
 });
 
 Deno.test("taking and releasing a lock leaves no file open", async () => {

@@ -133,20 +133,10 @@ Deno.test("report on a run whose teacher is gone still writes the page, and says
     `${dir}/metrics.json`,
     JSON.stringify({ ...metrics, teacher: `${dir}/gone/model.json`, fidelity: 0.5 }),
   );
-  const out = await runCli([
-    "report",
-    ...[
-      "--model",
-      dir,
-      "--out",
-      `${dir}/report.html`,
-      "--limit",
-      "500",
-      "--samples",
-      "20",
-      "--json",
-    ],
-  ]);
+  /** `softtree report --model MODEL --out <dir>/PAGE ...extra`. */
+  const report = (model: string, page: string, ...extra: string[]) =>
+    runCli(["report", "--model", model, "--out", `${dir}/${page}`, ...extra]);
+  const out = await report(dir, "report.html", "--limit", "500", "--samples", "20", "--json");
   assert.equal(out.code, 0, out.stderr);
   const s = out.json();
   assert.equal(s.teacher_test_accuracy, null);
@@ -157,20 +147,10 @@ Deno.test("report on a run whose teacher is gone still writes the page, and says
     html,
     /could not be loaded \([^)]*\), so its confusion matrix and the fidelity are missing/,
   );
-  const left = await runCli([
-    "report",
-    "--model",
-    dir,
-    "--out",
-    `${dir}/b.html`,
-    "--limit",
-    "500",
-    "--no-teacher",
-    "--quiet",
-  ]);
+  const left = await report(dir, "b.html", "--limit", "500", "--no-teacher", "--quiet");
   assert.equal(left.code, 0, left.stderr);
   assert.match(await Deno.readTextFile(`${dir}/b.html`), /The teacher was left out of this report/);
-  const missing = await runCli(["report", "--model", `${dir}/nope`, "--out", `${dir}/c.html`]);
+  const missing = await report(`${dir}/nope`, "c.html");
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /Cannot read tree checkpoint/);
 });

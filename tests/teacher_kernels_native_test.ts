@@ -29,62 +29,16 @@ import { loadTeacher } from "../lib/teacher/io.ts";
 import { loadMnist } from "../lib/data/mod.ts";
 import { Rng } from "../lib/util/random.ts";
 import { bandImages } from "./_teacher_data.ts";
+import { assertClose, randomArray, valuesOn } from "./_teacher_kernels.ts";
 
-/* Tolerances, in one place: |a - b| <= atol + rtol |b|. Kernels sum up to a few thousand
- * float32 terms in another order than the CPU backend does. */
-const TOL = { atol: 1e-4, rtol: 1e-3 };
 /** The loss curve of a short training: rounding differences compound over the steps. */
 const LOSS_TOL = { atol: 1e-3, rtol: 1e-3 };
-
-/** Asserts |a - b| <= atol + rtol |b| everywhere, naming the largest difference and the
- * first element out of tolerance. */
-function assertClose(
-  a: ArrayLike<number>,
-  b: ArrayLike<number>,
-  what: string,
-  tol = TOL,
-): void {
-  assert.equal(a.length, b.length, `${what}: ${a.length} values, expected ${b.length}`);
-  let first = -1, worst = 0, worstAt = -1;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    const ok = d <= tol.atol + tol.rtol * Math.abs(b[i]);
-    if (!ok && first < 0) first = i;
-    if (!(d <= worst)) {
-      worst = d;
-      worstAt = i;
-    }
-  }
-  assert.ok(
-    first < 0,
-    `${what}: element ${first} is ${a[first]}, expected ${b[first]}; largest difference ${worst} ` +
-      `at ${worstAt}`,
-  );
-}
-
-function randomArray(n: number, rng: Rng): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.normal();
-  return a;
-}
-
-/** Runs `f` on a backend and returns its outputs' values. */
-async function on(backend: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
-  await tf.setBackend(backend);
-  const out = tf.tidy(f).map((t) => {
-    const v = t.dataSync() as Float32Array;
-    t.dispose();
-    return v;
-  });
-  await tf.setBackend("wasm");
-  return out;
-}
 
 /** Runs `f` on the CPU backend and on wasm with the native kernels, and compares. */
 async function compare(what: string, f: () => tf.Tensor[], kernels: string[]): Promise<void> {
   const before = nativeKernelCalls();
-  const ref = await on("cpu", f);
-  const got = await on("wasm", f);
+  const ref = await valuesOn("cpu", f);
+  const got = await valuesOn("wasm", f);
   const after = nativeKernelCalls();
   for (const k of kernels) {
     assert.ok((after[k] ?? 0) > (before[k] ?? 0), `${what}: ${k} did not run natively`);
@@ -309,13 +263,13 @@ Deno.test({
 }, async () => {
   const lv = randomArray(17 * 10, new Rng(12)).map((v) => 5 * v);
   const yv = new Int32Array(17).map((_, i) => (i * 7) % 10);
-  const ref = await on("cpu", () => {
+  const ref = await valuesOn("cpu", () => {
     const logits = tf.tensor2d(lv, [17, 10]);
     const f = (l: tf.Tensor) =>
       tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(yv, "int32"), 10), l) as tf.Scalar;
     return [f(logits), tf.grad(f)(logits)];
   });
-  const got = await on("wasm", () => {
+  const got = await valuesOn("wasm", () => {
     const logits = tf.tensor2d(lv, [17, 10]);
     const f = (l: tf.Tensor) =>
       nativeSoftmaxCrossEntropy(tf.tensor1d(yv, "int32"), l as tf.Tensor2D)!;

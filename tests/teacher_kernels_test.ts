@@ -1,41 +1,8 @@
-import assert from "node:assert/strict";
 import { tf } from "../lib/deps.ts";
 import { ensureTf } from "../lib/backends/tf_setup.ts";
 import { registerTeacherKernels } from "../lib/teacher/kernels.ts";
 import { Rng } from "../lib/util/random.ts";
-
-const ATOL = 1e-4;
-const RTOL = 1e-3;
-
-/** `|a - b| <= atol + rtol * |b|` everywhere, naming the worst element. */
-function assertClose(a: Float32Array, b: Float32Array, what: string): void {
-  assert.equal(a.length, b.length, `${what}: lengths differ`);
-  let worst = -1, worstDiff = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= ATOL + RTOL * Math.abs(b[i])) && (worst < 0 || d > worstDiff)) {
-      worst = i;
-      worstDiff = d;
-    }
-  }
-  assert.ok(worst < 0, `${what}: element ${worst} is ${a[worst]}, expected ${b[worst]}`);
-}
-
-function randomArray(n: number, rng: Rng): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.normal();
-  return a;
-}
-
-/** Runs `f` on a backend and returns its outputs' values. */
-async function on(backend: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
-  await tf.setBackend(backend);
-  return tf.tidy(f).map((t) => {
-    const v = t.dataSync() as Float32Array;
-    t.dispose();
-    return v;
-  });
-}
+import { assertClose, randomArray, valuesOn } from "./_teacher_kernels.ts";
 
 // The kernels live on the wasm backend; where it cannot load, these tests are ignored.
 const wasm = (await ensureTf()) === "wasm";
@@ -74,8 +41,8 @@ for (const c of CASES) {
         );
         return g([x, f]);
       };
-      const [dxC, dfC] = await on("cpu", run);
-      const [dxW, dfW] = await on("wasm", run);
+      const [dxC, dfC] = await valuesOn("cpu", run);
+      const [dxW, dfW] = await valuesOn("wasm", run);
       assertClose(dxW, dxC, "dx");
       assertClose(dfW, dfC, "dfilter");
     },
@@ -97,8 +64,8 @@ Deno.test({
           const b = tf.tensor3d(bv, tB ? [batch, n, k] : [batch, k, n]);
           return [tf.matMul(a, b, tA, tB)];
         };
-        const [c] = await on("cpu", run);
-        const [w] = await on("wasm", run);
+        const [c] = await valuesOn("cpu", run);
+        const [w] = await valuesOn("wasm", run);
         assertClose(w, c, `matMul ${m}x${k}x${n} batch ${batch} tA=${tA} tB=${tB}`);
       }
     }
@@ -123,8 +90,8 @@ Deno.test({ name: "maxPool gradients on wasm match the CPU backend", ignore: !wa
       });
       return [g(x)];
     };
-    const [c] = await on("cpu", run);
-    const [w] = await on("wasm", run);
+    const [c] = await valuesOn("cpu", run);
+    const [w] = await valuesOn("wasm", run);
     assertClose(w, c, `maxPool grad ${shape} size ${size} stride ${stride} ${pad}`);
   }
 });

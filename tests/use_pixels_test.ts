@@ -154,72 +154,66 @@ Deno.test("stretch resizes the whole image, and 'none' refuses another size", ()
   for (let f = 0; f < 784; f++) assert.ok(Math.abs(back[f] - testDigit(0)[f]) < 1e-7);
 });
 
+/** A PNG one pixel high, encoded and decoded again as `name`. */
+function pngRow(name: string, options: Omit<Parameters<typeof encodePng>[0], "height">) {
+  return decodeImage(encodePng({ ...options, height: 1 }), name);
+}
+
 Deno.test("PNGs of every colour type decode: 16-bit, palette, 1-bit gray, gray+alpha over white", () => {
   // 16-bit gray.
-  const g16 = decodeImage(
-    encodePng({ width: 2, height: 1, data: new Uint16Array([0, 65535]), channels: 1, depth: 16 }),
-    "g16.png",
-  );
+  const g16 = pngRow("g16.png", {
+    width: 2,
+    data: new Uint16Array([0, 65535]),
+    channels: 1,
+    depth: 16,
+  });
   assert.equal(g16.maxValue, 65535);
   assert.deepEqual(
     Array.from(prepareImage(g16, { ...MNIST, width: 2, height: 1 }, { invert: "never" }).x),
     [0, 1],
   );
   // 1-bit gray, 10 pixels wide: the row is padded to two bytes.
-  const bits = decodeImage(
-    encodePng({
-      width: 10,
-      height: 1,
-      data: new Uint8Array([0b10100000, 0b01000000]),
-      channels: 1,
-      depth: 1,
-    }),
-    "bits.png",
-  );
+  const bits = pngRow("bits.png", {
+    width: 10,
+    data: new Uint8Array([0b10100000, 0b01000000]),
+    channels: 1,
+    depth: 1,
+  });
   assert.deepEqual(Array.from(bits.data), [255, 0, 255, 0, 0, 0, 0, 0, 0, 255]);
   // Palette: indices looked up.
-  const pal = decodeImage(
-    encodePng({
-      width: 2,
-      height: 1,
-      data: new Uint8Array([0, 1]),
-      depth: 8,
-      channels: 1,
-      palette: [[255, 0, 0], [0, 0, 255]],
-    }),
-    "pal.png",
-  );
+  const pal = pngRow("pal.png", {
+    width: 2,
+    data: new Uint8Array([0, 1]),
+    depth: 8,
+    channels: 1,
+    palette: [[255, 0, 0], [0, 0, 255]],
+  });
   const rgbModel = { height: 1, width: 2, channels: 3, lightOnDark: false, digit: false };
   assert.deepEqual(Array.from(prepareImage(pal, rgbModel).x), [1, 0, 0, 0, 0, 1]);
   // RGBA: a fully transparent pixel is white, as a browser shows it.
-  const rgba = decodeImage(
-    encodePng({
-      width: 2,
-      height: 1,
-      data: new Uint8Array([0, 0, 0, 255, 0, 0, 0, 0]),
-      channels: 4,
-      depth: 8,
-    }),
-    "rgba.png",
-  );
+  const rgba = pngRow("rgba.png", {
+    width: 2,
+    data: new Uint8Array([0, 0, 0, 255, 0, 0, 0, 0]),
+    channels: 4,
+    depth: 8,
+  });
   const clear = prepareImage(rgba, rgbModel);
   assert.deepEqual(Array.from(clear.x), [0, 0, 0, 1, 1, 1]);
   assert.match(clear.steps.join("; "), /transparent pixels over white/);
   // Gray + alpha: half-transparent black is mid-gray; colour becomes gray by luma.
-  const ga = decodeImage(
-    encodePng({ width: 1, height: 1, data: new Uint8Array([0, 128]), channels: 2, depth: 8 }),
-    "ga.png",
-  );
+  const ga = pngRow("ga.png", { width: 1, data: new Uint8Array([0, 128]), channels: 2, depth: 8 });
   assert.ok(
     Math.abs(
       prepareImage(ga, { ...MNIST, width: 1, height: 1 }, { invert: "never" }).x[0] -
         (1 - 128 / 255),
     ) < 1e-6,
   );
-  const red = decodeImage(
-    encodePng({ width: 1, height: 1, data: new Uint8Array([255, 0, 0]), channels: 3, depth: 8 }),
-    "red.png",
-  );
+  const red = pngRow("red.png", {
+    width: 1,
+    data: new Uint8Array([255, 0, 0]),
+    channels: 3,
+    depth: 8,
+  });
   const p = prepareImage(red, { ...MNIST, width: 1, height: 1 }, { invert: "never" });
   assert.ok(Math.abs(p.x[0] - 0.299) < 1e-6);
   assert.match(p.steps.join("; "), /colour to gray \(luma\)/);

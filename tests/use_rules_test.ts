@@ -39,6 +39,10 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   }
 }
 
+/** `softtree export --model <the run> --out OUT --format FORMAT ...extra`, in process. */
+const exportAs = (out: string, format: string, ...extra: string[]) =>
+  cli(["export", "--model", run.dir, "--out", out, "--format", format, ...extra]);
+
 Deno.test("treeRules() writes tests in the CSV's original units that route rows as the hard tree does", () => {
   // The CSV's column and class names travel with the tree in its checkpoint.
   assert.deepEqual(tree.data.featureNames, COLUMNS);
@@ -107,18 +111,7 @@ Deno.test("rulesMarkdown() names the features and writes one rule per leaf that 
 
 Deno.test("export --format rules writes rules.md and rules.json and reports the top-k agreement", async () => {
   const out = `${run.dir}/rules`;
-  const r = await cli([
-    "export",
-    "--model",
-    run.dir,
-    "--out",
-    out,
-    "--format",
-    "rules",
-    "--top-k",
-    "2",
-    "--json",
-  ]);
+  const r = await exportAs(out, "rules", "--top-k", "2", "--json");
   assert.equal(r.code, 0, r.err);
   const summary = JSON.parse(r.out);
   assert.equal(summary.format, "rules");
@@ -130,17 +123,7 @@ Deno.test("export --format rules writes rules.md and rules.json and reports the 
   assert.equal(json.tests.length, 7);
   assert.ok(json.tests.every((t: { terms: unknown[] }) => t.terms.length === 2));
   assert.match(await Deno.readTextFile(`${out}/rules.md`), /income/);
-  const bad = await cli([
-    "export",
-    "--model",
-    run.dir,
-    "--out",
-    out,
-    "--format",
-    "onnx",
-    "--top-k",
-    "2",
-  ]);
+  const bad = await exportAs(out, "onnx", "--top-k", "2");
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--top-k applies to --format rules only/);
 });
@@ -198,23 +181,16 @@ Deno.test("explain --json gives each feature's contribution along the path of a 
 });
 
 Deno.test("export says what is wrong when the rules' data is missing or --out is a file", async () => {
-  const moved = await cli([
-    "export",
-    ...["--model", run.dir, "--out", `${run.dir}/r2`, "--format", "rules"],
-    ...["--data", `csv:${run.dir}/nowhere.csv`],
-  ]);
+  const moved = await exportAs(`${run.dir}/r2`, "rules", "--data", `csv:${run.dir}/nowhere.csv`);
   assert.equal(moved.code, 1);
   assert.match(moved.err, /Cannot write rules: the data "csv:.*nowhere\.csv".*cannot be loaded/);
   assert.match(moved.err, /hint: give the tree's data with --data/);
   await assert.rejects(Deno.stat(`${run.dir}/r2`), "nothing written");
   const file = `${run.dir}/a-file`;
   await Deno.writeTextFile(file, "x");
-  const onnx = await cli(["export", "--model", run.dir, "--out", file, "--format", "onnx"]);
+  const onnx = await exportAs(file, "onnx");
   assert.equal(onnx.code, 1);
   assert.match(onnx.err, /Cannot export to ".*a-file": it is a file, not a folder/);
-  const badData = await cli([
-    "export",
-    ...["--model", run.dir, "--out", `${run.dir}/r3`, "--format", "rules", "--data", "zip:x"],
-  ]);
+  const badData = await exportAs(`${run.dir}/r3`, "rules", "--data", "zip:x");
   assert.equal(badData.code, 2);
 });

@@ -4,6 +4,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { DatasetError } from "../errors.ts";
 import type { Dataset, Splits } from "./types.ts";
 
 /** The most classes a data set may have (labels imply `K = largest + 1`). */
@@ -21,6 +22,40 @@ export function readProblem(error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) return "permission to read it was denied";
   if (error instanceof Deno.errors.IsADirectory) return "it is a folder, not a file";
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Why listing a folder failed, in words. */
+export function folderProblem(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return "the folder does not exist";
+  if (error instanceof Deno.errors.NotADirectory) return "it is a file, not a folder";
+  return readProblem(error);
+}
+
+/**
+ * The bytes of a data file, or a `DatasetError` `Cannot read <kind> file "<name>": <why>`.
+ * @param kind The format as the message names it: `"IDX"`, `"NPY"`, `"NPZ"`.
+ */
+export async function readDataFile(path: string | URL, kind: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    throw unreadable(path, kind, error);
+  }
+}
+
+/** The text of a data file, or a `DatasetError` as {@linkcode readDataFile} throws. */
+export async function readDataText(path: string | URL, kind: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw unreadable(path, kind, error);
+  }
+}
+
+function unreadable(path: string | URL, kind: string, error: unknown): DatasetError {
+  return new DatasetError(`Cannot read ${kind} file "${pathName(path)}": ${readProblem(error)}`, {
+    cause: error,
+  });
 }
 
 // i / 255 rounded once to float32, so that 255 maps to exactly 1.

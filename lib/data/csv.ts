@@ -6,7 +6,7 @@
  */
 import { DatasetError } from "../errors.ts";
 import { Rng } from "../util/random.ts";
-import { MAX_CLASSES, pathName, readProblem } from "./_common.ts";
+import { MAX_CLASSES, pathName, readDataText } from "./_common.ts";
 import type { Dataset, Splits } from "./types.ts";
 
 /** Options of {@linkcode loadCsv} and {@linkcode parseCsvDataset}. */
@@ -81,16 +81,8 @@ export interface CsvOptions {
  * ```
  */
 export async function loadCsv(path: string | URL, options: CsvOptions = {}): Promise<Splits> {
-  const name = pathName(path);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new DatasetError(`Cannot read CSV file "${name}": ${readProblem(error)}`, {
-      cause: error,
-    });
-  }
-  return parseCsvDataset(text, name, options);
+  const text = await readDataText(path, "CSV");
+  return parseCsvDataset(text, pathName(path), options);
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import { gunzipSync } from "node:zlib";
 import { DatasetError } from "../errors.ts";
-import { pathName, readProblem } from "./_common.ts";
+import { pathName, readDataFile } from "./_common.ts";
 
 /** The element types an IDX file can hold, by their IDX type code. */
 export const IDX_TYPES = {
@@ -150,14 +150,7 @@ export function parseIdx(bytes: Uint8Array, name: string): IdxArray {
  */
 export async function readIdx(path: string | URL): Promise<IdxArray> {
   const name = pathName(path);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    throw new DatasetError(`Cannot read IDX file "${name}": ${readProblem(error)}`, {
-      cause: error,
-    });
-  }
+  const bytes = await readDataFile(path, "IDX");
   return parseIdx(bytes, name);
 }
 
@@ -165,32 +158,32 @@ function hex(value: number, digits: number): string {
   return value.toString(16).padStart(digits, "0");
 }
 
+/** The array and the big-endian read of each multi-byte IDX type. */
+const BIG_ENDIAN: Record<
+  Exclude<IdxType, "uint8" | "int8">,
+  [
+    new (n: number) => Int16Array | Int32Array | Float32Array | Float64Array,
+    (
+      view: DataView,
+      offset: number,
+    ) => number,
+  ]
+> = {
+  int16: [Int16Array, (view, offset) => view.getInt16(offset)],
+  int32: [Int32Array, (view, offset) => view.getInt32(offset)],
+  float32: [Float32Array, (view, offset) => view.getFloat32(offset)],
+  float64: [Float64Array, (view, offset) => view.getFloat64(offset)],
+};
+
 /** Turns big-endian IDX elements into a typed array in the platform's byte order. */
 function decode(raw: Uint8Array, type: IdxType): IdxData {
   if (type === "uint8") return raw;
   if (type === "int8") return new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-  const n = raw.byteLength / BYTES[type];
+  const [Out, get] = BIG_ENDIAN[type];
+  const size = BYTES[type];
+  const n = raw.byteLength / size;
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  switch (type) {
-    case "int16": {
-      const out = new Int16Array(n);
-      for (let i = 0; i < n; i++) out[i] = view.getInt16(2 * i);
-      return out;
-    }
-    case "int32": {
-      const out = new Int32Array(n);
-      for (let i = 0; i < n; i++) out[i] = view.getInt32(4 * i);
-      return out;
-    }
-    case "float32": {
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i);
-      return out;
-    }
-    case "float64": {
-      const out = new Float64Array(n);
-      for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i);
-      return out;
-    }
-  }
+  const out = new Out(n);
+  for (let i = 0; i < n; i++) out[i] = get(view, size * i);
+  return out;
 }

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { DatasetError } from "../errors.ts";
-import { checkCount, holdOutTail, MAX_CLASSES, pathName, readProblem } from "./_common.ts";
+import { checkCount, folderProblem, holdOutTail, MAX_CLASSES, pathName } from "./_common.ts";
 import { checkLabels, idxToDataset, type NamedIdx, sampleShape } from "./_idx_pair.ts";
 import { readIdx } from "./idx.ts";
 import type { Splits } from "./types.ts";
@@ -126,11 +126,7 @@ export async function loadIdxDir(dir: string | URL, options: IdxDirOptions = {})
       if (!entry.isDirectory) names.push(entry.name);
     }
   } catch (error) {
-    const problem = error instanceof Deno.errors.NotFound
-      ? "the folder does not exist"
-      : error instanceof Deno.errors.NotADirectory
-      ? "it is a file, not a folder"
-      : readProblem(error);
+    const problem = folderProblem(error);
     fail(problem, error);
   }
   names.sort();

@@ -10,7 +10,7 @@
  * @module
  */
 import { DatasetError } from "../errors.ts";
-import { pathName, readProblem, shapeText } from "./_common.ts";
+import { pathName, readDataFile, shapeText } from "./_common.ts";
 
 /** The element types {@linkcode parseNpy} reads. */
 export type NpyType =
@@ -58,6 +58,22 @@ export interface NpyStrings {
 export type NpyArray = NpyNumbers | NpyStrings;
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
+
+/** The typed array that holds each little-endian dtype as it is (64-bit integers are converted). */
+const TYPED_ARRAYS: Record<
+  Exclude<NpyType, "string" | "int64" | "uint64">,
+  new (buffer: ArrayBuffer) => NpyNumbers["data"]
+> = {
+  bool: Uint8Array,
+  uint8: Uint8Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  float32: Float32Array,
+  float64: Float64Array,
+};
 
 const NUMERIC: Record<string, { dtype: Exclude<NpyType, "string">; size: number }> = {
   b1: { dtype: "bool", size: 1 },
@@ -172,24 +188,8 @@ export function parseNpy(bytes: Uint8Array, name: string): NpyArray {
   // A copy, so that the typed array starts aligned.
   const buffer = bytes.slice(start, start + need).buffer;
   switch (type.dtype) {
-    case "bool":
-    case "uint8":
-      return { dtype: type.dtype, shape, data: new Uint8Array(buffer) };
-    case "int8":
-      return { dtype: type.dtype, shape, data: new Int8Array(buffer) };
-    case "int16":
-      return { dtype: type.dtype, shape, data: new Int16Array(buffer) };
-    case "uint16":
-      return { dtype: type.dtype, shape, data: new Uint16Array(buffer) };
-    case "int32":
-      return { dtype: type.dtype, shape, data: new Int32Array(buffer) };
-    case "uint32":
-      return { dtype: type.dtype, shape, data: new Uint32Array(buffer) };
-    case "float32":
-      return { dtype: type.dtype, shape, data: new Float32Array(buffer) };
-    case "float64":
-      return { dtype: type.dtype, shape, data: new Float64Array(buffer) };
-    default: {
+    case "int64":
+    case "uint64": {
       // int64 / uint64 as float64, refused beyond 2^53 where they would lose digits.
       const big = type.dtype === "int64" ? new BigInt64Array(buffer) : new BigUint64Array(buffer);
       const data = new Float64Array(count);
@@ -202,6 +202,8 @@ export function parseNpy(bytes: Uint8Array, name: string): NpyArray {
       }
       return { dtype: type.dtype, shape, data };
     }
+    default:
+      return { dtype: type.dtype, shape, data: new TYPED_ARRAYS[type.dtype](buffer) };
   }
 }
 
@@ -219,13 +221,6 @@ export function parseNpy(bytes: Uint8Array, name: string): NpyArray {
  */
 export async function readNpy(path: string | URL): Promise<NpyArray> {
   const name = pathName(path);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    throw new DatasetError(`Cannot read NPY file "${name}": ${readProblem(error)}`, {
-      cause: error,
-    });
-  }
+  const bytes = await readDataFile(path, "NPY");
   return parseNpy(bytes, name);
 }

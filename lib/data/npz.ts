@@ -5,7 +5,7 @@
  * @module
  */
 import { DatasetError } from "../errors.ts";
-import { pathName, readProblem } from "./_common.ts";
+import { pathName, readDataFile } from "./_common.ts";
 import { unzipSync } from "./_deps.ts";
 import {
   assembleSplits,
@@ -76,14 +76,7 @@ export interface ArrayDataOptions {
  */
 export async function readNpz(path: string | URL): Promise<Map<string, NpyArray>> {
   const name = pathName(path);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    throw new DatasetError(`Cannot read NPZ file "${name}": ${readProblem(error)}`, {
-      cause: error,
-    });
-  }
+  const bytes = await readDataFile(path, "NPZ");
   let files: Record<string, Uint8Array>;
   try {
     files = unzipSync(bytes);

@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { DatasetError } from "../errors.ts";
-import { pathName, readProblem } from "./_common.ts";
+import { folderProblem, pathName, readDataText } from "./_common.ts";
 import { conformTo, type RawSamples, samplesFromArray, shapeText } from "./_arrays.ts";
 import { parseCsv } from "./csv.ts";
 import {
@@ -124,11 +124,7 @@ async function unlabeledFolder(
     try {
       for await (const e of Deno.readDir(folder)) if (!e.name.startsWith(".")) entries.push(e);
     } catch (error) {
-      const problem = error instanceof Deno.errors.NotFound
-        ? "the folder does not exist"
-        : error instanceof Deno.errors.NotADirectory
-        ? "it is a file, not a folder"
-        : readProblem(error);
+      const problem = folderProblem(error);
       throw new DatasetError(`Cannot load image folder "${folder}": ${problem}`, { cause: error });
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -215,14 +211,7 @@ async function unlabeledCsv(file: string, source: string, like?: Dataset): Promi
   const fail = (problem: string): never => {
     throw new DatasetError(`Cannot read CSV file "${name}": ${problem}`);
   };
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (error) {
-    throw new DatasetError(`Cannot read CSV file "${name}": ${readProblem(error)}`, {
-      cause: error,
-    });
-  }
+  const text = await readDataText(file, "CSV");
   const delimiter = name.toLowerCase().endsWith(".tsv") ? "\t" : ",";
   const rows = parseCsv(text, delimiter, fail);
   if (rows.length === 0) fail("the file is empty");

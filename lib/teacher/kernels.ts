@@ -199,6 +199,24 @@ function convInfo(xShape: number[], filterShape: number[], attrs: Any) {
   );
 }
 
+/** A convolution's or pooling's sizes under the short names the loops below use. */
+function dims(info: tf.backend_util.Conv2DInfo) {
+  return {
+    B: info.batchSize,
+    H: info.inHeight,
+    W: info.inWidth,
+    C: info.inChannels,
+    OH: info.outHeight,
+    OW: info.outWidth,
+    KH: info.filterHeight,
+    KW: info.filterWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
+  };
+}
+
 /**
  * im2col, transposed: `colsT[(kh, kw, c), (b, oh, ow)] = x[b, oh*sh + kh - top, ow*sw + kw - left, c]`
  * (zero where the filter hangs over the edge), written row by row.
@@ -208,10 +226,7 @@ function im2colT(
   colsT: Float32Array,
   info: tf.backend_util.Conv2DInfo,
 ): void {
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C } = info;
-  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
-  const { strideHeight: sh, strideWidth: sw } = info;
-  const top = info.padInfo.top, left = info.padInfo.left;
+  const { B, H, W, C, OH, OW, KH, KW, sh, sw, top, left } = dims(info);
   const M = B * OH * OW;
   for (let kh = 0; kh < KH; kh++) {
     for (let kw = 0; kw < KW; kw++) {
@@ -243,10 +258,7 @@ function col2im(
   dx: Float32Array,
   info: tf.backend_util.Conv2DInfo,
 ): void {
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C } = info;
-  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
-  const { strideHeight: sh, strideWidth: sw } = info;
-  const top = info.padInfo.top, left = info.padInfo.left;
+  const { B, H, W, C, OH, OW, KH, KW, sh, sw, top, left } = dims(info);
   const KK = KH * KW * C;
   dx.fill(0);
   let row = 0;
@@ -416,10 +428,7 @@ function maxPoolGrad(args: { inputs: Any; attrs: Any; backend: WasmBackend }): t
     pad,
     dimRoundingMode,
   );
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C } = info;
-  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
-  const { strideHeight: sh, strideWidth: sw } = info;
-  const top = info.padInfo.top, left = info.padInfo.left;
+  const { B, H, W, C, OH, OW, KH, KW, sh, sw, top, left } = dims(info);
   const out = backend.makeOutput(input.shape, "float32");
   const x = backend.typedArrayFromHeap(input);
   const g = backend.typedArrayFromHeap(dy);

@@ -445,15 +445,7 @@ function conv2dBackpropInput(lib: StkLibrary, args: KernelArgs): tf.TensorInfo |
   const inShape = attrs.inputShape as number[];
   const info = convInfo(inShape, filter.shape, attrs);
   if (!setGeometry(info) || !sameShape(info.outShape, dy.shape)) return null;
-  const out = backend.makeOutput(inShape, "float32");
-  const status = lib.symbols.stk_conv2d_backprop_input(
-    heap(backend, out),
-    heap(backend, dy),
-    heap(backend, filter),
-    geometry,
-  );
-  check(lib, backend, status, "stk_conv2d_backprop_input", out);
-  return out;
+  return gradient(lib, backend, "stk_conv2d_backprop_input", inShape, dy, filter);
 }
 
 /** `Conv2DBackpropFilter`: dfilter [KH, KW, C, CO] from x and dy. */
@@ -464,14 +456,27 @@ function conv2dBackpropFilter(lib: StkLibrary, args: KernelArgs): tf.TensorInfo 
   const filterShape = attrs.filterShape as number[];
   const info = convInfo(x.shape, filterShape, attrs);
   if (!setGeometry(info) || !sameShape(info.outShape, dy.shape)) return null;
-  const out = backend.makeOutput(filterShape, "float32");
-  const status = lib.symbols.stk_conv2d_backprop_filter(
+  return gradient(lib, backend, "stk_conv2d_backprop_filter", filterShape, x, dy);
+}
+
+/** Runs the gradient kernel `name(out, a, b, geometry)` (after `setGeometry`) into a new
+ * float32 tensor of `shape`. */
+function gradient(
+  lib: StkLibrary,
+  backend: WasmBackend,
+  name: "stk_conv2d_backprop_input" | "stk_conv2d_backprop_filter" | "stk_max_pool_grad",
+  shape: number[],
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+): tf.TensorInfo {
+  const out = backend.makeOutput(shape, "float32");
+  const status = lib.symbols[name](
     heap(backend, out),
-    heap(backend, x),
-    heap(backend, dy),
+    heap(backend, a),
+    heap(backend, b),
     geometry,
   );
-  check(lib, backend, status, "stk_conv2d_backprop_filter", out);
+  check(lib, backend, status, name, out);
   return out;
 }
 
@@ -554,15 +559,7 @@ function maxPoolGrad(lib: StkLibrary, args: KernelArgs): tf.TensorInfo | null {
   if (!float32(dy, input) || input.shape.length !== 4) return null;
   const info = poolInfo(input.shape, attrs);
   if (!setGeometry(info) || !sameShape(info.outShape, dy.shape)) return null;
-  const out = backend.makeOutput(input.shape, "float32");
-  const status = lib.symbols.stk_max_pool_grad(
-    heap(backend, out),
-    heap(backend, dy),
-    heap(backend, input),
-    geometry,
-  );
-  check(lib, backend, status, "stk_max_pool_grad", out);
-  return out;
+  return gradient(lib, backend, "stk_max_pool_grad", input.shape, dy, input);
 }
 
 /** `Sum` over every axis but the last (a bias gradient): out [cols]. */
