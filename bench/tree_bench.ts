@@ -3,7 +3,7 @@
  * it loads) against tfjs, and how close each native row comes to the machine's limit.
  *
  *   deno run -A bench/tree_bench.ts [--backend native|cuda] [--seconds 2] [--full]
- *                                   [--no-tfjs] [--only TEXT]
+ *                                   [--no-tfjs] [--only TEXT] [--help]
  *
  * `--full` also times the seed's whole recipe on the native backend: 40 epochs of depth 4,
  * batch 4 on the 50,000 training images (the target is under 60 s). `--no-tfjs` skips the
@@ -345,16 +345,57 @@ export async function runTreeBench(options: TreeBenchOptions = {}): Promise<Tree
   return { rows, sgemm };
 }
 
+const USAGE = `Usage: deno run -A bench/tree_bench.ts [options]
+
+Training and evaluation samples/s of the tree backends, each native row with its
+dense-equivalent GFLOP/s and its share of the SGEMM rate measured in the same run.
+
+  --backend native|cuda  the fast backend to time (default native)
+  --seconds S            rough seconds per row and backend (default 2)
+  --full                 also time the seed's 40-epoch recipe on the native backend
+  --no-tfjs              skip the tfjs reference rows
+  --only TEXT            keep the rows whose label holds TEXT (e.g. "depth 8")
+  --help, -h             this text`;
+
+/** The command line's options, or an error that names the option and what is wrong. */
+export function parseTreeBenchArgs(args: string[]): TreeBenchOptions | "help" {
+  const options: TreeBenchOptions = { backend: "native", seconds: 2, full: false, tfjs: true };
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i];
+    const value = (): string => {
+      const v = args[++i];
+      if (v === undefined) throw new Error(`${name} needs a value`);
+      return v;
+    };
+    if (name === "--help" || name === "-h") return "help";
+    else if (name === "--full") options.full = true;
+    else if (name === "--no-tfjs") options.tfjs = false;
+    else if (name === "--only") options.only = value();
+    else if (name === "--backend") {
+      const v = value();
+      if (v !== "native" && v !== "cuda") {
+        throw new Error(`--backend must be native or cuda, not "${v}"`);
+      }
+      options.backend = v;
+    } else if (name === "--seconds") {
+      const v = value(), n = Number(v);
+      if (!(n > 0) || !Number.isFinite(n)) {
+        throw new Error(`--seconds must be a positive number, not "${v}"`);
+      }
+      options.seconds = n;
+    } else throw new Error(`unknown option "${name}" (--help lists the options)`);
+  }
+  return options;
+}
+
 if (import.meta.main) {
-  const arg = (name: string) => {
-    const i = Deno.args.indexOf(name);
-    return i >= 0 ? Deno.args[i + 1] : undefined;
-  };
-  await runTreeBench({
-    backend: arg("--backend") === "cuda" ? "cuda" : "native",
-    seconds: Number(arg("--seconds") ?? 2),
-    full: Deno.args.includes("--full"),
-    tfjs: !Deno.args.includes("--no-tfjs"),
-    only: arg("--only"),
-  });
+  let options: TreeBenchOptions | "help";
+  try {
+    options = parseTreeBenchArgs(Deno.args);
+  } catch (e) {
+    console.error(`tree_bench: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
+  if (options === "help") console.log(USAGE);
+  else await runTreeBench(options);
 }

@@ -503,14 +503,38 @@ static int lower_bound(const int32_t* a, int n, int32_t key) {
   return lo;
 }
 
+/* Adam on n values: w -= lr (m / bc1) / (sqrt(v / bc2) + eps), computed as
+ * (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps): one division and one square root per value
+ * instead of three divisions and a root (the same maths; rounding differs in the last bits). */
+static void adam_vec(float* restrict w, float* restrict m, float* restrict v,
+                     const float* restrict g, size_t n, float lr, float bc1, float bc2) {
+  const float step = lr / bc1, rs2 = 1.0f / sqrtf(bc2);
+  for (size_t i = 0; i < n; i++) {
+    const float mi = ADAM_B1 * m[i] + (1.0f - ADAM_B1) * g[i];
+    const float vi = ADAM_B2 * v[i] + (1.0f - ADAM_B2) * (g[i] * g[i]);
+    m[i] = mi, v[i] = vi;
+    w[i] -= step * mi / (sqrtf(vi) * rs2 + ADAM_EPS);
+  }
+}
+
+typedef struct {
+  float lr, bc1, bc2;
+} adam_arg;
+
+typedef struct {
+  int B, by_features;
+  const adam_arg* adam; /* NULL: the gradient only */
+} grad_arg;
+
 /* Node blocks [k0, k1) (by_features 0) or features [k0, k1) (by_features 1) of the weight
  * gradient, zeroed first; every entry sums the rows in order. */
 static void grad_range(sdt_ctx* c, int64_t k0, int64_t k1, int chunk, const void* arg) {
-  const int* a = (const int*)arg; /* B, by_features */
-  int NV = block_vectors(c), nb = c->Ip / (8 * NV), B = a[0];
+  const grad_arg* a = (const grad_arg*)arg;
+  const adam_arg* ad = a->adam;
+  int NV = block_vectors(c), nb = c->Ip / (8 * NV), B = a->B;
   size_t BW = c->BW, FB = (size_t)c->F * BW;
   (void)chunk;
-  if (a[1]) {
+  if (a->by_features) {
     for (int k = 0; k < nb; k++)
       memset(c->gw + k * FB + (size_t)k0 * BW, 0, (size_t)(k1 - k0) * BW * 4);
     for (int s = 0; s < B; s++) {
@@ -519,24 +543,37 @@ static void grad_range(sdt_ctx* c, int64_t k0, int64_t k1, int chunk, const void
       if (e1 > e0)
         for (int k = 0; k < nb; k++) grad_block(c, s, k, NV, e0, e1);
     }
+    if (ad)
+      for (int k = 0; k < nb; k++) {
+        size_t i = k * FB + (size_t)k0 * BW;
+        adam_vec(c->wT + i, c->mw + i, c->vw + i, c->gw + i, (size_t)(k1 - k0) * BW, ad->lr,
+                 ad->bc1, ad->bc2);
+      }
   } else {
     memset(c->gw + (size_t)k0 * FB, 0, (size_t)(k1 - k0) * FB * 4);
-    for (int64_t k = k0; k < k1; k++)
+    for (int64_t k = k0; k < k1; k++) {
       for (int s = 0; s < B; s++) grad_block(c, s, (int)k, NV, 0, c->rn[s]);
+      if (ad) {
+        size_t i = (size_t)k * FB;
+        adam_vec(c->wT + i, c->mw + i, c->vw + i, c->gw + i, FB, ad->lr, ad->bc1, ad->bc2);
+      }
+    }
   }
 }
 
 /* gw [F, Ip] = sum_s x_s da_s^T, each entry summed over s in order: split by node blocks,
- * or by features (rows of gw are disjoint) when the blocks are too few. */
-static void backward_linear(sdt_ctx* c, int B) {
+ * or by features (rows of gw are disjoint) when the blocks are too few. With adam, each part
+ * of the filters then takes its Adam step while its gradient is still in cache (the same
+ * arithmetic per value as a separate pass, so the same bits). */
+static void backward_linear(sdt_ctx* c, int B, const adam_arg* adam) {
   int NV = block_vectors(c), nb = c->Ip / (8 * NV), nt = nthreads(c);
-  double work = batch_nnz(c, B) * c->Ip;
+  double work = batch_nnz(c, B) * c->Ip + (adam ? (double)c->F * c->Ip * 4 : 0);
   if (nb >= nt) {
-    const int a[2] = {B, 0};
-    par_range(c, nb, 1, nb, work, grad_range, a);
+    const grad_arg a = {B, 0, adam};
+    par_range(c, nb, 1, nb, work, grad_range, &a);
   } else {
-    const int a[2] = {B, 1};
-    par_range(c, c->F, 1, 0, work, grad_range, a);
+    const grad_arg a = {B, 1, adam};
+    par_range(c, c->F, 1, 0, work, grad_range, &a);
   }
 }
 
@@ -809,7 +846,8 @@ static void bias_grad_range(sdt_ctx* c, int64_t n0, int64_t n1, int chunk, const
 }
 
 /* Loss, penalty and (with want_grad) gradients of the batch in rc/rv/rn/rt. */
-static void batch_objective(sdt_ctx* c, int B, int want_grad, double* loss, double* penalty) {
+static void batch_objective(sdt_ctx* c, int B, int want_grad, double* loss, double* penalty,
+                            const adam_arg* adam) {
   int I = c->I, L = c->L, K = c->K, nt = nthreads(c);
   leaf_tables(c);
   forward_linear(c, B);
@@ -824,7 +862,7 @@ static void batch_objective(sdt_ctx* c, int B, int want_grad, double* loss, doub
   if (!want_grad) return;
   /* one chunk per thread: each has its own dP scratch */
   par_range(c, B, 1, nt, (double)B * I * 8, backward_range, NULL);
-  backward_linear(c, B);
+  backward_linear(c, B, adam);
   par_range(c, c->Ip, 16, 0, (double)B * c->Ip, bias_grad_range, &B);
   double gbeta = 0;
   for (int s = 0; s < B; s++) gbeta += c->dbetav[s];
@@ -832,40 +870,18 @@ static void batch_objective(sdt_ctx* c, int B, int want_grad, double* loss, doub
   phi_grad(c, B);
 }
 
-/* Adam on n values: w -= lr (m / bc1) / (sqrt(v / bc2) + eps), computed as
- * (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps): one division and one square root per value
- * instead of three divisions and a root (the same maths; rounding differs in the last bits). */
-static void adam_vec(float* restrict w, float* restrict m, float* restrict v,
-                     const float* restrict g, size_t n, float lr, float bc1, float bc2) {
-  const float step = lr / bc1, rs2 = 1.0f / sqrtf(bc2);
-  for (size_t i = 0; i < n; i++) {
-    const float mi = ADAM_B1 * m[i] + (1.0f - ADAM_B1) * g[i];
-    const float vi = ADAM_B2 * v[i] + (1.0f - ADAM_B2) * (g[i] * g[i]);
-    m[i] = mi, v[i] = vi;
-    w[i] -= step * mi / (sqrtf(vi) * rs2 + ADAM_EPS);
-  }
-}
-
-typedef struct {
-  float lr, bc1, bc2;
-} adam_arg;
-
-/* Values [i0, i1) of the filters' Adam step. */
-static void adam_range(sdt_ctx* c, int64_t i0, int64_t i1, int chunk, const void* arg) {
-  const adam_arg* a = (const adam_arg*)arg;
-  (void)chunk;
-  adam_vec(c->wT + i0, c->mw + i0, c->vw + i0, c->gw + i0, (size_t)(i1 - i0), a->lr, a->bc1,
-           a->bc2);
-}
-
-static void adam_step(sdt_ctx* c) {
+/* The next Adam step's counter and constants. */
+static adam_arg adam_begin(sdt_ctx* c) {
   c->t++;
   const float bc1 = (float)(1.0 - pow(ADAM_B1, (double)c->t));
   const float bc2 = (float)(1.0 - pow(ADAM_B2, (double)c->t));
-  const float lr = (float)c->lr;
-  size_t FI = (size_t)c->F * c->Ip;
-  const adam_arg aa = {lr, bc1, bc2};
-  par_range(c, (int64_t)FI, 64, 0, (double)FI * 4, adam_range, &aa); /* ~4 multiply-adds' time per value */
+  return (adam_arg){(float)c->lr, bc1, bc2};
+}
+
+/* The Adam step of adam_begin on the biases, phi and beta (the filters' was fused into the
+ * weight gradient's pass). */
+static void adam_step(sdt_ctx* c, const adam_arg* aa) {
+  const float lr = aa->lr, bc1 = aa->bc1, bc2 = aa->bc2;
   adam_vec(c->b, c->mb, c->vb, c->gb, (size_t)c->I, lr, bc1, bc2);
   adam_vec(c->phi, c->mphi, c->vphi, c->gphi, (size_t)c->L * c->K, lr, bc1, bc2);
   if (c->learn_beta) {
@@ -906,9 +922,17 @@ static void copy_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, const void
     const float* row = a->x + (size_t)s * F;
     int32_t* col = c->tcol + c->roff[s];
     float* val = c->tval + c->roff[s];
-    int64_t e = 0;
-    for (size_t j = 0; j < F; j++)
-      if (row[j] != 0.0f) col[e] = (int32_t)j, val[e] = row[j], e++;
+    /* without a branch per input (MNIST's zeros fall in no pattern a predictor learns): every
+     * input is written at the next free place, which only a non-zero one then keeps; past the
+     * row's last non-zero, into a dummy, so that no write leaves the row */
+    int32_t n = c->rn[s], e = 0, cdummy;
+    float vdummy;
+    for (size_t j = 0; j < F; j++) {
+      int32_t* cd = e < n ? col + e : &cdummy;
+      float* vd = e < n ? val + e : &vdummy;
+      *cd = (int32_t)j, *vd = row[j];
+      e += row[j] != 0.0f;
+    }
     c->rc[s] = col, c->rv[s] = val;
     c->rt[s] = a->targets ? a->targets + (size_t)s * c->K : NULL;
   }
@@ -948,8 +972,9 @@ int32_t sdt_train_samples(double* loss_sum, double* penalty_sum, int32_t* batche
       c->rt[s] = c->tgt + (size_t)r * c->K;
     }
     double loss, pen;
-    batch_objective(c, B, 1, &loss, &pen);
-    adam_step(c);
+    const adam_arg aa = adam_begin(c);
+    batch_objective(c, B, 1, &loss, &pen, &aa);
+    adam_step(c, &aa);
     penalty_commit(c);
     ls += loss * B, ps += pen, nb++;
   }
@@ -963,8 +988,9 @@ int32_t sdt_train_step(double* loss, double* penalty, sdt_ctx* c, const float* x
   SDT_TRY(check_batch("sdt_train_step", x, targets, batch, c->F, c->K));
   int32_t st = view_dense(c, x, targets, batch);
   if (st) return st;
-  batch_objective(c, batch, 1, loss, penalty);
-  adam_step(c);
+  const adam_arg aa = adam_begin(c);
+  batch_objective(c, batch, 1, loss, penalty, &aa);
+  adam_step(c, &aa);
   penalty_commit(c);
   return SDT_OK;
 }
@@ -976,7 +1002,7 @@ int32_t sdt_gradients(float* dw, float* db, float* dphi, double* dbeta, double* 
   SDT_TRY(check_batch("sdt_gradients", x, targets, batch, c->F, c->K));
   int32_t st = view_dense(c, x, targets, batch);
   if (st) return st;
-  batch_objective(c, batch, 1, loss, penalty);
+  batch_objective(c, batch, 1, loss, penalty, NULL);
   size_t F = c->F;
   for (size_t n = 0; n < (size_t)c->I; n++)
     for (size_t j = 0; j < F; j++) dw[n * F + j] = c->gw[widx(c, j, n)];
