@@ -85,29 +85,10 @@ SDT_HD static inline int64_t sdt_gemm_tile_visits(int64_t b, int64_t g, int64_t 
  * killed for lack of memory instead of failing with SDT_ERR_MEMORY. */
 #define SDT_MAX_VALUES 2147483647LL
 
-#ifdef __cplusplus
-#define SDT_THREAD_LOCAL thread_local
-#else
-#define SDT_THREAD_LOCAL _Thread_local
-#endif
-
-static SDT_THREAD_LOCAL char g_error[512];
-
-/* Record the message of a failure for sdt_last_error and return its status. */
-static int32_t fail(int32_t status, const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(g_error, sizeof g_error, fmt, ap);
-  va_end(ap);
-  return status;
-}
+#include "ffi_common.h"
 
 /* Return the status of `expr` from the calling function when it is not SDT_OK. */
-#define SDT_TRY(expr)               \
-  do {                              \
-    int32_t s_ = (expr);            \
-    if (s_ != SDT_OK) return s_;    \
-  } while (0)
+#define SDT_TRY(expr) FFI_TRY(expr, SDT_OK)
 
 /* A named pointer argument, for check_ptrs. */
 typedef struct {

@@ -14,28 +14,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#ifdef __cplusplus
-#define STK_THREAD_LOCAL thread_local
-#else
-#define STK_THREAD_LOCAL _Thread_local
-#endif
+#include "ffi_common.h"
 
-static STK_THREAD_LOCAL char g_error[512];
-
-/* Record the message of a failure for stk_last_error and return its status. */
-static int32_t fail(int32_t status, const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(g_error, sizeof g_error, fmt, ap);
-  va_end(ap);
-  return status;
-}
-
-#define STK_TRY(expr)                 \
-  do {                                \
-    int32_t s_ = (expr);              \
-    if (s_ != STK_OK) return s_;      \
-  } while (0)
+/* Return the status of `expr` from the calling function when it is not STK_OK. */
+#define STK_TRY(expr) FFI_TRY(expr, STK_OK)
 
 /* The largest element count of one array: beyond it 64-bit offsets are still exact but the
  * buffer cannot exist. */
