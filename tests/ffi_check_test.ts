@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { BuildError, findLibrary } from "../ffi/build.ts";
+import { TOL } from "./_reference.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const SOURCE = decodeURIComponent(new URL("ffi/check/gpu_parity.c", ROOT).pathname);
@@ -243,4 +244,20 @@ Deno.test({
 Deno.test("gpu check: bench/gpu_check.sh is valid bash", async () => {
   const r = await new Deno.Command("bash", { args: ["-n", SCRIPT], stderr: "piped" }).output();
   assert.ok(r.success, new TextDecoder().decode(r.stderr));
+});
+
+Deno.test("gpu check: the harness's tolerances are tests/_reference.ts's TOL", async () => {
+  const source = await Deno.readTextFile(new URL("../ffi/check/gpu_parity.c", import.meta.url));
+  for (
+    const [name, key] of [["FORWARD", "forward"], ["GRADIENT", "gradient"], ["PARAMS", "params"]]
+  ) {
+    const m = new RegExp(`static const tol_t TOL_${name} = \\{([^,]+), ([^}]+)\\};`).exec(source);
+    assert.ok(m, `TOL_${name} not found in ffi/check/gpu_parity.c`);
+    const ts = TOL[key as keyof typeof TOL];
+    assert.deepEqual(
+      { atol: Number(m[1]), rtol: Number(m[2]) },
+      { atol: ts.atol, rtol: ts.rtol },
+      `TOL_${name} of gpu_parity.c differs from TOL.${key} of tests/_reference.ts`,
+    );
+  }
 });

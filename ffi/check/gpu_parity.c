@@ -59,7 +59,7 @@
 
 /* ---------------------------------------------------------------- results */
 
-/* tests/_reference.ts's TOL. */
+/* tests/_reference.ts's TOL (tests/ffi_check_test.ts checks that they agree). */
 static const tol_t TOL_FORWARD = {1e-5, 1e-4};  /* float32 forward against float64 or another build */
 static const tol_t TOL_GRADIENT = {2e-4, 2e-3}; /* gradients, and against finite differences */
 static const tol_t TOL_PARAMS = {2e-4, 2e-3};   /* after Adam steps */
