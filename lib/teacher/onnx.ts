@@ -10,20 +10,14 @@ import type { ort as Ort } from "../deps_onnx.ts";
 import type { Dataset } from "../data/types.ts";
 import { CheckpointError } from "../errors.ts";
 import {
-  type AnyTeacher,
-  batchedLogits,
   describePreprocessing,
-  preprocessingKey,
   preprocessRows,
-  type ResolvedInput,
   resolveInput,
   resolvePreprocessing,
-  sha256Hex,
   shapeText,
   type TeacherInputOptions,
-  type TeacherLogitsOptions,
-  type TeacherPreprocessing,
 } from "./any.ts";
+import { modelInputDims, ModelTeacher, type ModelTeacherInit } from "./_model_teacher.ts";
 import { onnxExternalFiles } from "./_onnx_proto.ts";
 
 type Session = Awaited<ReturnType<typeof Ort.InferenceSession.create>>;
@@ -49,83 +43,29 @@ function declaredShape(
   return (m?.shape ?? []).map((d) => (typeof d === "number" && d > 0 ? d : -1));
 }
 
-/** The model input's dims without the batch axis, symbolic sizes filled from the data. */
-function inputDims(
-  shape: readonly number[],
-  resolved: ResolvedInput,
-  data: Pick<Dataset, "imageShape" | "features">,
-): number[] {
-  const img = data.imageShape;
-  if (!img) return shape.length > 1 ? shape.map((d) => (d > 0 ? d : 1)) : [data.features];
-  const [h, w] = img;
-  const c = resolved.modelChannels;
-  switch (resolved.layout) {
-    case "nchw":
-      return [c, h, w];
-    case "nhwc":
-      return [h, w, c];
-    default:
-      return shape.length === 2 ? [h, w] : [h * w * c];
-  }
-}
-
 /** An ONNX model teacher; made by {@linkcode openOnnxTeacher}. */
-export class OnnxTeacher implements AnyTeacher {
+export class OnnxTeacher extends ModelTeacher {
   readonly kind = "onnx" as const;
-  readonly file: string;
-  readonly classes: number;
-  readonly features: number;
-  readonly inputShape: readonly number[];
   /** The model's batch size when fixed, else `null`. */
   readonly fixedBatch: number | null;
   #session: Session;
   #input: string;
-  #resolved: ResolvedInput;
-  #prep: TeacherPreprocessing;
-  #data: Pick<Dataset, "imageShape" | "features" | "scaling">;
-  #bytes: Uint8Array[];
-  #state: { probabilities: boolean | null; file: string };
   #ort: typeof Ort;
 
   /** @internal Use {@linkcode openOnnxTeacher}. */
-  constructor(init: {
-    file: string;
-    session: Session;
-    input: string;
-    inputShape: number[];
-    fixedBatch: number | null;
-    resolved: ResolvedInput;
-    prep: TeacherPreprocessing;
-    data: Pick<Dataset, "imageShape" | "features" | "scaling">;
-    classes: number;
-    bytes: Uint8Array[];
-    ort: typeof Ort;
-  }) {
+  constructor(
+    init: ModelTeacherInit & {
+      session: Session;
+      input: string;
+      fixedBatch: number | null;
+      ort: typeof Ort;
+    },
+  ) {
+    super(init);
     this.#ort = init.ort;
-    this.file = init.file;
     this.#session = init.session;
     this.#input = init.input;
-    this.inputShape = init.inputShape;
     this.fixedBatch = init.fixedBatch;
-    this.#resolved = init.resolved;
-    this.#prep = init.prep;
-    this.#data = init.data;
-    this.features = init.data.features;
-    this.classes = init.classes;
-    this.#bytes = init.bytes;
-    this.#state = {
-      probabilities: init.prep.outputs === "auto" ? null : init.prep.outputs === "probabilities",
-      file: init.file,
-    };
-  }
-
-  /** The preprocessing, with `outputs` as decided once the first batch has run. */
-  get preprocessing(): TeacherPreprocessing {
-    const p = this.#state.probabilities;
-    return {
-      ...this.#prep,
-      outputs: p === null ? this.#prep.outputs : p ? "probabilities" : "logits",
-    };
   }
 
   describe(): string {
@@ -134,16 +74,17 @@ export class OnnxTeacher implements AnyTeacher {
     }; ${describePreprocessing(this.preprocessing)})`;
   }
 
-  async fingerprint(): Promise<string> {
-    return await sha256Hex([
-      new TextEncoder().encode(`onnx;${preprocessingKey(this.#prep, this.#data)};`),
-      ...this.#bytes,
-    ]);
+  /** A multiple of a fixed batch; 1024 rows by default. */
+  protected override batchRows(requested: number | undefined): number {
+    const batch = requested ?? 1024;
+    return this.fixedBatch
+      ? Math.max(1, Math.floor(batch / this.fixedBatch)) * this.fixedBatch
+      : batch;
   }
 
   /** Runs the model on `n` preprocessed rows (`[n, ...]`), in chunks of a fixed batch. */
-  async #run(input: Float32Array, n: number): Promise<Float32Array> {
-    const dims = inputDims(this.inputShape, this.#resolved, this.#data);
+  protected async run(input: Float32Array, n: number): Promise<Float32Array> {
+    const dims = this.inputDims;
     const per = dims.reduce((a, b) => a * b, 1);
     const chunk = this.fixedBatch ?? n;
     const out = new Float32Array(n * this.classes);
@@ -156,12 +97,12 @@ export class OnnxTeacher implements AnyTeacher {
         part = padded;
       }
       const feeds = { [this.#input]: new this.#ort.Tensor("float32", part, [chunk, ...dims]) };
-      const result = await this.#session.run(feeds, [this.#prep.output]);
-      const t = result[this.#prep.output];
+      const result = await this.#session.run(feeds, [this.prep.output]);
+      const t = result[this.prep.output];
       const data = t.data as Float32Array;
       if (!(data instanceof Float32Array) || data.length !== chunk * this.classes) {
         throw new CheckpointError(
-          `The teacher "${this.file}" output "${this.#prep.output}" has shape [${t.dims}] ` +
+          `The teacher "${this.file}" output "${this.prep.output}" has shape [${t.dims}] ` +
             `(${t.type}), expected float32 [${chunk}, ${this.classes}]`,
         );
       }
@@ -169,30 +110,6 @@ export class OnnxTeacher implements AnyTeacher {
       t.dispose?.();
     }
     return out;
-  }
-
-  async logits(x: Float32Array, options: TeacherLogitsOptions = {}): Promise<Float32Array> {
-    const f = this.features;
-    if (x.length % f !== 0) {
-      throw new RangeError(
-        `Invalid input of ${x.length} values: not a multiple of the teacher's ${f} features`,
-      );
-    }
-    const n = x.length / f;
-    const batch = options.batchSize ?? 1024;
-    const size = this.fixedBatch
-      ? Math.max(1, Math.floor(batch / this.fixedBatch)) *
-        this.fixedBatch
-      : batch;
-    return await batchedLogits(n, size, this.classes, this.#state, async (s, e) => {
-      const input = preprocessRows(
-        x.subarray(s * f, e * f),
-        this.#data,
-        this.#prep,
-        this.#resolved.modelChannels,
-      );
-      return await this.#run(input, e - s);
-    }, options.onProgress);
   }
 
   dispose(): void {
@@ -304,7 +221,7 @@ export async function openOnnxTeacher(
       const feeds = {
         [inputs[0]]: new ort.Tensor("float32", blank, [
           batch,
-          ...inputDims(inputShape, resolved, data),
+          ...modelInputDims(inputShape, resolved, data),
         ]),
       };
       const r = await session!.run(feeds, [output!]).catch((e) =>

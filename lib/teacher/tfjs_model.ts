@@ -11,20 +11,14 @@ import { ensureTf } from "../backends/tf_setup.ts";
 import type { Dataset } from "../data/types.ts";
 import { CheckpointError } from "../errors.ts";
 import {
-  type AnyTeacher,
-  batchedLogits,
   describePreprocessing,
-  preprocessingKey,
   preprocessRows,
-  type ResolvedInput,
   resolveInput,
   resolvePreprocessing,
-  sha256Hex,
   shapeText,
   type TeacherInputOptions,
-  type TeacherLogitsOptions,
-  type TeacherPreprocessing,
 } from "./any.ts";
+import { ModelTeacher, type ModelTeacherInit } from "./_model_teacher.ts";
 
 /** A parsed `model.json` with the bytes of its weight files. */
 export interface TfjsArtifacts {
@@ -113,53 +107,15 @@ type AnyModel =
   | { kind: "tfjs-graph"; model: tfc.GraphModel };
 
 /** A TensorFlow.js model teacher; made by {@linkcode openTfjsTeacher}. */
-export class TfjsTeacher implements AnyTeacher {
+export class TfjsTeacher extends ModelTeacher {
   readonly kind: "tfjs-layers" | "tfjs-graph";
-  readonly file: string;
-  readonly classes: number;
-  readonly features: number;
-  readonly inputShape: readonly number[];
   #model: AnyModel;
-  #resolved: ResolvedInput;
-  #prep: TeacherPreprocessing;
-  #data: Pick<Dataset, "imageShape" | "features" | "scaling">;
-  #bytes: Uint8Array[];
-  #state: { probabilities: boolean | null; file: string };
 
   /** @internal Use {@linkcode openTfjsTeacher}. */
-  constructor(init: {
-    file: string;
-    model: AnyModel;
-    inputShape: number[];
-    resolved: ResolvedInput;
-    prep: TeacherPreprocessing;
-    data: Pick<Dataset, "imageShape" | "features" | "scaling">;
-    classes: number;
-    bytes: Uint8Array[];
-  }) {
+  constructor(init: ModelTeacherInit & { model: AnyModel }) {
+    super(init);
     this.kind = init.model.kind;
-    this.file = init.file;
     this.#model = init.model;
-    this.inputShape = init.inputShape;
-    this.#resolved = init.resolved;
-    this.#prep = init.prep;
-    this.#data = init.data;
-    this.features = init.data.features;
-    this.classes = init.classes;
-    this.#bytes = init.bytes;
-    this.#state = {
-      probabilities: init.prep.outputs === "auto" ? null : init.prep.outputs === "probabilities",
-      file: init.file,
-    };
-  }
-
-  /** The preprocessing, with `outputs` as decided once the first batch has run. */
-  get preprocessing(): TeacherPreprocessing {
-    const p = this.#state.probabilities;
-    return {
-      ...this.#prep,
-      outputs: p === null ? this.#prep.outputs : p ? "probabilities" : "logits",
-    };
   }
 
   describe(): string {
@@ -167,19 +123,12 @@ export class TfjsTeacher implements AnyTeacher {
       `(input ${shapeText(this.inputShape)}; ${describePreprocessing(this.preprocessing)})`;
   }
 
-  async fingerprint(): Promise<string> {
-    return await sha256Hex([
-      new TextEncoder().encode(`${this.kind};${preprocessingKey(this.#prep, this.#data)};`),
-      ...this.#bytes,
-    ]);
-  }
-
   /** The model's output for a preprocessed batch, `[b, K]` values. */
   async forward(input: Float32Array, n: number): Promise<Float32Array> {
-    const dims = tfjsInputDims(this.inputShape, this.#resolved, this.#data);
+    const dims = this.inputDims;
     const out = tf.tidy(() => {
       const x = tf.tensor(input, [n, ...dims], "float32");
-      const y = runModel(this.#model, x, this.#prep.output);
+      const y = runModel(this.#model, x, this.prep.output);
       return tf.reshape(y, [n, -1]);
     });
     const values = await out.data() as Float32Array;
@@ -187,49 +136,13 @@ export class TfjsTeacher implements AnyTeacher {
     return values;
   }
 
-  async logits(x: Float32Array, options: TeacherLogitsOptions = {}): Promise<Float32Array> {
-    const f = this.features;
-    if (x.length % f !== 0) {
-      throw new RangeError(
-        `Invalid input of ${x.length} values: not a multiple of the teacher's ${f} features`,
-      );
-    }
-    return await batchedLogits(
-      x.length / f,
-      options.batchSize ?? 256,
-      this.classes,
-      this.#state,
-      async (s, e) =>
-        await this.forward(
-          preprocessRows(
-            x.subarray(s * f, e * f),
-            this.#data,
-            this.#prep,
-            this.#resolved.modelChannels,
-          ),
-          e - s,
-        ),
-      options.onProgress,
-    );
+  protected async run(input: Float32Array, n: number): Promise<Float32Array> {
+    return await this.forward(input, n);
   }
 
   dispose(): void {
     this.#model.model.dispose();
   }
-}
-
-function tfjsInputDims(
-  shape: readonly number[],
-  resolved: ResolvedInput,
-  data: Pick<Dataset, "imageShape" | "features">,
-): number[] {
-  const img = data.imageShape;
-  if (!img) return shape.length > 1 ? shape.map((d) => (d > 0 ? d : 1)) : [data.features];
-  const [h, w] = img;
-  const c = resolved.modelChannels;
-  if (resolved.layout === "nchw") return [c, h, w];
-  if (resolved.layout === "nhwc") return [h, w, c];
-  return shape.length === 2 ? [h, w] : [h * w * c];
 }
 
 function runModel(m: AnyModel, x: tf.Tensor, output: string): tf.Tensor {
