@@ -13,7 +13,7 @@ import { NativeError } from "./errors.ts";
 import { checkoutLibrary, LIBRARIES, type LibraryName } from "./build.ts";
 
 /** The `SDT_ABI_VERSION` these bindings were written for. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** Status codes of `sdt.h`. */
 export const Status = {
@@ -27,6 +27,8 @@ export const Status = {
 
 /** Loss kinds of `sdt.h`. */
 export const LossCode = { expected: 0, mixture: 1 } as const;
+/** `sdt_loss_kind` of a regression tree's losses (leaves hold values, squared error). */
+export const RegressionLossCode = { expected: 2, mixture: 3 } as const;
 
 /** Every symbol of `sdt.h`, with its C prototype. */
 export const SYMBOLS = {

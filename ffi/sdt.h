@@ -19,6 +19,9 @@
  *   log Q^l = log_softmax(phi^l)
  *   loss EXPECTED: L(x) = -sum_l P^l sum_k T_k log Q^l_k
  *   loss MIXTURE:  L(x) = -sum_k T_k log(max(sum_l P^l Q^l_k, 1e-12))
+ *   regression (leaves hold values: Q^l = phi^l, T [B, K] values):
+ *   loss SQ_EXPECTED: L(x) = sum_l P^l sum_k (phi^l_k - T_k)^2
+ *   loss SQ_MIXTURE:  L(x) = sum_k (y_k - T_k)^2, y = sum_l P^l phi^l
  *   penalty, node n at depth d: m_num = mean_x P_n p_n, m_den = mean_x P_n,
  *     lambda = steps == 0 ? 1 : min(1, B / (ema_window 2^d)),
  *     S = (1 - lambda) stored + lambda m (the stored averages are constants),
@@ -28,7 +31,8 @@
  *   objective = mean_x L(x) + C; Adam (beta1 0.9, beta2 0.999, eps 1e-8, bias-corrected)
  *   on w, b, phi and (when learned) beta, one step count shared by all of them.
  *   predictions: max-leaf = argmax_k Q^{l*}_k with l* = argmax_l P^l (first on ties);
- *   mixture = argmax_k sum_l P^l Q^l_k.
+ *   mixture = argmax_k sum_l P^l Q^l_k. A regression tree's values are phi^{l*} (max-leaf, from
+ *   max_leaf and the parameters) and y (sdt_forward's mixture); its class predictions are 0.
  *
  * Conventions: every function returns an sdt_status (0 = SDT_OK) unless it says
  * otherwise; on failure sdt_last_error() holds a sentence saying what failed (per thread).
@@ -48,7 +52,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a prototype or a meaning below changes; bindings check it on load. */
-#define SDT_ABI_VERSION 3
+#define SDT_ABI_VERSION 4
 
 typedef enum {
   SDT_OK = 0,
@@ -59,7 +63,13 @@ typedef enum {
   SDT_ERR_UNAVAILABLE = 5, /* no GPU or no driver (CUDA build only) */
 } sdt_status;
 
-typedef enum { SDT_LOSS_EXPECTED = 0, SDT_LOSS_MIXTURE = 1 } sdt_loss_kind;
+/* The first two train classification trees, the last two regression trees (version 4). */
+typedef enum {
+  SDT_LOSS_EXPECTED = 0,
+  SDT_LOSS_MIXTURE = 1,
+  SDT_LOSS_SQ_EXPECTED = 2,
+  SDT_LOSS_SQ_MIXTURE = 3,
+} sdt_loss_kind;
 
 typedef struct sdt_ctx sdt_ctx;
 
@@ -133,7 +143,8 @@ int32_t sdt_forward(float* inner, float* leaf, float* mixture, int32_t* pred_max
                     int32_t* pred_mixture, int32_t* max_leaf, sdt_ctx* ctx, const float* x,
                     int32_t n);
 /* Evaluate a labelled split x [N, F], labels [N]: the fraction correct with max-leaf and
- * with mixture prediction, and the predictions themselves (either may be null). */
+ * with mixture prediction, and the predictions themselves (either may be null).
+ * SDT_ERR_STATE for a regression tree (it has no classes: use sdt_forward). */
 int32_t sdt_evaluate(double* accuracy_max_leaf, double* accuracy_mixture,
                      int32_t* pred_max_leaf, int32_t* pred_mixture, sdt_ctx* ctx,
                      const float* x, const int32_t* labels, int32_t n);

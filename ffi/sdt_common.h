@@ -161,9 +161,11 @@ static int32_t check_create(void* out, int32_t depth, int32_t features, int32_t 
     return fail(SDT_ERR_ARGUMENT,
                 "%s: depth %d with %d classes needs %lld leaf logits, more than %lld", fn,
                 depth, classes, (long long)(L * classes), (long long)SDT_MAX_VALUES);
-  if (loss_kind != SDT_LOSS_EXPECTED && loss_kind != SDT_LOSS_MIXTURE)
-    return fail(SDT_ERR_ARGUMENT, "%s: unknown loss_kind %d (0 expected, 1 mixture)", fn,
-                loss_kind);
+  if (loss_kind < SDT_LOSS_EXPECTED || loss_kind > SDT_LOSS_SQ_MIXTURE)
+    return fail(SDT_ERR_ARGUMENT,
+                "%s: unknown loss_kind %d (0 expected, 1 mixture, 2 squared expected, 3 "
+                "squared mixture)",
+                fn, loss_kind);
   if (learn_beta != 0 && learn_beta != 1)
     return fail(SDT_ERR_ARGUMENT, "%s: learn_beta must be 0 or 1, got %d", fn, learn_beta);
   SDT_TRY(check_real(fn, "inv_temp", inv_temp, 0, 0, 0));

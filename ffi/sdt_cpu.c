@@ -577,9 +577,22 @@ static void backward_linear(sdt_ctx* c, int B, const adam_arg* adam) {
   }
 }
 
-/* logq, q = log_softmax(phi), softmax(phi); leaf_arg = argmax per leaf. */
+static int regression(const sdt_ctx* c) { return c->loss >= SDT_LOSS_SQ_EXPECTED; }
+
+/* logq, q = log_softmax(phi), softmax(phi); leaf_arg = argmax per leaf. A regression tree's
+ * leaves hold values: q = phi, leaf_arg = 0 (logq is not used). */
 static void leaf_tables(sdt_ctx* c) {
   int K = c->K;
+  if (regression(c)) {
+    for (int l = 0; l < c->L; l++) {
+      for (int k = 0; k < K; k++) {
+        const float q = c->phi[(size_t)l * K + k];
+        c->q[(size_t)l * K + k] = q, c->qT[(size_t)k * c->L + l] = q;
+      }
+      c->leaf_arg[l] = 0;
+    }
+    return;
+  }
   for (int l = 0; l < c->L; l++) {
     const float* ph = c->phi + (size_t)l * K;
     float mx = ph[0];
@@ -667,7 +680,35 @@ static void loss_row(sdt_ctx* c, int s, int B, int want_grad) {
   float* v = c->v + (size_t)s * K;
   const float invB = 1.0f / (float)B;
   double loss = 0;
-  if (c->loss == SDT_LOSS_EXPECTED) {
+  if (c->loss == SDT_LOSS_SQ_EXPECTED) {
+    /* cost_l = sum_k (phi_lk - T_k)^2, along L; v = T for the phi gradient */
+    for (int l = 0; l < L; l++) dpl[l] = 0;
+    for (int k = 0; k < K; k++) {
+      const float t = T[k], *q = c->qT + (size_t)k * L;
+      for (int l = 0; l < L; l++) dpl[l] += (q[l] - t) * (q[l] - t);
+    }
+    for (int l = 0; l < L; l++) loss += (double)leaf[l] * dpl[l];
+    if (want_grad) {
+      for (int l = 0; l < L; l++) dpl[l] *= invB;
+      for (int k = 0; k < K; k++) v[k] = T[k];
+    }
+  } else if (c->loss == SDT_LOSS_SQ_MIXTURE) {
+    /* v_k = -dL/dy_k = 2 (T_k - y_k); dpl_l = -sum_k v_k phi_lk / B as for the mixture */
+    for (int k = 0; k < K; k++) {
+      const float e = mix[k] - T[k];
+      loss += (double)e * e;
+      v[k] = -2.0f * e;
+    }
+    if (want_grad) {
+      for (int l = 0; l < L; l++) dpl[l] = 0;
+      for (int k = 0; k < K; k++) {
+        const float vk = v[k], *q = c->qT + (size_t)k * L;
+        if (vk != 0.0f)
+          for (int l = 0; l < L; l++) dpl[l] += vk * q[l];
+      }
+      for (int l = 0; l < L; l++) dpl[l] = -dpl[l] * invB;
+    }
+  } else if (c->loss == SDT_LOSS_EXPECTED) {
     /* cost_l = -sum_k T_k log Q^l_k, along L */
     for (int l = 0; l < L; l++) dpl[l] = 0;
     for (int k = 0; k < K; k++) {
@@ -785,12 +826,20 @@ static void phi_grad_leaves(sdt_ctx* c, int B, int l0, int l1) {
       float* restrict G = c->gT + (size_t)k * L;
       for (int l = l0; l < l1; l++) G[l] += P[l] * vk;
     }
+    if (c->loss == SDT_LOSS_SQ_EXPECTED) sv = 1.0f; /* u_l = sum_s P^l: phi's own weight */
     for (int l = l0; l < l1; l++) u[l] += P[l] * sv;
   }
   for (int l = l0; l < l1; l++) {
     float* out = c->gphi + (size_t)l * K;
     const float* q = c->q + (size_t)l * K;
-    if (c->loss == SDT_LOSS_EXPECTED) {
+    if (c->loss == SDT_LOSS_SQ_EXPECTED) {
+      /* d/dphi_lj = mean_x 2 P^l (phi_lj - T_j) */
+      for (int k = 0; k < K; k++)
+        out[k] = 2.0f * (q[k] * u[l] - c->gT[(size_t)k * L + l]) * invB;
+    } else if (c->loss == SDT_LOSS_SQ_MIXTURE) {
+      /* d/dphi_lj = mean_x P^l 2 (y_j - T_j) = -mean_x P^l v_j */
+      for (int k = 0; k < K; k++) out[k] = -c->gT[(size_t)k * L + l] * invB;
+    } else if (c->loss == SDT_LOSS_EXPECTED) {
       /* d/dphi_lj = mean_x P^l (Q_lj sum_k T_k - T_j) */
       for (int k = 0; k < K; k++) out[k] = (q[k] * u[l] - c->gT[(size_t)k * L + l]) * invB;
     } else {
@@ -852,7 +901,7 @@ static void batch_objective(sdt_ctx* c, int B, int want_grad, double* loss, doub
   leaf_tables(c);
   forward_linear(c, B);
   /* the mixture only where the loss needs it */
-  const rows_arg ra = {B, want_grad, c->loss == SDT_LOSS_MIXTURE};
+  const rows_arg ra = {B, want_grad, c->loss == SDT_LOSS_MIXTURE || c->loss == SDT_LOSS_SQ_MIXTURE};
   double row_work = (double)B * (4.0 * I + (double)L * (ra.want_mix ? 2 * K : 4));
   par_range(c, B, 1, 0, row_work, route_loss_range, &ra);
   double ls = 0;
@@ -1084,6 +1133,8 @@ int32_t sdt_evaluate(double* accuracy_max_leaf, double* accuracy_mixture,
                      const int32_t* labels, int32_t n) {
   SDT_TRY(check_evaluate(accuracy_max_leaf, accuracy_mixture, c, x, labels, n,
                          c ? c->F : 0));
+  if (regression(c))
+    return fail(SDT_ERR_STATE, "sdt_evaluate: a regression tree has no classes (use sdt_forward)");
   leaf_tables(c);
   int64_t ok1 = 0, ok2 = 0;
   int32_t p1[CHUNK], p2[CHUNK];

@@ -524,10 +524,15 @@ __global__ void gather_kernel(float* xb, float* tb, const float* X, const float*
 
 /* logq, q = log_softmax(phi), softmax(phi); leaf_arg = argmax per leaf. One thread a leaf. */
 __global__ void leaf_kernel(float* logq, float* q, int32_t* arg, const float* phi, int L,
-                            int K) {
+                            int K, int loss_kind) {
   int l = blockIdx.x * blockDim.x + threadIdx.x;
   if (l >= L) return;
   const float* ph = phi + (size_t)l * K;
+  if (loss_kind >= SDT_LOSS_SQ_EXPECTED) { /* regression: the leaves hold values */
+    for (int k = 0; k < K; k++) q[(size_t)l * K + k] = ph[k], logq[(size_t)l * K + k] = 0;
+    arg[l] = 0;
+    return;
+  }
   float mx = ph[0];
   int a = 0;
   for (int k = 1; k < K; k++)
@@ -587,7 +592,28 @@ __global__ void route_kernel(float* a, float* p, float* P, float* mix, float* dp
   float* dps = dpl + (size_t)s * L;
   double part = 0;
   __syncthreads();
-  if (loss_kind == SDT_LOSS_EXPECTED) {
+  if (loss_kind == SDT_LOSS_SQ_EXPECTED) {
+    for (int l = tid; l < L; l += bd) {
+      const float* ql = q + (size_t)l * K;
+      float cost = 0;
+      for (int k = 0; k < K; k++) cost += (ql[k] - Ts[k]) * (ql[k] - Ts[k]);
+      part += (double)leaf[l] * cost;
+      dps[l] = cost * invB;
+    }
+    for (int k = tid; k < K; k += bd) vs[k] = Ts[k];
+  } else if (loss_kind == SDT_LOSS_SQ_MIXTURE) {
+    for (int k = tid; k < K; k += bd) {
+      float e = ms[k] - Ts[k];
+      part += (double)e * e;
+      vs[k] = -2.0f * e;
+    }
+    __syncthreads();
+    for (int l = tid; l < L; l += bd) {
+      float g = 0;
+      for (int k = 0; k < K; k++) g += vs[k] * q[(size_t)l * K + k];
+      dps[l] = -g * invB;
+    }
+  } else if (loss_kind == SDT_LOSS_EXPECTED) {
     for (int l = tid; l < L; l += bd) {
       const float* lq = logq + (size_t)l * K;
       float cost = 0;
@@ -723,9 +749,13 @@ __global__ void phi_grad_kernel(float* gphi, const float* q, const float* P, con
     const float* vs = v + (size_t)s * K;
     float sv = 0;
     for (int k = 0; k < K; k++) out[k] += pl * vs[k], sv += vs[k];
-    u += pl * sv;
+    u += loss_kind == SDT_LOSS_SQ_EXPECTED ? pl : pl * sv;
   }
-  if (loss_kind == SDT_LOSS_EXPECTED) {
+  if (loss_kind == SDT_LOSS_SQ_EXPECTED) {
+    for (int k = 0; k < K; k++) out[k] = 2.0f * (ql[k] * u - out[k]) * invB;
+  } else if (loss_kind == SDT_LOSS_SQ_MIXTURE) {
+    for (int k = 0; k < K; k++) out[k] = -out[k] * invB;
+  } else if (loss_kind == SDT_LOSS_EXPECTED) {
     for (int k = 0; k < K; k++) out[k] = (ql[k] * u - out[k]) * invB;
   } else {
     float dot = 0;
@@ -783,7 +813,8 @@ static int32_t batch_objective(sdt_ctx* c, int B, int with_targets, int want_gra
                                int commit) {
   const int I = c->I, L = c->L, K = c->K, F = c->F;
   const float invB = 1.0f / (float)B;
-  leaf_kernel<<<blocks(L), THREADS, 0, c->stream>>>(c->logq, c->q, c->leaf_arg, c->phi, L, K);
+  leaf_kernel<<<blocks(L), THREADS, 0, c->stream>>>(c->logq, c->q, c->leaf_arg, c->phi, L, K,
+                                                  c->loss);
   CK_LAUNCH("leaf");
   SDT_TRY(gemm(c, 0, 1, B, I, F, c->xb, F, c->w, F, c->a, I)); /* a = xb w^T */
   route_kernel<<<B, THREADS, 0, c->stream>>>(c->a, c->p, c->P, c->mix, c->dpl, c->v, c->lossv,
@@ -955,6 +986,8 @@ extern "C" int32_t sdt_evaluate(double* accuracy_max_leaf, double* accuracy_mixt
                                 const float* x, const int32_t* labels, int32_t n) {
   SDT_TRY(check_evaluate(accuracy_max_leaf, accuracy_mixture, c, x, labels, n,
                          c ? c->F : 0));
+  if (c->loss >= SDT_LOSS_SQ_EXPECTED)
+    return fail(SDT_ERR_STATE, "sdt_evaluate: a regression tree has no classes (use sdt_forward)");
   int32_t* p1 = (int32_t*)malloc((size_t)CHUNK * 4);
   int32_t* p2 = (int32_t*)malloc((size_t)CHUNK * 4);
   if (!p1 || !p2) {

@@ -28,6 +28,7 @@ import {
   type Params64,
   randomBatch,
   referenceObjective,
+  regressionBatch,
   TOL,
 } from "./_reference.ts";
 
@@ -77,9 +78,9 @@ function to64(p: TreeParams): Params64 {
 }
 
 function caseName(cfg: TreeConfig, batch: number): string {
-  return `depth ${cfg.depth}, batch ${batch}, ${cfg.loss} loss, ${
-    cfg.learnBeta ? "learned" : "fixed"
-  } beta`;
+  return `depth ${cfg.depth}, batch ${batch}, ${
+    cfg.task === "regression" ? "regression " : ""
+  }${cfg.loss} loss, ${cfg.learnBeta ? "learned" : "fixed"} beta`;
 }
 
 function both<T>(
@@ -101,6 +102,18 @@ function both<T>(
 const DEPTHS = [1, 4, 8];
 const BATCHES = [1, 7, 33];
 const LOSSES: LossKind[] = ["expected", "mixture"];
+/** Every loss of both tasks; regression trees have one target (`K = 1`). */
+const CASES: { loss: LossKind; extra: Partial<TreeConfig> }[] = [
+  ...LOSSES.map((loss) => ({ loss, extra: {} })),
+  ...LOSSES.map((loss) => ({ loss, extra: { task: "regression" as const, classes: 1 } })),
+];
+
+/** Seeded data for a configuration: soft or one-hot targets, or values for regression. */
+function batchFor(rng: Rng, cfg: TreeConfig, b: number): { x: Float32Array; t: Float32Array } {
+  return cfg.task === "regression"
+    ? regressionBatch(rng, b, cfg.features, cfg.classes)
+    : randomBatch(rng, b, cfg.features, cfg.classes, cfg.loss === "mixture");
+}
 
 /**
  * Register the parity suite for one native backend.
@@ -147,6 +160,36 @@ export function defineParitySuite(
   });
 
   Deno.test({
+    name: `${name}: a regression tree's forward() gives the leaves' values, as tfjs does`,
+    ignore,
+    fn: async () => {
+      const be = await backend();
+      for (const depth of DEPTHS) {
+        const cfg = suiteConfig(depth, "expected", false, { task: "regression", classes: 1 });
+        const params = initParams(cfg, 20 + depth);
+        const { x, t } = regressionBatch(new Rng(depth), 33, F, 1);
+        both(be, cfg, params, (native, ref) => {
+          const a = native.forward(x), b = ref.forward(x);
+          const where = `${name} regression depth ${depth}`;
+          assertClose(`${where} leaf`, a.leaf, b.leaf, TOL.forward);
+          assertClose(`${where} value`, a.mixture, b.mixture, TOL.forward);
+          const r = referenceObjective(cfg, to64(params), native.getPenaltyState(), x, t);
+          const { leaves: L } = treeSizes(depth);
+          const y = new Float64Array(33);
+          for (let i = 0; i < 33; i++) {
+            for (let l = 0; l < L; l++) y[i] += r.leaf[i * L + l] * params.phi[l];
+          }
+          assertClose(`${where} value vs float64`, a.mixture, y, TOL.forward);
+          assert.deepEqual(a.maxLeaf, b.maxLeaf, `${where} max leaf`);
+          assert.deepEqual(a.predMaxLeaf, new Int32Array(33));
+          assert.throws(() => native.evaluate(x, new Int32Array(33)), /regression/);
+          assert.throws(() => ref.evaluate(x, new Int32Array(33)), /regression/);
+        });
+      }
+    },
+  });
+
+  Deno.test({
     name: `${name}: gradients() match tfjs for every depth, odd batch, loss and beta mode`,
     ignore,
     fn: async () => {
@@ -154,11 +197,11 @@ export function defineParitySuite(
       let seed = 100;
       for (const depth of DEPTHS) {
         for (const batch of BATCHES) {
-          for (const loss of LOSSES) {
+          for (const { loss, extra } of CASES) {
             for (const learnBeta of [false, true]) {
-              const cfg = suiteConfig(depth, loss, learnBeta);
+              const cfg = suiteConfig(depth, loss, learnBeta, extra);
               const params = initParams(cfg, seed++);
-              const { x, t } = randomBatch(new Rng(seed++), batch, F, K, loss === "mixture");
+              const { x, t } = batchFor(new Rng(seed++), cfg, batch);
               for (const state of [null, warmState(depth, seed++)]) {
                 both(be, cfg, params, (native, ref) => {
                   if (state) native.setPenaltyState(state), ref.setPenaltyState(state);
@@ -188,17 +231,24 @@ export function defineParitySuite(
     fn: async () => {
       const be = await backend();
       for (const depth of [1, 3]) {
-        for (const loss of LOSSES) {
-          const cfg = suiteConfig(depth, loss, true, { features: 12, classes: 3 });
+        for (const { loss, extra } of CASES) {
+          // regression with two targets here, so that the sums over targets are checked too
+          const cfg = suiteConfig(depth, loss, true, {
+            features: 12,
+            ...extra,
+            classes: extra.task ? 2 : 3,
+          });
           const params = initParams(cfg, 7 + depth);
-          const { x, t } = randomBatch(new Rng(depth), 5, 12, 3, true);
+          const { x, t } = cfg.task === "regression"
+            ? regressionBatch(new Rng(depth), 5, 12, 2)
+            : randomBatch(new Rng(depth), 5, 12, 3, true);
           const state = warmState(depth, 3);
           const tree = be.createTree(cfg, params);
           tree.setPenaltyState(state);
           const g = tree.gradients(x, t);
           tree.dispose();
           const fd = finiteDifferences(cfg, to64(params), state, x, t);
-          const where = `${name} depth ${depth} ${loss}`;
+          const where = `${name} depth ${depth} ${extra.task ?? ""} ${loss}`;
           assertClose(`${where} dw vs finite differences`, g.w, fd.w, TOL.gradient);
           assertClose(`${where} db vs finite differences`, g.b, fd.b, TOL.gradient);
           assertClose(`${where} dphi vs finite differences`, g.phi, fd.phi, TOL.gradient);
@@ -214,11 +264,11 @@ export function defineParitySuite(
     fn: async () => {
       const be = await backend();
       for (const depth of DEPTHS) {
-        for (const loss of LOSSES) {
+        for (const { loss, extra } of CASES) {
           for (const learnBeta of [false, true]) {
-            const cfg = suiteConfig(depth, loss, learnBeta);
+            const cfg = suiteConfig(depth, loss, learnBeta, extra);
             const params = initParams(cfg, 40 + depth);
-            const data = randomBatch(new Rng(depth + 50), 60, F, K, loss === "mixture");
+            const data = batchFor(new Rng(depth + 50), cfg, 60);
             // 50 batches of 7 rows, the last one short (3 rows), indices repeating.
             const order = new Rng(depth).permutation(60 * 6).map((i) => i % 60).subarray(0, 346);
             both(be, cfg, params, (native, ref) => {

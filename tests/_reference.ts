@@ -55,7 +55,18 @@ export function referenceObjective(
       mDen[n] += reach[n] / B;
     }
     for (let l = 0; l < L; l++) leafAll[i * L + l] = reach[I + l];
-    if (cfg.loss === "expected") {
+    if (cfg.task === "regression") {
+      // the leaves hold values phi^l; squared error per leaf (expected) or of the mixture
+      for (let k = 0; k < K; k++) {
+        let y = 0;
+        for (let l = 0; l < L; l++) {
+          const e = p.phi[l * K + k] - t[i * K + k];
+          if (cfg.loss === "expected") lossSum += reach[I + l] * e * e;
+          y += reach[I + l] * p.phi[l * K + k];
+        }
+        if (cfg.loss === "mixture") lossSum += (y - t[i * K + k]) ** 2;
+      }
+    } else if (cfg.loss === "expected") {
       for (let l = 0; l < L; l++) {
         let c = 0;
         for (let k = 0; k < K; k++) c += t[i * K + k] * logQ[l * K + k];
@@ -151,6 +162,19 @@ export function assertClose(
       }); largest difference ${worst} at index ${worstAt}`,
     );
   }
+}
+
+/** Seeded random regression data: inputs as `randomBatch` gives them, targets `[b, k]` normal. */
+export function regressionBatch(
+  rng: { next(): number; normal(): number },
+  b: number,
+  f: number,
+  k: number,
+): { x: Float32Array; t: Float32Array } {
+  const { x } = randomBatch(rng, b, f, 2, false);
+  const t = new Float32Array(b * k);
+  for (let i = 0; i < t.length; i++) t[i] = rng.normal();
+  return { x, t };
 }
 
 /** Seeded random test data: inputs with many zeros like MNIST, and soft or one-hot targets. */

@@ -82,8 +82,10 @@ Deno.test("gpu check: the CPU half passes against the CPU library the tests use"
   // The launch arithmetic, the float64 reference, and every case of the matrix ran.
   assert.match(r.out, /GEMM shapes up to 2147483647 x 2147483647, \d+ one-dimensional .*: ok/);
   assert.match(r.out, /gradients vs finite differences, depth 3, mixture loss/);
+  assert.match(r.out, /gradients vs finite differences, depth 3, squared mixture \(regression\)/);
+  // depths x batches x the four losses (two of classification, two of regression) x beta
   const cases = r.out.split("\n").filter((l) => /^ {2}depth \d+, batch \d+, /.test(l));
-  assert.equal(cases.length, 4 * 3 * 2 * 2, r.out);
+  assert.equal(cases.length, 4 * 3 * 4 * 2, r.out);
   const parity = r.out.match(/^parity: PASS \((\d+) comparisons, 0 failed/m);
   assert.ok(parity && Number(parity[1]) > 2000, r.out);
 });

@@ -22,7 +22,7 @@
  *    (more row tiles than a grid's y dimension holds, the shape the own GEMM kernel once got
  *    wrong).
  *    The matrix: depths 1, 4, 8, 12 x batches 1, 7, 64, 4096 (--quick: no 4096, 2 epochs) x the
- *    expected and mixture losses x fixed and learned beta. Each case compares forward outputs
+ *    expected and mixture losses of classification and regression x fixed and learned beta. Each case compares forward outputs
  *    and predictions (over 1.5 batches + 1 rows; predictions may differ only on near-ties),
  *    evaluate(), gradients with a fresh and a part-way penalty, several sdt_train_samples
  *    epochs over 2.5 batches + 1 rows (a short last batch) with sdt_set_beta between epochs
@@ -115,6 +115,8 @@ static void permutation(int32_t* out, int n, rng_t* r) {
 
 /* Rows x [n, F] (a `zeros` fraction of zeros, else uniform in (0, 1]) and targets [n, K]:
  * soft (the label's class weighted up) or one-hot; labels [n]. */
+/* Rows x [n, F] with `zeros` of them 0, labels, and targets t: one-hot (soft 0), soft (1) or
+ * normal values for regression (2). */
 static void random_rows(float* x, float* t, int32_t* labels, int n, int F, int K, double zeros,
                         int soft, rng_t* r) {
   for (size_t i = 0; i < (size_t)n * F; i++)
@@ -124,7 +126,9 @@ static void random_rows(float* x, float* t, int32_t* labels, int n, int F, int K
     if (labels) labels[i] = y;
     if (!t) continue;
     float* ti = t + (size_t)i * K;
-    if (soft) {
+    if (soft == 2) { /* regression: values */
+      for (int k = 0; k < K; k++) ti[k] = (float)rng_normal(r);
+    } else if (soft) {
       double s = 0;
       for (int k = 0; k < K; k++) s += ti[k] = (float)(rng_next(r) + (k == y ? 2 : 0));
       for (int k = 0; k < K; k++) ti[k] = (float)(ti[k] / s);
@@ -327,7 +331,10 @@ static double ref_objective(const cfg_t* c, const double* w, const double* b, co
                             double* mixture, double* loss_out, double* penalty_out) {
   int I = inner_of(c->depth), L = I + 1, F = c->F, K = c->K;
   double* logq = xmalloc((size_t)L * K * 8);
-  for (int l = 0; l < L; l++) {
+  const int reg = c->loss >= SDT_LOSS_SQ_EXPECTED; /* regression: Q = phi, no log used */
+  for (int l = 0; l < L && reg; l++)
+    for (int k = 0; k < K; k++) logq[l * K + k] = phi[l * K + k];
+  for (int l = 0; l < L && !reg; l++) {
     double m = -INFINITY, s = 0;
     for (int k = 0; k < K; k++) m = fmax(m, phi[l * K + k]);
     for (int k = 0; k < K; k++) s += exp(phi[l * K + k] - m);
@@ -350,9 +357,12 @@ static double ref_objective(const cfg_t* c, const double* w, const double* b, co
       for (int l = 0; l < L; l++) leaf[(size_t)i * L + l] = reach[I + l];
     for (int k = 0; k < K; k++) {
       double mix = 0;
-      for (int l = 0; l < L; l++) mix += reach[I + l] * exp(logq[l * K + k]);
+      for (int l = 0; l < L; l++) mix += reach[I + l] * (reg ? logq[l * K + k] : exp(logq[l * K + k]));
       if (mixture) mixture[(size_t)i * K + k] = mix;
       if (c->loss == SDT_LOSS_MIXTURE) loss -= t[(size_t)i * K + k] * log(fmax(mix, 1e-12));
+      if (c->loss == SDT_LOSS_SQ_MIXTURE) loss += pow(mix - t[(size_t)i * K + k], 2);
+      if (c->loss == SDT_LOSS_SQ_EXPECTED)
+        for (int l = 0; l < L; l++) loss += reach[I + l] * pow(phi[l * K + k] - t[(size_t)i * K + k], 2);
     }
     if (c->loss == SDT_LOSS_EXPECTED)
       for (int l = 0; l < L; l++) {
@@ -425,20 +435,24 @@ static void reference_forward(lib_t* cpu, int depth) {
 }
 
 /* Gradients of the CPU build against central finite differences of the float64 objective. */
+static const char* LOSS_NAMES[] = {"expected", "mixture", "squared expected (regression)",
+                                   "squared mixture (regression)"};
+
 static void reference_gradients(lib_t* cpu, int depth, int loss) {
   {
     {
       char where[96];
       snprintf(where, sizeof where, "finite differences, depth %d, %s loss", depth,
-               loss ? "mixture" : "expected");
-      const int F2 = 12, K2 = 3, B = 5;
+               LOSS_NAMES[loss]);
+      const int reg = loss >= SDT_LOSS_SQ_EXPECTED;
+      const int F2 = 12, K2 = reg ? 2 : 3, B = 5;
       cfg_t c = {depth, F2, K2, loss, 1, 1.5, 10, 0.25, 10, 5e-3};
       rng_t r = {(uint64_t)depth * 77 + (uint64_t)loss};
       params_t p = random_params(&c, &r);
       int I = inner_of(depth), L = I + 1;
       size_t nw = (size_t)I * F2, nphi = (size_t)L * K2, P = nw + I + nphi + 1;
       float *x = xmalloc((size_t)B * F2 * 4), *t = xmalloc((size_t)B * K2 * 4);
-      random_rows(x, t, NULL, B, F2, K2, 0.6, 1, &r);
+      random_rows(x, t, NULL, B, F2, K2, 0.6, reg ? 2 : 1, &r);
       float *num = xmalloc((size_t)I * 4), *den = xmalloc((size_t)I * 4);
       warm_state(num, den, depth, &r);
       float *dw = xmalloc(nw * 4), *db = xmalloc((size_t)I * 4), *dphi = xmalloc(nphi * 4);
@@ -475,7 +489,7 @@ static void reference_gradients(lib_t* cpu, int depth, int loss) {
       compare1(where, "penalty", gp, rp, TOL_FORWARD);
       double worst = compare(where, "gradient (w, b, phi, beta)", got, fd, P, TOL_GRADIENT);
       printf("  gradients vs finite differences, depth %d, %s loss: largest difference %.2g\n",
-             depth, loss ? "mixture" : "expected", worst);
+             depth, LOSS_NAMES[loss], worst);
     done:
       if (ctx) cpu->destroy(ctx);
       free_params(&p);
@@ -491,7 +505,7 @@ static void check_reference(lib_t* cpu) {
   reference_forward(cpu, 4);
   reference_forward(cpu, 8);
   for (int depth = 1; depth <= 3; depth += 2)
-    for (int loss = 0; loss < 2; loss++) reference_gradients(cpu, depth, loss);
+    for (int loss = 0; loss < 4; loss++) reference_gradients(cpu, depth, loss);
 }
 
 /* ---------------------------------------------------------------- 3. one build against another */
@@ -528,10 +542,10 @@ static worst_t g_worst;
 /* One case of the matrix: lib `a` against lib `b` (the reference). */
 static void pair_case(lib_t* a, lib_t* b, int depth, int batch, int loss, int learn_beta,
                       int epochs, tol_t tf, tol_t tg, tol_t tp) {
-  const int F = 40, K = 5;
+  const int reg = loss >= SDT_LOSS_SQ_EXPECTED, F = 40, K = reg ? 1 : 5;
   char where[128];
   snprintf(where, sizeof where, "depth %d, batch %d, %s loss, %s beta", depth, batch,
-           loss ? "mixture" : "expected", learn_beta ? "learned" : "fixed");
+           LOSS_NAMES[loss], learn_beta ? "learned" : "fixed");
   cfg_t c = {depth, F, K, loss, learn_beta, 1.5, 10, 0.25, 10, 5e-3};
   rng_t r = {(uint64_t)depth * 100003 + (uint64_t)batch * 31 + (uint64_t)loss * 7 +
              (uint64_t)learn_beta};
@@ -545,7 +559,7 @@ static void pair_case(lib_t* a, lib_t* b, int depth, int batch, int loss, int le
   sdt_ctx *ca = NULL, *cb = NULL;
   float *x = xmalloc((size_t)nmax * F * 4), *t = xmalloc((size_t)nmax * K * 4);
   int32_t* labels = xmalloc((size_t)nmax * 4);
-  random_rows(x, t, labels, nmax, F, K, 0.6, loss == SDT_LOSS_MIXTURE, &r);
+  random_rows(x, t, labels, nmax, F, K, 0.6, reg ? 2 : loss == SDT_LOSS_MIXTURE, &r);
   /* outputs of a (index 0) and b (index 1) */
   float *in[2], *lf[2], *mx[2], *dw[2], *db[2], *dphi[2], *w[2], *bb[2], *phi[2], beta[2];
   float *num[2], *den[2];
@@ -574,8 +588,18 @@ static void pair_case(lib_t* a, lib_t* b, int depth, int batch, int loss, int le
   for (int s = 0; s < 2; s++) {
     CALL(libs[s], where,
          libs[s]->forward(in[s], lf[s], mx[s], p1[s], p2[s], ml[s], *ctxs[s], x, nf));
-    CALL(libs[s], where,
-         libs[s]->evaluate(&acc1[s], &acc2[s], e1[s], e2[s], *ctxs[s], x, labels, nf));
+    if (reg) { /* a regression tree has no classes: evaluate refuses it */
+      int32_t st = libs[s]->evaluate(&acc1[s], &acc2[s], e1[s], e2[s], *ctxs[s], x, labels, nf);
+      expect(st == SDT_ERR_STATE, "%s: %s: evaluate() of a regression tree returned %d, not %d",
+             where, libs[s]->label, st, SDT_ERR_STATE);
+      acc1[s] = acc2[s] = 0;
+      for (int i = 0; i < nf; i++) e1[s][i] = p1[s][i], e2[s][i] = p2[s][i];
+      for (int i = 0; i < nf; i++) acc1[s] += p1[s][i] == labels[i], acc2[s] += p2[s][i] == labels[i];
+      acc1[s] /= nf, acc2[s] /= nf;
+    } else {
+      CALL(libs[s], where,
+           libs[s]->evaluate(&acc1[s], &acc2[s], e1[s], e2[s], *ctxs[s], x, labels, nf));
+    }
   }
   wst.forward = maxd(wst.forward, comparef(where, "forward inner", in[0], in[1], (size_t)nf * I, tf));
   wst.forward = maxd(wst.forward, comparef(where, "forward leaf", lf[0], lf[1], (size_t)nf * L, tf));
@@ -736,13 +760,13 @@ static void pair_matrix(lib_t* a, lib_t* b, int quick, tol_t tf, tol_t tg, tol_t
   const int depths[] = {1, 4, 8, 12};
   const int batches[] = {1, 7, 64, 4096};
   const int nbatches = quick ? 3 : 4, epochs = quick ? 2 : 3;
-  printf("== %s against %s: depths 1, 4, 8, 12 x batches 1, 7, 64%s x both losses x fixed "
-         "and learned beta (largest differences)\n",
+  printf("== %s against %s: depths 1, 4, 8, 12 x batches 1, 7, 64%s x the four losses "
+         "(classification and regression) x fixed and learned beta (largest differences)\n",
          a->label, b->label, quick ? "" : ", 4096");
   fflush(stdout);
   for (int di = 0; di < 4; di++)
     for (int bi = 0; bi < nbatches; bi++)
-      for (int loss = 0; loss < 2; loss++)
+      for (int loss = 0; loss < 4; loss++)
         for (int lb = 0; lb < 2; lb++)
           pair_case(a, b, depths[di], batches[bi], loss, lb, epochs, tf, tg, tp);
 }

@@ -8,13 +8,14 @@
  */
 import { BackendUnavailableError } from "../errors.ts";
 import type { PenaltyState, TreeConfig, TreeParams } from "../tree/types.ts";
-import { treeSizes } from "../tree/types.ts";
+import { isRegression, treeSizes } from "../tree/types.ts";
 import {
   adamSize,
   type AdamState,
   type EvalResult,
   type ForwardResult,
   type LossReport,
+  refuseRegression,
   type TreeBackend,
   type TreeEngine,
   type TreeGradients,
@@ -31,6 +32,7 @@ import {
   type NativeLibrary,
   NativeLoadError,
   probe,
+  RegressionLossCode,
   unwrap,
 } from "../../ffi/bindings.ts";
 
@@ -200,7 +202,7 @@ class NativeEngine implements TreeEngine {
         config.depth,
         config.features,
         config.classes,
-        LossCode[config.loss],
+        (isRegression(config) ? RegressionLossCode : LossCode)[config.loss],
         config.learnBeta ? 1 : 0,
         config.invTemp,
         config.penaltyStrength,
@@ -430,6 +432,7 @@ class NativeEngine implements TreeEngine {
   }
 
   evaluate(x: Float32Array, labels: Int32Array): EvalResult {
+    refuseRegression(this.config);
     const n = this.#rows(x, "x");
     checkLength("labels", labels.length, n);
     const predMaxLeaf = new Int32Array(n);

@@ -13,6 +13,7 @@ import {
   type EvalResult,
   type ForwardResult,
   type LossReport,
+  refuseRegression,
   type TreeBackend,
   type TreeEngine,
   type TreeGradients,
@@ -20,6 +21,7 @@ import {
 import {
   ADAM,
   ALPHA_EPS,
+  isRegression,
   MIX_EPS,
   type PenaltyState,
   type TreeConfig,
@@ -231,7 +233,19 @@ class TfjsTree implements TreeEngine {
     const batch = x.shape[0];
     const g = this.#route(x);
     let lossVec: Tensor;
-    if (cfg.loss === "expected") {
+    if (isRegression(cfg) && cfg.loss === "expected") {
+      // sum_l P^l sum_k (phi_lk - T_k)^2 = sum_l P^l (|phi_l|^2 - 2 phi_l.T + |T|^2)
+      const cost = tf.add(
+        tf.sub(
+          tf.reshape(tf.sum(tf.square(this.#phi), 1), [1, -1]),
+          tf.mul(2, tf.matMul(t, this.#phi, false, true)),
+        ),
+        tf.sum(tf.square(t), 1, true),
+      ); // [B, L]
+      lossVec = tf.sum(tf.mul(g.leaf, cost), 1);
+    } else if (isRegression(cfg)) {
+      lossVec = tf.sum(tf.square(tf.sub(tf.matMul(g.leaf, this.#phi), t)), 1);
+    } else if (cfg.loss === "expected") {
       const logQ = tf.logSoftmax(this.#phi); // [L, K]
       lossVec = tf.neg(tf.sum(tf.mul(g.leaf, tf.matMul(t, logQ, false, true)), 1)); // [B]
     } else {
@@ -385,26 +399,30 @@ class TfjsTree implements TreeEngine {
       predMixture: new Int32Array(n),
       maxLeaf: new Int32Array(n),
     };
-    const leafClass = tidy(() => tf.argMax(this.#phi, 1).dataSync() as Int32Array);
+    const regression = isRegression(this.config);
+    const leafClass = regression
+      ? new Int32Array(L)
+      : tidy(() => tf.argMax(this.#phi, 1).dataSync() as Int32Array);
     for (let start = 0; start < n; start += EVAL_CHUNK) {
       const m = Math.min(EVAL_CHUNK, n - start);
       tidy(() => {
         const xb = tf.tensor2d(x.subarray(start * features, (start + m) * features), [m, features]);
         const g = this.#route(xb);
-        const mix = tf.matMul(g.leaf, tf.softmax(this.#phi));
+        const mix = tf.matMul(g.leaf, regression ? this.#phi : tf.softmax(this.#phi));
         out.inner.set(g.p.dataSync(), start * I);
         out.leaf.set(g.leaf.dataSync(), start * L);
         out.mixture.set(mix.dataSync(), start * classes);
         const best = tf.argMax(g.leaf, 1).dataSync();
         out.maxLeaf.set(best, start);
         for (let i = 0; i < m; i++) out.predMaxLeaf[start + i] = leafClass[best[i]];
-        out.predMixture.set(tf.argMax(mix, 1).dataSync(), start);
+        if (!regression) out.predMixture.set(tf.argMax(mix, 1).dataSync(), start);
       });
     }
     return out;
   }
 
   evaluate(x: Float32Array, labels: Int32Array): EvalResult {
+    refuseRegression(this.config);
     const f = this.forward(x);
     if (labels.length !== f.predMaxLeaf.length) {
       throw new RangeError(`Got ${labels.length} labels for ${f.predMaxLeaf.length} inputs`);

@@ -12,6 +12,9 @@
  * - `log Q^l = log_softmax(phi^l)`.
  * - loss "expected": `L(x) = -sum_l P^l sum_k T_k log Q^l_k`;
  *   loss "mixture": `L(x) = -sum_k T_k log(max(sum_l P^l Q^l_k, MIX_EPS))`.
+ * - regression trees (`task: "regression"`): the leaves hold values, `Q^l = phi^l`, and the
+ *   targets `T [B, K]` are values; loss "expected": `L(x) = sum_l P^l sum_k (phi^l_k - T_k)^2`;
+ *   loss "mixture": `L(x) = sum_k (y_k - T_k)^2` with `y = sum_l P^l phi^l`.
  * - penalty, node `n` at depth `d` (root 0): `m_num = mean_x P_n p_n`, `m_den = mean_x P_n`;
  *   `lambda = steps == 0 ? 1 : min(1, B / (emaWindow * 2^d))`;
  *   `S_num = (1 - lambda) num_n + lambda m_num`, `S_den` likewise (the stored `num`, `den`
@@ -23,11 +26,18 @@
  *   step count `t` shared by all parameters: `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2`,
  *   `theta -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)` (`ADAM` constants).
  * - predictions: "max-leaf" is the argmax class of `Q^{l*}` with `l* = argmax_l P^l` (first
- *   on ties); "mixture" is the argmax of `sum_l P^l Q^l`.
+ *   on ties); "mixture" is the argmax of `sum_l P^l Q^l`. Regression trees predict the values
+ *   `phi^{l*}` (max-leaf) and `y` (mixture, returned as `ForwardResult.mixture`); their class
+ *   predictions are 0 and `evaluate` refuses them.
  *
  * @module
  */
-import type { PenaltyState, TreeConfig, TreeParams } from "../tree/types.ts";
+import {
+  isRegression,
+  type PenaltyState,
+  type TreeConfig,
+  type TreeParams,
+} from "../tree/types.ts";
 
 /** Names of the backends. */
 export type BackendName = "tfjs" | "native" | "cuda";
@@ -98,6 +108,16 @@ export interface AdamState {
   v: Float32Array;
   /** Steps taken. */
   step: number;
+}
+
+/**
+ * Throw when a regression tree is asked for accuracy (`TreeEngine.evaluate` counts classes;
+ * regression metrics come from `forward`'s values).
+ */
+export function refuseRegression(config: TreeConfig): void {
+  if (isRegression(config)) {
+    throw new RangeError("A regression tree has no accuracy: use forward() and its values");
+  }
 }
 
 /** `P`, the length of {@link AdamState}'s arrays for a tree shape. */

@@ -45,7 +45,12 @@ export function checkConfig(config: TreeConfig): void {
   };
   int("Depth", config.depth, 1, 16);
   int("Features", config.features, 1, 1 << 24);
-  int("Classes", config.classes, 2, 1 << 16);
+  const task = config.task ?? "classification";
+  if (task !== "classification" && task !== "regression") {
+    throw new RangeError(`Task must be "classification" or "regression", got "${task}"`);
+  }
+  if (task === "regression") int("Targets", config.classes, 1, 1 << 16);
+  else int("Classes", config.classes, 2, 1 << 16);
   const pos = (name: string, v: number, allowZero: boolean) => {
     if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
       throw new RangeError(`${name} must be ${allowZero ? "zero or more" : "positive"}, got ${v}`);

@@ -12,6 +12,11 @@
 export type LossKind = "expected" | "mixture";
 /** How a class is predicted: from the most probable leaf, or from the mixture of leaves. */
 export type PredictKind = "max-leaf" | "mixture";
+/**
+ * What the leaves hold: a class distribution (`softmax(phi^l)`), or values (`phi^l` itself,
+ * one per target, in the standardised units the tree was trained in).
+ */
+export type TreeTask = "classification" | "regression";
 
 /** Everything that fixes a tree's shape and training maths. */
 export interface TreeConfig {
@@ -19,8 +24,10 @@ export interface TreeConfig {
   depth: number;
   /** `F`. */
   features: number;
-  /** `K`. */
+  /** `K`: classes, or targets of a regression tree (usually 1). */
   classes: number;
+  /** What the leaves hold. @default "classification" */
+  task?: TreeTask;
   /**
    * Inverse temperature `beta` of every inner node (its initial value when learned).
    * @default 0.01
@@ -68,7 +75,7 @@ export interface TreeParams {
   w: Float32Array;
   /** Inner-node biases `[I]`. */
   b: Float32Array;
-  /** Leaf logits `[L, K]`; `Q^l = softmax(phi^l)`. */
+  /** Leaf logits `[L, K]`; `Q^l = softmax(phi^l)` (regression: the leaf's values). */
   phi: Float32Array;
   /** The inverse temperature `beta` (learned or fixed). */
   beta: number;
@@ -85,6 +92,11 @@ export interface PenaltyState {
   den: Float32Array;
   /** Batches seen. */
   steps: number;
+}
+
+/** Whether a configuration (or anything with its `task`) is a regression tree. */
+export function isRegression(config: { task?: TreeTask }): boolean {
+  return config.task === "regression";
 }
 
 /** Sizes derived from a depth. */
