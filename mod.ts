@@ -26,7 +26,11 @@
  */
 
 // The tree.
-export { SoftDecisionTree, type TreeOptions } from "./lib/train/soft_tree.ts";
+export {
+  type RegressionEval,
+  SoftDecisionTree,
+  type TreeOptions,
+} from "./lib/train/soft_tree.ts";
 export { DEFAULT_TREE_CONFIG } from "./lib/tree/types.ts";
 export type {
   LossKind,
@@ -34,7 +38,13 @@ export type {
   PredictKind,
   TreeConfig,
   TreeParams,
+  TreeTask,
 } from "./lib/tree/types.ts";
+export {
+  regressionMetrics,
+  type RegressionMetrics,
+  type TargetScale,
+} from "./lib/tree/regression.ts";
 export { leafClasses, leafDistributions, type Route } from "./lib/tree/inspect.ts";
 export type {
   AdamState,
@@ -147,7 +157,7 @@ export {
   type ReportInputs,
 } from "./lib/report/mod.ts";
 export { loadTreeCheckpoint, saveTreeCheckpoint } from "./lib/io/checkpoint.ts";
-export type { DataInfo, TreeCheckpoint } from "./lib/io/types.ts";
+export type { DataInfo, TargetInfo, TreeCheckpoint } from "./lib/io/types.ts";
 
 // Errors a caller may catch.
 export {

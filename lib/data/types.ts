@@ -37,6 +37,16 @@ export interface Dataset {
   lightOnDark?: boolean;
   /** Each sample's row in its source, in the source's own order (all rows counted), when known. */
   sourceRows?: Int32Array;
+  /**
+   * Regression data: each sample's target value in its own units, `[N]`. Such a data set
+   * has `classes` 1, `classNames` `[target name]` and `y` all 0; absent for classification.
+   */
+  values?: Float32Array;
+  /**
+   * Regression data: the mean and standard deviation of the training split's `values` (the
+   * same object in every split), by which the tree's targets are standardised.
+   */
+  targetScaling?: { mean: number; std: number };
 }
 
 /**

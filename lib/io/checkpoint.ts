@@ -8,7 +8,7 @@
  */
 import { CheckpointError } from "../errors.ts";
 import { checkConfig, checkParams } from "../tree/params.ts";
-import { type TreeConfig, type TreeParams, treeSizes } from "../tree/types.ts";
+import { isRegression, type TreeConfig, type TreeParams, treeSizes } from "../tree/types.ts";
 import { Reader, readFloats, writeFloats } from "./_bundle.ts";
 import { inDir, writeFileAtomic } from "./atomic.ts";
 import type { DataInfo, TreeCheckpoint } from "./types.ts";
@@ -141,6 +141,13 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): TreeCheckpoin
   }
   if (!Number.isFinite(params.beta)) fail(`weight "beta" is not finite (${params.beta})`);
   const data = readDataInfo(rd, header.data, config.classes);
+  if (isRegression(config) !== (data.target !== undefined)) {
+    fail(
+      isRegression(config)
+        ? `it is a regression tree without "data.target" (the target's name and scaling)`
+        : `it is a classification tree with a "data.target"`,
+    );
+  }
   const meta = header.meta === undefined ? {} : rd.obj(header.meta, "meta");
   return { version: CHECKPOINT_VERSION, config, params, data, meta };
 }
@@ -178,6 +185,27 @@ export function readDataInfo(rd: Reader, v: unknown, classes: number): DataInfo 
     info.scaling = { min: nums(sc.min, "data.scaling.min"), max: nums(sc.max, "data.scaling.max") };
   }
   if (typeof d.lightOnDark === "boolean") info.lightOnDark = d.lightOnDark;
+  if (d.target !== undefined && d.target !== null) {
+    const t = rd.obj(d.target, "data.target");
+    const std = rd.num(t.std, "data.target.std");
+    if (!(std > 0)) rd.fail(`"data.target.std" must be positive, got ${std}`);
+    info.target = {
+      name: rd.str(t.name, "data.target.name"),
+      mean: rd.num(t.mean, "data.target.mean"),
+      std,
+    };
+    if (t.leaves !== undefined && t.leaves !== null) {
+      const lv = rd.obj(t.leaves, "data.target.leaves");
+      info.target.leaves = {
+        share: rd.list(lv.share, "data.target.leaves.share", (n, q) => rd.num(n, q)),
+        std: rd.list(
+          lv.std,
+          "data.target.leaves.std",
+          (n, q) => (n === null ? null : rd.num(n, q)),
+        ),
+      };
+    }
+  }
   if (d.teacher !== undefined && d.teacher !== null) {
     info.teacher = rd.list(d.teacher, "data.teacher", (t, p) => rd.obj(t, p));
   }

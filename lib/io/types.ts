@@ -31,6 +31,31 @@ export interface DataInfo {
    * trained on labels and older checkpoints.
    */
   teacher?: Record<string, unknown>[];
+  /**
+   * For regression trees (`config.task === "regression"`): what the tree predicts and the
+   * units of its leaves; absent for classification trees.
+   */
+  target?: TargetInfo;
+}
+
+/**
+ * A regression tree's target. The tree trains on standardised targets
+ * `t = (value - mean) / std` (computed on the training split), so a leaf's parameter
+ * `phi^l` is in those units: its value is `phi^l * std + mean`.
+ */
+export interface TargetInfo {
+  /** The target's name (a CSV column's name, `"value"` when unnamed). */
+  name: string;
+  /** Mean of the training targets. */
+  mean: number;
+  /** Standard deviation of the training targets (1 when they are all equal). */
+  std: number;
+  /**
+   * Per leaf, the share of training rows whose most probable leaf it is (`[L]`, summing to 1),
+   * and the standard deviation of those rows' targets in the target's own units (`[L]`, `null`
+   * for a leaf that no row reaches). Absent until training has finished.
+   */
+  leaves?: { share: number[]; std: (number | null)[] };
 }
 
 /** A trained tree as saved in a run directory. */

@@ -19,7 +19,14 @@ import { fit, fitAsync, type FitOptions, type FitResult } from "./fit.ts";
 import { type Route, route } from "../tree/inspect.ts";
 import { checkConfig, initParams } from "../tree/params.ts";
 import {
+  regressionMetrics,
+  regressionValues,
+  type RegressionMetrics,
+  targetScale,
+} from "../tree/regression.ts";
+import {
   DEFAULT_TREE_CONFIG,
+  isRegression,
   type PenaltyState,
   type TreeConfig,
   type TreeParams,
@@ -47,7 +54,27 @@ export function dataInfo(ds: Dataset): DataInfo {
       : Array.from({ length: ds.classes }, (_, i) => String(i)),
     ...(ds.scaling ? { scaling: ds.scaling } : {}),
     ...(ds.lightOnDark !== undefined ? { lightOnDark: ds.lightOnDark } : {}),
+    ...(ds.values
+      ? {
+        target: {
+          name: ds.classNames?.[0] ?? "value",
+          ...(ds.targetScaling ?? targetScale(ds.values)),
+        },
+      }
+      : {}),
   };
+}
+
+/** A regression tree's scores on a split, in the target's own units. */
+export interface RegressionEval {
+  /** Max-leaf predictions (the most probable leaf's value) against the split's values. */
+  maxLeaf: RegressionMetrics;
+  /** Mixture predictions (the path-weighted mean of the leaves' values). */
+  mixture: RegressionMetrics;
+  /** Max-leaf predictions `[N]`. */
+  predMaxLeaf: Float64Array;
+  /** Mixture predictions `[N]`. */
+  predMixture: Float64Array;
 }
 
 async function resolve(options: TreeOptions): Promise<BackendSelection> {
@@ -98,6 +125,7 @@ export class SoftDecisionTree {
       ...config,
       features: data.features,
       classes: data.classes,
+      ...(data.values ? { task: "regression" as const } : {}),
     };
     checkConfig(full);
     const sel = await resolve(options);
@@ -174,10 +202,47 @@ export class SoftDecisionTree {
     return await fitAsync(this.#engine, train, val, options);
   }
 
-  /** Accuracy of both prediction modes on a split. */
+  /** Whether the leaves hold values (a regression tree) rather than class distributions. */
+  get isRegression(): boolean {
+    return isRegression(this.config);
+  }
+
+  /** Accuracy of both prediction modes on a split (classification trees). */
   evaluate(ds: Dataset): EvalResult {
     this.#checkData(ds);
     return this.#engine.evaluate(ds.x, ds.y);
+  }
+
+  /**
+   * R², RMSE and MAE of both prediction modes on a split with `values` (regression trees).
+   * @throws {RangeError} For a classification tree or a split without values.
+   */
+  evaluateRegression(ds: Dataset): RegressionEval {
+    this.#checkData(ds);
+    if (!ds.values) {
+      throw new RangeError(`The data "${ds.source}" has no target values to score against`);
+    }
+    const v = this.predictValues(ds.x);
+    return {
+      maxLeaf: regressionMetrics(v.maxLeaf, ds.values),
+      mixture: regressionMetrics(v.mixture, ds.values),
+      predMaxLeaf: v.maxLeaf,
+      predMixture: v.mixture,
+    };
+  }
+
+  /**
+   * A regression tree's predictions for inputs `x [N, F]`, in the target's own units: the
+   * most probable leaf's value (max-leaf) and the path-weighted mean (mixture).
+   * @throws {RangeError} For a classification tree.
+   */
+  predictValues(x: Float32Array): { maxLeaf: Float64Array; mixture: Float64Array } {
+    const target = this.#data.target;
+    if (!this.isRegression || !target) {
+      throw new RangeError("predictValues() is for regression trees; use forward() or evaluate()");
+    }
+    const f = this.#engine.forward(x);
+    return regressionValues(f.maxLeaf, f.mixture, this.#engine.getParams().phi, target);
   }
 
   /** Everything a forward pass computes for inputs `x [N, F]`. */
