@@ -13,6 +13,10 @@ import { decisionPathGif } from "../lib/render/gif.ts";
 import { writePicture } from "../lib/render/write.ts";
 import { type DrawableTree, treeSvg, type TreeSvgOptions } from "../lib/render/tree_svg.ts";
 import { route } from "../lib/tree/inspect.ts";
+import { leafValues, valueText } from "../lib/tree/regression.ts";
+import { isRegression } from "../lib/tree/types.ts";
+import type { TreeCheckpoint } from "../lib/io/types.ts";
+import { TreePredictor } from "../lib/use/predict.ts";
 import { Rng } from "../lib/util/random.ts";
 import { printJson, UsageError } from "./common.ts";
 import {
@@ -57,14 +61,46 @@ export async function writeTreeDrawing(
   out: { path: string; format: OutFormat },
   picture: TreeSvgOptions & { scale?: number; width?: number },
 ): Promise<void> {
-  const { input, label, depthLimit, scale, width } = picture;
+  const { input, label, trueValue, depthLimit, scale, width } = picture;
   if (out.format === "gif") {
-    const gif = await decisionPathGif(tree, { input: input!, label, depthLimit, scale, width });
+    const gif = await decisionPathGif(tree, {
+      input: input!,
+      label,
+      trueValue,
+      depthLimit,
+      scale,
+      width,
+    });
     await writeFileAtomic(out.path, gif);
   } else {
     const { scale: _s, width: _w, ...svgOptions } = picture;
     await writePicture(out.path, treeSvg(tree, svgOptions), { scale, width });
   }
+}
+
+/**
+ * A regression tree's `--json` facts: its target, every leaf's value (and spread and share of
+ * training rows where the checkpoint keeps them), and with an input its predicted values.
+ */
+export function regressionFacts(
+  tree: TreeCheckpoint,
+  input?: ArrayLike<number>,
+): { facts: Record<string, unknown>; value?: number } {
+  const target = tree.data.target!;
+  const values = leafValues(tree.params.phi, target);
+  const leaves = Array.from(values, (value, l) => ({
+    leaf: l,
+    value,
+    ...(target.leaves
+      ? { train_share: target.leaves.share[l], train_std: target.leaves.std[l] }
+      : {}),
+  }));
+  const facts: Record<string, unknown> = { task: "regression", target: target.name, leaves };
+  if (!input) return { facts };
+  const p = new TreePredictor(tree).predict(input);
+  facts.value = p.value;
+  facts.mixture_value = p.mixtureValue;
+  return { facts, value: p.value };
 }
 
 /** The `draw` command. */
@@ -125,12 +161,19 @@ export function drawCommand() {
 
       const tree = await loadTreeCheckpoint(o.model);
       const { config, data } = tree;
+      const regression = isRegression(config);
+      if (regression && cls !== undefined) {
+        throw new UsageError(
+          "A regression tree has no classes: pick a test row with --item instead of --class",
+        );
+      }
       const depthLimit = o.depthLimit === undefined
         ? undefined
         : Math.min(o.depthLimit, config.depth);
 
       let input: Float32Array | undefined;
       let label: number | undefined;
+      let trueValue: number | undefined;
       let index: number | undefined;
       if (wantsInput) {
         const spec = o.data ?? data.source;
@@ -171,12 +214,14 @@ export function drawCommand() {
           index = candidates[new Rng(o.seed).int(candidates.length)];
         }
         input = test.x.slice(index * test.features, (index + 1) * test.features);
-        label = test.y[index];
+        if (regression) trueValue = test.values?.[index];
+        else label = test.y[index];
       }
 
       await writeTreeDrawing(tree, o.out, {
         input,
         label,
+        trueValue,
         correlation: o.correlation,
         depthLimit,
         scale: o.scale,
@@ -184,6 +229,7 @@ export function drawCommand() {
       });
 
       const r = input ? route(tree.params, config.depth, config.classes, input) : undefined;
+      const values = regression ? regressionFacts(tree, input) : undefined;
       const summary = {
         command: "draw",
         out,
@@ -191,7 +237,16 @@ export function drawCommand() {
         depth: config.depth,
         depth_drawn: depthLimit ?? config.depth,
         correlation: Boolean(o.correlation),
-        ...(r
+        ...(values ? values.facts : {}),
+        ...(r && regression
+          ? {
+            item: index,
+            true_value: trueValue ?? null,
+            max_leaf: r.maxLeaf,
+            leaf_probability: r.reach[r.reach.length - 2 ** config.depth + r.maxLeaf],
+            path: r.path,
+          }
+          : r
           ? {
             item: index,
             label,
@@ -208,8 +263,14 @@ export function drawCommand() {
       else {
         info(
           `wrote ${out}` +
-            (r
-              ? ` (test image ${index}: true ${summary.label_name}, predicted ${summary.predicted_name})`
+            (r && values
+              ? ` (test row ${index}: true ${data.target!.name} ${
+                trueValue === undefined ? "unknown" : valueText(trueValue)
+              }, predicted ${valueText(values.value!)})`
+              : r
+              ? ` (test image ${index}: true ${data.classNames[label!]}, predicted ${
+                data.classNames[r.predicted]
+              })`
               : ""),
           o.quiet,
         );

@@ -14,6 +14,7 @@ import { loadTreeCheckpoint } from "../lib/io/checkpoint.ts";
 import { prepareInputs } from "../lib/use/inputs.ts";
 import type { PrepareOptions } from "../lib/image/pixels.js";
 import { type InputPrediction, predictionsCsv, TreePredictor } from "../lib/use/predict.ts";
+import { valueText } from "../lib/tree/regression.ts";
 import { HintedError, printJson } from "./common.ts";
 import { info } from "./progress.ts";
 
@@ -53,6 +54,24 @@ function table(head: string[], rows: string[][], numeric: boolean[]): string {
   return [line(head), ...rows.map(line)].join("\n");
 }
 
+/** A regression tree's predictions as a table for people. */
+function valueTable(predictions: InputPrediction[], target: string): string {
+  const withLabel = predictions.some((p) => p.label !== undefined);
+  const head = ["input", target, "mixture", "leaf", "P(leaf)"];
+  if (withLabel) head.push(`true ${target}`);
+  head.push("preprocessing");
+  const rows = predictions.map((p) => [
+    p.input,
+    valueText(p.value!),
+    valueText(p.mixtureValue!),
+    String(p.leaf),
+    p.leafProbability.toFixed(3),
+    ...(withLabel ? [p.label ?? ""] : []),
+    p.steps.join("; "),
+  ]);
+  return table(head, rows, [false, true, true, true, true, true, false]);
+}
+
 /** The predictions as a table for people. */
 function predictionTable(predictions: InputPrediction[]): string {
   const withLabel = predictions.some((p) => p.label !== undefined);
@@ -76,6 +95,18 @@ function predictionTable(predictions: InputPrediction[]): string {
 
 /** A prediction in the JSON output's snake_case. */
 function predictionJson(p: InputPrediction): Record<string, unknown> {
+  if (p.value !== undefined) {
+    return {
+      input: p.input,
+      value: p.value,
+      mixture_value: p.mixtureValue,
+      leaf: p.leaf,
+      leaf_probability: p.leafProbability,
+      path: p.path,
+      preprocessing: p.steps,
+      ...(p.label !== undefined ? { true_value: Number(p.label) } : {}),
+    };
+  }
   return {
     input: p.input,
     class: p.className,
@@ -97,7 +128,8 @@ export function predictCommand() {
   return new Command("predict")
     .description(
       "Predict the class of images (PNG, JPEG; a folder means every image in it), IDX " +
-        "image files or CSV rows with a trained tree, saying how each input was prepared.",
+        "image files or CSV rows with a trained tree (a regression tree: their values), " +
+        "saying how each input was prepared.",
     )
     .argument("<inputs...>", "image files, folders of images, IDX files, CSV files")
     .addOption(modelOption())
@@ -116,11 +148,13 @@ export function predictCommand() {
         ...prepareOptionsFrom(o),
         onSkip: (path, why) => info(`skipped ${path}: ${why}`, quiet),
       });
-      const predictions = new TreePredictor(tree).predictInputs(prepared);
+      const predictor = new TreePredictor(tree);
+      const predictions = predictor.predictInputs(prepared);
+      const target = predictor.target;
       const errors = prepared.filter((p) => p.error !== undefined);
 
       if (o.out) {
-        await writeFileAtomic(o.out, predictionsCsv(predictions));
+        await writeFileAtomic(o.out, predictionsCsv(predictions, target));
         info(`wrote ${o.out} (${predictions.length} predictions)`, quiet);
       }
       if (o.json) {
@@ -128,12 +162,15 @@ export function predictCommand() {
           command: "predict",
           model: o.model,
           teachers: tree.data.teacher ?? null,
+          ...(target !== null ? { task: "regression", target } : {}),
           predictions: predictions.map(predictionJson),
           errors: errors.map((e) => ({ input: e.name, error: e.error })),
           failed: errors.length,
         });
       } else if (!o.out && predictions.length) {
-        console.log(predictionTable(predictions));
+        console.log(
+          target !== null ? valueTable(predictions, target) : predictionTable(predictions),
+        );
       }
       for (const e of errors) console.error(`error: ${e.error}`);
       if (prepared.length === 0) {

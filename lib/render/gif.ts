@@ -90,6 +90,8 @@ export interface DecisionPathGifOptions extends RasterOptions {
   input: ArrayLike<number>;
   /** Its true class, if known. */
   label?: number;
+  /** A regression tree's input: its true value, if known. */
+  trueValue?: number;
   /** Levels of inner nodes drawn. @default the tree's depth */
   depthLimit?: number;
   /**
@@ -117,10 +119,10 @@ export async function decisionPathGif(
   tree: DrawableTree,
   options: DecisionPathGifOptions,
 ): Promise<Uint8Array> {
-  const { input, label, depthLimit, delayMs = 1500, scale, width } = options;
+  const { input, label, trueValue, depthLimit, delayMs = 1500, scale, width } = options;
   const frames: RgbaImage[] = [];
   for (const correlation of [false, true]) {
-    const svg = treeSvg(tree, { input, label, depthLimit, correlation });
+    const svg = treeSvg(tree, { input, label, trueValue, depthLimit, correlation });
     frames.push(await svgToRgba(svg, { scale, width }));
   }
   return encodeGif(frames, { delayMs });

@@ -6,13 +6,17 @@
  * largest weights by name with the share of `|w|²` they hold, else a strip of bars) in a
  * diverging colour map centred on zero, scaled symmetrically per filter; above each inner
  * node, the classes its subtree can predict; each leaf shows its class distribution
- * `Q^l = softmax(phi^l)` as a bar chart with its argmax class under it. Given an input, the
+ * `Q^l = softmax(phi^l)` as a bar chart with its argmax class under it (a regression tree's
+ * leaf shows its value in the target's units, as a bar against the other leaves' values, with
+ * the spread and share of the training rows it holds where the checkpoint keeps them; above
+ * its inner nodes, the range of values below). Given an input, the
  * route to its max-leaf (the leaf the max-leaf prediction uses, from {@linkcode route}) is
  * drawn in green, with `z = beta (x.w + b)` and `p(right) = sigmoid(z)` under each inner node
  * on it; in correlation mode those nodes show `x * w` instead of `w`.
  *
  * Elements carry classes and data attributes so that tests and scripts can read the picture:
- * `g.inner[data-node][data-depth][data-classes]`, `g.leaf[data-leaf][data-class]`,
+ * `g.inner[data-node][data-depth][data-classes]`, `g.leaf[data-leaf][data-class]` (a
+ * regression tree's leaves: `[data-value]`),
  * `g.cut[data-node]` (a subtree below `depthLimit`), `line.edge[data-from][data-to]`, and
  * `data-on-path="true"` / class `on-path` on everything along the marked path.
  *
@@ -22,7 +26,8 @@ import type { DataInfo } from "../io/types.ts";
 import { leafClasses, leafDistributions, route } from "../tree/inspect.ts";
 import type { Route } from "../tree/inspect.ts";
 import type { TreeConfig, TreeParams } from "../tree/types.ts";
-import { treeSizes } from "../tree/types.ts";
+import { isRegression, treeSizes } from "../tree/types.ts";
+import { leafValues, valueText } from "../tree/regression.ts";
 import {
   BAR_GREY,
   BAR_MAX,
@@ -39,8 +44,8 @@ import { esc, fitText, FONT_FAMILY, num, text, textWidth } from "./_svg.ts";
 
 /** What the renderers need of a tree: its shape, its parameters and what its data look like. */
 export interface DrawableTree {
-  /** Only `depth`, `features` and `classes` are read. */
-  config: Pick<TreeConfig, "depth" | "features" | "classes">;
+  /** Only `depth`, `features`, `classes` and `task` are read. */
+  config: Pick<TreeConfig, "depth" | "features" | "classes" | "task">;
   /** The learned parameters. */
   params: TreeParams;
   /** Image shape or feature names, and class names. */
@@ -59,6 +64,8 @@ export interface TreeSvgOptions {
   input?: ArrayLike<number>;
   /** The input's true class, if known; written beside the input. */
   label?: number;
+  /** A regression tree's input: its true value (in the target's units), if known. */
+  trueValue?: number;
   /**
    * On the path, show `x * w` (the input times the filter) instead of `w`. Needs `input`.
    * @default false
@@ -269,6 +276,12 @@ function haloText(
     text(x, y, content, { size, ...attrs });
 }
 
+/** The range of values of some leaves: `"151"` or `"98.2–151"`. */
+function valueRangeText(values: number[]): string {
+  const lo = Math.min(...values), hi = Math.max(...values);
+  return lo === hi ? valueText(lo) : `${valueText(lo)}–${valueText(hi)}`;
+}
+
 function classSetText(classes: number[], names: string[]): string {
   const short = classes.every((k) => names[k].length <= 2);
   return "{" + classes.map((k) => names[k]).join(short ? "," : ", ") + "}";
@@ -330,6 +343,17 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
   }
   const names = data.classNames;
   const legend = options.legend ?? true;
+  const regression = isRegression(config);
+  const target = data.target;
+  if (regression && !target) {
+    throw new RangeError(
+      "Cannot draw tree: the regression tree does not record its target (data.target)",
+    );
+  }
+  const values = regression ? Array.from(leafValues(params.phi, target!)) : [];
+  const spread = regression && target!.leaves?.share.length === L ? target!.leaves : undefined;
+  const vLo = regression ? Math.min(...values) : 0;
+  const vHi = regression ? Math.max(...values) : 0;
   const N = Math.min(D, depthLimit); // inner-node levels drawn
   const cut = N < D;
 
@@ -346,6 +370,16 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
     for (let l = first; l < first + span; l++) set.add(leafCls[l]);
     return [...set].sort((a, b) => a - b);
   };
+  // What a subtree can predict, in words: its classes, or the range of its leaves' values.
+  const subtreeText = (n: number, d: number): string => {
+    if (!regression) return classSetText(subtreeClasses(n, d), names);
+    const span = 2 ** (D - d);
+    const first = (n - (2 ** d - 1)) * span;
+    return valueRangeText(values.slice(first, first + span));
+  };
+  const predictedText = r
+    ? regression ? valueText(values[r.maxLeaf]) : names[r.predicted]
+    : "";
 
   // Geometry.
   const slotW = slotWidthFor(N);
@@ -354,11 +388,18 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
   const levelH = LABEL_H + shape.ph + PATH_TEXT_H + EDGE_GAP;
   const treeSpan = 2 ** N * slotW;
 
-  const title = options.title ?? `Soft decision tree: depth ${D}, ${K} classes`;
+  const title = options.title ??
+    (regression
+      ? `Soft regression tree: depth ${D}, predicts ${target!.name}`
+      : `Soft decision tree: depth ${D}, ${K} classes`);
   const info: string[] = [];
   if (legend) {
     info.push(
-      "Above each node: the classes its subtree can predict. Leaves: class distribution, argmax below.",
+      regression
+        ? `Above each node: the range of values of ${target!.name} its leaves hold. Leaves: ` +
+          `the value (bar: against the other leaves)` +
+          (spread ? `, ± the spread of the training rows it holds, and their share.` : ".")
+        : "Above each node: the classes its subtree can predict. Leaves: class distribution, argmax below.",
     );
     if (r) {
       info.push(
@@ -387,8 +428,13 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
   // The input sits left of the root; shift the tree right if it would not fit.
   const inputTexts: string[] = [];
   if (r) {
-    inputTexts.push(label !== undefined ? `true class: ${names[label]}` : "true class: unknown");
-    inputTexts.push(`predicted: ${names[r.predicted]}`);
+    if (regression) {
+      const tv = options.trueValue;
+      inputTexts.push(`true ${target!.name}: ${tv !== undefined ? valueText(tv) : "unknown"}`);
+    } else {
+      inputTexts.push(label !== undefined ? `true class: ${names[label]}` : "true class: unknown");
+    }
+    inputTexts.push(`predicted: ${predictedText}`);
     inputTexts.push(`leaf ${r.maxLeaf}, P = ${r.reach[I + r.maxLeaf].toFixed(3)}`);
   }
   const inputW = r ? shape.pw + 10 + Math.max(...inputTexts.map((s) => textWidth(s, 12, true))) : 0;
@@ -411,7 +457,8 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
       `viewBox="0 0 ${width} ${height}" font-family="${FONT_FAMILY}" class="softtree-tree" ` +
       `data-depth="${D}" data-drawn-depth="${N}"` +
-      (r ? ` data-max-leaf="${r.maxLeaf}" data-predicted="${r.predicted}"` : "") + `>`,
+      (r ? ` data-max-leaf="${r.maxLeaf}" data-predicted="${r.predicted}"` : "") +
+      (r && regression ? ` data-value="${values[r.maxLeaf]}"` : "") + `>`,
   );
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
 
@@ -467,12 +514,14 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
       const cx = nodeX(n, d);
       const classes = subtreeClasses(n, d);
       const here = onPath.has(n);
-      const setText = classSetText(classes, names);
+      const setText = subtreeText(n, d);
       const fitted = fitText(setText, nodeSlot - 8, 12, 7);
       out.push(
         `<g class="inner${here ? " on-path" : ""}" data-node="${n}" data-depth="${d}" ` +
           `data-classes="${classes.join(",")}"${here ? ` data-on-path="true"` : ""}>`,
-        `<title>${esc(`node ${n}: can predict ${setText}`)}</title>`,
+        `<title>${
+          esc(`node ${n}: ${regression ? "its leaves hold" : "can predict"} ${setText}`)
+        }</title>`,
         haloText(cx, levelTop(d) + 12, fitted.text, fitted.size, {
           fill: here ? PATH_GREEN : INK,
           bold: here,
@@ -523,12 +572,14 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
     const bw = (slotW - 10) / K;
     if (cut) {
       const classes = subtreeClasses(n, N);
-      const setText = classSetText(classes, names);
+      const setText = subtreeText(n, N);
       const fitted = fitText(setText, slotW - 12, 11, 7);
       out.push(
         `<g class="cut${here ? " on-path" : ""}" data-node="${n}" data-depth="${N}" ` +
           `data-classes="${classes.join(",")}"${here ? ` data-on-path="true"` : ""}>`,
-        `<title>${esc(`subtree at node ${n}: can predict ${setText}`)}</title>`,
+        `<title>${
+          esc(`subtree at node ${n}: ${regression ? "its leaves hold" : "can predict"} ${setText}`)
+        }</title>`,
         `<rect x="${num(x0)}" y="${num(bottom + 3)}" width="${slotW - 10}" height="46" rx="5" ` +
           `fill="#f6f6f6" stroke="${here ? PATH_GREEN : EDGE_GREY}" ` +
           `stroke-width="${here ? 3 : 1}" stroke-dasharray="4 3"/>`,
@@ -541,7 +592,7 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
       );
       if (here && r) {
         out.push(
-          text(cx, bottom + 64, `leaf ${r.maxLeaf}: ${names[r.predicted]}`, {
+          text(cx, bottom + 64, `leaf ${r.maxLeaf}: ${predictedText}`, {
             size: 11,
             bold: true,
             fill: PATH_GREEN,
@@ -554,6 +605,18 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
     }
     const l = n - I;
     const k = leafCls[l];
+    if (regression) {
+      out.push(
+        regressionLeafSvg(l, n, D, values[l], vLo, vHi, spread, target!.name, {
+          cx,
+          x0,
+          top: bottom,
+          slotW,
+          here,
+        }),
+      );
+      continue;
+    }
     out.push(
       `<g class="leaf${here ? " on-path" : ""}" data-leaf="${l}" data-node="${n}" ` +
         `data-depth="${D}" data-class="${k}"${here ? ` data-on-path="true"` : ""}>`,
@@ -626,7 +689,9 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
         size: 12,
         anchor: "end",
         bold: true,
-        fill: label === undefined || label === r.predicted ? PATH_GREEN : "#c0392b",
+        fill: regression || label === undefined || label === r.predicted
+          ? PATH_GREEN
+          : "#c0392b",
         cls: "predicted",
       }),
       text(tx, ty + 30, inputTexts[2], { size: 10, anchor: "end", fill: MUTED }),
@@ -646,6 +711,81 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
     out.push(`</g>`);
   }
   out.push(`</svg>`);
+  return out.join("\n");
+}
+
+/**
+ * A regression tree's leaf: a bar for its value against the range of all leaves' values, the
+ * value in the target's units, and (when known) the spread of its training rows and their share.
+ */
+function regressionLeafSvg(
+  l: number,
+  n: number,
+  depth: number,
+  value: number,
+  lo: number,
+  hi: number,
+  spread: { share: number[]; std: (number | null)[] } | undefined,
+  name: string,
+  at: { cx: number; x0: number; top: number; slotW: number; here: boolean },
+): string {
+  const { cx, x0, top, slotW, here } = at;
+  const out: string[] = [];
+  const std = spread?.std[l];
+  const share = spread?.share[l];
+  const spreadText = spread
+    ? `${std === null || std === undefined ? "no rows" : `± ${valueText(std)}`} · ${
+      (100 * (share ?? 0)).toFixed(1)
+    }%`
+    : "";
+  out.push(
+    `<g class="leaf${here ? " on-path" : ""}" data-leaf="${l}" data-node="${n}" ` +
+      `data-depth="${depth}" data-class="0" data-value="${value}"` +
+      (spread ? ` data-share="${share}" data-std="${std ?? ""}"` : "") +
+      `${here ? ` data-on-path="true"` : ""}>`,
+    `<title>${
+      esc(
+        `leaf ${l}: ${name} = ${valueText(value)}` +
+          (spread
+            ? std === null || std === undefined
+              ? "; no training row has it as its most probable leaf"
+              : `; its training rows: ${(100 * (share ?? 0)).toFixed(1)}% of them, ` +
+                `their ${name} ± ${valueText(std)} (standard deviation)`
+            : ""),
+      )
+    }</title>`,
+  );
+  if (here) {
+    out.push(
+      `<rect x="${num(x0 - 3)}" y="${num(top + 1)}" width="${slotW - 4}" ` +
+        `height="${LEAF_AREA_H - 4}" rx="5" fill="#eaf6ec" stroke="${PATH_GREEN}" ` +
+        `stroke-width="3"/>`,
+    );
+  }
+  const base = top + 6 + LEAF_BAR_H;
+  const t = hi > lo ? (value - lo) / (hi - lo) : 1;
+  const h = (0.12 + 0.88 * t) * LEAF_BAR_H;
+  const bw = Math.min(28, slotW - 10);
+  out.push(
+    `<rect x="${num(x0)}" y="${num(top + 6)}" width="${slotW - 10}" height="${LEAF_BAR_H}" ` +
+      `fill="#ffffff" stroke="#dddddd" stroke-width="0.6"/>`,
+    `<rect class="bar" x="${num(cx - bw / 2)}" y="${num(base - h)}" width="${num(bw)}" ` +
+      `height="${num(h)}" fill="${here ? PATH_GREEN : BAR_MAX}"/>`,
+  );
+  const fitted = fitText(valueText(value), slotW - 6, 14, 8, true);
+  out.push(
+    text(cx, base + 17, fitted.text, {
+      size: fitted.size,
+      bold: true,
+      fill: here ? PATH_GREEN : INK,
+      cls: "value",
+    }),
+  );
+  if (spreadText) {
+    const small = fitText(spreadText, slotW - 4, 9, 6);
+    out.push(text(cx, base + 29, small.text, { size: small.size, fill: MUTED, cls: "spread" }));
+  }
+  out.push(`</g>`);
   return out.join("\n");
 }
 

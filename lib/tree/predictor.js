@@ -14,6 +14,9 @@
  * - leaf `l`: the class distribution `Q^l = softmax(phi^l)`;
  * - max-leaf prediction: the argmax class of the leaf with the greatest path probability;
  *   mixture prediction: the argmax of `sum_l P^l Q^l`.
+ * - a regression tree (`task: "regression"`, one target): leaf `l` holds the value
+ *   `phi^l * std + mean` in the target's units (`phi` is in standardised units); max-leaf
+ *   predicts the most probable leaf's value, mixture `sum_l P^l phi^l * std + mean`.
  *
  * Sums run in float64 over float32 weights, in the order of softtree's `route`, so in one
  * JavaScript engine the two give the same numbers (engines may differ in the last bit of
@@ -37,6 +40,10 @@
  * @property {ArrayLike<number>} phi Leaf logits `[L, K]`.
  * @property {Record<string, unknown>} [input] What the inputs look like (image shape,
  *   feature names and scaling); not used by the maths.
+ * @property {"classification" | "regression"} [task] What the leaves hold (default
+ *   classification).
+ * @property {{ name: string, mean: number, std: number }} [target] A regression tree's target:
+ *   its name and the standardisation its leaves are in.
  */
 
 /**
@@ -52,6 +59,11 @@
  * @property {Float32Array} phi `[L, K]`.
  * @property {Float64Array} q Leaf distributions `softmax(phi)`, `[L, K]`.
  * @property {Int32Array} leafClass The argmax class of each leaf, `[L]` (first on ties).
+ * @property {boolean} regression Whether the leaves hold values (a regression tree).
+ * @property {{ name: string, mean: number, std: number } | null} target A regression tree's
+ *   target, else `null`.
+ * @property {Float64Array | null} values A regression tree's leaf values in the target's units,
+ *   `[L]`, else `null`.
  */
 
 /**
@@ -68,6 +80,10 @@
  * @property {number[]} logits `z_n` of every inner node, `[I]`.
  * @property {number[]} right `p_n`, the probability of going right, `[I]`.
  * @property {number[]} reach The path probability of every heap node, `[I + L]`.
+ * @property {number} [value] A regression tree's max-leaf prediction: the leaf's value, in the
+ *   target's units.
+ * @property {number} [mixtureValue] A regression tree's mixture prediction, in the target's
+ *   units.
  */
 
 /**
@@ -116,6 +132,14 @@ export function loadModel(json) {
     }
     for (let k = 0; k < classes; k++) q[l * classes + k] /= sum;
   }
+  const regression = json.task === "regression";
+  const t = json.target;
+  if (regression && (classes !== 1 || !t || !(t.std > 0))) {
+    throw new RangeError(
+      "a regression tree needs one target and its standardisation (target.mean, target.std > 0)",
+    );
+  }
+  const target = regression && t ? { name: t.name, mean: t.mean, std: t.std } : null;
   return {
     depth,
     features,
@@ -129,6 +153,9 @@ export function loadModel(json) {
     phi,
     q,
     leafClass,
+    regression,
+    target,
+    values: target ? Float64Array.from(phi, (v) => v * target.std + target.mean) : null,
   };
 }
 
@@ -177,7 +204,8 @@ export function routeInput(tree, x) {
 }
 
 /**
- * Routes one input through the tree and predicts its class.
+ * Routes one input through the tree and predicts its class (a regression tree: its value too,
+ * as `value` and `mixtureValue`).
  *
  * @param {Model} model A tree from {@link loadModel}.
  * @param {ArrayLike<number>} x The input `[F]`, scaled like the training data.
@@ -203,6 +231,14 @@ export function predictTree(model, x) {
   let mixtureClass = 0;
   for (let k = 1; k < K; k++) if (mixture[k] > mixture[mixtureClass]) mixtureClass = k;
   const cls = model.leafClass[leaf];
+  /** @type {{ value?: number, mixtureValue?: number }} */
+  const values = {};
+  if (model.regression && model.target && model.values) {
+    let y = 0;
+    for (let l = 0; l < L; l++) y += reach[I + l] * model.phi[l];
+    values.value = model.values[leaf];
+    values.mixtureValue = y * model.target.std + model.target.mean;
+  }
   return {
     class: cls,
     className: model.classNames[cls],
@@ -215,5 +251,6 @@ export function predictTree(model, x) {
     logits: Array.from(logits),
     right: Array.from(right),
     reach: Array.from(reach),
+    ...values,
   };
 }

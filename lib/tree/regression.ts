@@ -125,3 +125,27 @@ export function leafSpread(
     std: Array.from(n, (c, l) => (c > 0 ? Math.sqrt(s2[l] / c) : null)),
   };
 }
+
+/**
+ * A value in the target's units for people: 4 significant digits (6 from 1,000 up), without
+ * an exponent for everyday sizes.
+ *
+ * @example
+ * ```ts
+ * valueText(151.23456); // "151.2"
+ * ```
+ */
+export function valueText(v: number): string {
+  if (v === 0 || !Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a >= 1e-3 && a < 1e7) return String(Number(v.toPrecision(a >= 1000 ? 6 : 4)));
+  return v.toExponential(3);
+}
+
+/**
+ * A regression tree's leaf values in the target's units, `[L]`.
+ * @param phi The leaves' values in standardised units `[L]` (one target).
+ */
+export function leafValues(phi: ArrayLike<number>, scale: TargetScale): Float64Array {
+  return unstandardise(phi, scale);
+}

@@ -22,7 +22,10 @@ export interface PreparedInput {
   steps: string[];
   /** Why the input could not be used. */
   error?: string;
-  /** The label a CSV row carried in a `label` column, if any. */
+  /**
+   * The label a CSV row carried in a `label` column, if any (for a regression tree: the value
+   * in its target's column).
+   */
   label?: string;
 }
 
@@ -179,6 +182,11 @@ function csvInputs(text: string, name: string, tree: UsableTree): PreparedInput[
     }
     columns = [];
     for (let c = 0; c < (header ?? first).length; c++) if (c !== labelColumn) columns.push(c);
+  }
+  if (data.target && header) {
+    // A regression tree's true values: its target's column, when the file has one.
+    const c = header.indexOf(data.target.name);
+    if (c >= 0 && !columns.includes(c)) labelColumn = c;
   }
   if (labelColumn < 0 && header) {
     labelColumn = header.findIndex((h, c) =>

@@ -5,14 +5,14 @@
  * @module
  */
 import type { DataInfo } from "../io/types.ts";
-import type { TreeConfig, TreeParams } from "../tree/types.ts";
+import { isRegression, type TreeConfig, type TreeParams } from "../tree/types.ts";
 import type { ImageTarget } from "../image/pixels.js";
 import type { ModelJson } from "../tree/predictor.js";
 
 /** What a tree needs to predict: its shape, its parameters, facts about its data. */
 export interface UsableTree {
-  /** Only `depth`, `features` and `classes` are read. */
-  config: Pick<TreeConfig, "depth" | "features" | "classes">;
+  /** Only `depth`, `features`, `classes` and `task` are read. */
+  config: Pick<TreeConfig, "depth" | "features" | "classes" | "task">;
   /** The learned parameters. */
   params: TreeParams;
   /** Image shape or feature names (and scaling), and class names. */
@@ -121,5 +121,25 @@ export function predictorJson(tree: UsableTree): PredictorJson {
     w: floats(params.w),
     b: floats(params.b),
     phi: floats(params.phi),
+    ...regressionJson(tree),
   };
+}
+
+/**
+ * The `task` and `target` of a regression tree's predictor JSON (its target's name and
+ * standardisation, without the leaf spreads), or nothing for a classification tree.
+ *
+ * @throws {RangeError} For a regression tree without `data.target`.
+ */
+export function regressionJson(
+  tree: Pick<UsableTree, "config" | "data">,
+): Pick<ModelJson, "task" | "target"> {
+  if (!isRegression(tree.config)) return {};
+  const t = tree.data.target;
+  if (!t) {
+    throw new RangeError(
+      "The regression tree does not record its target's name and scaling (data.target)",
+    );
+  }
+  return { task: "regression", target: { name: t.name, mean: t.mean, std: t.std } };
 }

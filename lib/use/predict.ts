@@ -6,7 +6,7 @@
  * @module
  */
 import type { PreparedInput } from "./inputs.ts";
-import type { UsableTree } from "./model.ts";
+import { regressionJson, type UsableTree } from "./model.ts";
 import { loadModel, type Model, type Prediction, predictTree } from "../tree/predictor.js";
 
 export type { Model, Prediction } from "../tree/predictor.js";
@@ -35,8 +35,12 @@ export interface InputPrediction {
   path: number[];
   /** What was done to the input, in words. */
   steps: string[];
-  /** The label the input carried, if any (a CSV `label` column). */
+  /** The label the input carried, if any (a CSV `label` column; a regression tree's target column). */
   label?: string;
+  /** A regression tree's max-leaf prediction: the most probable leaf's value (target units). */
+  value?: number;
+  /** A regression tree's mixture prediction: the path-weighted mean of the leaves' values. */
+  mixtureValue?: number;
 }
 
 /**
@@ -70,7 +74,13 @@ export class TreePredictor {
       w: params.w,
       b: params.b,
       phi: params.phi,
+      ...regressionJson(tree),
     });
+  }
+
+  /** A regression tree's target name, or `null` for a classification tree. */
+  get target(): string | null {
+    return this.#model.target?.name ?? null;
   }
 
   /** The loaded model (`predictor.js`'s form). */
@@ -113,6 +123,7 @@ export class TreePredictor {
         path: p.path,
         steps: input.steps,
         ...(input.label !== undefined ? { label: input.label } : {}),
+        ...(p.value !== undefined ? { value: p.value, mixtureValue: p.mixtureValue } : {}),
       });
     }
     return out;
@@ -128,17 +139,24 @@ function csvCell(value: string | number): string {
 /**
  * Predictions as CSV text: a header, then one row per input (`input, class, probability,
  * mixture_class, mixture_probability, leaf, leaf_probability, path, preprocessing`, and
- * `label` when some input carried one).
+ * `label` when some input carried one). A regression tree's predictions (`target` given)
+ * have the value columns `TARGET` (max-leaf) and `TARGET_mixture` instead of the classes, and
+ * `true_TARGET` for the values the inputs carried.
  *
  * @param predictions From {@linkcode TreePredictor.predictInputs}.
+ * @param target A regression tree's target name ({@linkcode TreePredictor.target}).
  * @returns The CSV text, ending in a newline.
  * @example
  * ```ts
  * await Deno.writeTextFile("preds.csv", predictionsCsv(predictor.predictInputs(inputs)));
  * ```
  */
-export function predictionsCsv(predictions: InputPrediction[]): string {
+export function predictionsCsv(
+  predictions: InputPrediction[],
+  target: string | null = null,
+): string {
   const withLabel = predictions.some((p) => p.label !== undefined);
+  if (target !== null) return valuesCsv(predictions, target, withLabel);
   const head = [
     "input",
     "class",
@@ -160,6 +178,36 @@ export function predictionsCsv(predictions: InputPrediction[]): string {
         p.probability.toFixed(6),
         p.mixtureClassName,
         p.mixtureProbability.toFixed(6),
+        p.leaf,
+        p.leafProbability.toFixed(6),
+        p.path.join(" "),
+        p.steps.join("; "),
+        ...(withLabel ? [p.label ?? ""] : []),
+      ].map(csvCell).join(","),
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** A regression tree's predictions as CSV (see {@linkcode predictionsCsv}). */
+function valuesCsv(predictions: InputPrediction[], target: string, withLabel: boolean): string {
+  const head = [
+    "input",
+    target,
+    `${target}_mixture`,
+    "leaf",
+    "leaf_probability",
+    "path",
+    "preprocessing",
+    ...(withLabel ? [`true_${target}`] : []),
+  ];
+  const lines = [head.map(csvCell).join(",")];
+  for (const p of predictions) {
+    lines.push(
+      [
+        p.input,
+        String(p.value),
+        String(p.mixtureValue),
         p.leaf,
         p.leafProbability.toFixed(6),
         p.path.join(" "),
