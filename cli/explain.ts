@@ -26,6 +26,8 @@ import {
 import { outArg, writeTreeDrawing } from "./draw.ts";
 import { fitOption, invertOption, prepareOptionsFrom } from "./predict.ts";
 import { info } from "./progress.ts";
+import { isRegression } from "../lib/tree/types.ts";
+import { valueText } from "../lib/tree/regression.ts";
 import { contributionsJson } from "./tabular.ts";
 
 /** The `explain` command. */
@@ -33,7 +35,8 @@ export function explainCommand() {
   return new Command("explain")
     .description(
       "Draw the decision path of your own image (PNG or JPEG; or one item of an IDX or CSV " +
-        "file) through a trained tree, prepared as `predict` prepares it.",
+        "file) through a trained tree, prepared as `predict` prepares it (a regression tree: " +
+        "the leaf's value, and --class gives the true value).",
     )
     .argument("<input>", "an image file, or an IDX or CSV file with --item")
     .addOption(modelOption())
@@ -45,7 +48,9 @@ export function explainCommand() {
     .addOption(fitOption())
     .addOption(invertOption())
     .addOption(itemOption("which item of an IDX or CSV file (0-based)"))
-    .addOption(classOption("the input's true class, written beside it"))
+    .addOption(classOption(
+        "the input's true class (a regression tree's: its true value), written beside it",
+      ))
     .addOption(labelAliasOption())
     .addOption(correlationOption())
     .addOption(depthLimitOption())
@@ -70,8 +75,17 @@ export function explainCommand() {
       }
       const tree = await loadTreeCheckpoint(o.model);
       const { config, data } = tree;
+      const regression = isRegression(config);
       let label: number | undefined;
-      if (trueClass !== undefined) {
+      let trueValue: number | undefined;
+      if (trueClass !== undefined && regression) {
+        trueValue = Number(trueClass);
+        if (trueClass.trim() === "" || !Number.isFinite(trueValue)) {
+          throw new UsageError(
+            `--class gives a regression tree's true value: a number, got "${trueClass}"`,
+          );
+        }
+      } else if (trueClass !== undefined) {
         label = data.classNames.indexOf(trueClass);
         if (label < 0) {
           throw new UsageError(
@@ -98,7 +112,10 @@ export function explainCommand() {
           "give a PNG or JPEG file the tree can read; --fit and --invert change how it is prepared",
         );
       }
-      if (label === undefined && chosen.label !== undefined) {
+      if (regression && trueValue === undefined && chosen.label !== undefined) {
+        const v = Number(chosen.label);
+        if (chosen.label.trim() !== "" && Number.isFinite(v)) trueValue = v;
+      } else if (!regression && label === undefined && chosen.label !== undefined) {
         const k = data.classNames.indexOf(chosen.label);
         if (k >= 0) label = k;
       }
@@ -109,6 +126,7 @@ export function explainCommand() {
       await writeTreeDrawing(tree, o.out, {
         input: chosen.x,
         label,
+        trueValue,
         correlation: o.correlation,
         depthLimit,
         caption: `input: ${chosen.name}`,
@@ -116,7 +134,31 @@ export function explainCommand() {
         width: o.width,
       });
       const p = new TreePredictor(tree).predict(chosen.x);
-      if (o.json) {
+      if (o.json && regression) {
+        printJson({
+          command: "explain",
+          input: chosen.name,
+          out,
+          format,
+          task: "regression",
+          target: data.target!.name,
+          value: p.value,
+          mixture_value: p.mixtureValue,
+          true_value: trueValue ?? null,
+          leaf: p.leaf,
+          leaf_value: p.value,
+          ...(data.target!.leaves
+            ? {
+              leaf_train_share: data.target!.leaves.share[p.leaf],
+              leaf_train_std: data.target!.leaves.std[p.leaf],
+            }
+            : {}),
+          leaf_probability: p.leafProbability,
+          path: p.path,
+          preprocessing: chosen.steps,
+          ...contributionsJson(tree, chosen.x),
+        });
+      } else if (o.json) {
         printJson({
           command: "explain",
           input: chosen.name,
@@ -135,7 +177,9 @@ export function explainCommand() {
         });
       } else {
         info(
-          `wrote ${out}: predicted ${p.className} (leaf ${p.leaf}, path probability ${
+          `wrote ${out}: predicted ${
+            regression ? `${data.target!.name} ${valueText(p.value!)}` : p.className
+          } (leaf ${p.leaf}, path probability ${
             p.leafProbability.toFixed(3)
           })`,
           quiet,

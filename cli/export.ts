@@ -66,6 +66,9 @@ export function exportCommand() {
           depth: result.json.depth,
           features: result.json.features,
           classes: result.json.classes,
+          ...(result.json.task === "regression"
+            ? { task: "regression", target: result.json.target!.name }
+            : {}),
         });
       } else {
         info(`wrote ${result.files.join(", ")}`, Boolean(o.quiet));

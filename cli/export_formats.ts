@@ -72,6 +72,41 @@ export async function exportFormat(tree: TreeCheckpoint, o: FormatOptions): Prom
   await outFolder(o.out);
   const files = await exportRules(rules, o.out);
   const a = rules.agreement!;
+  if (a.compares === "leaf") {
+    // A regression tree: the agreement is of leaves (it has no classes).
+    const m = a.metrics;
+    if (o.json) {
+      printJson({
+        command: "export",
+        format: "rules",
+        out: o.out,
+        files,
+        task: "regression",
+        target: rules.target,
+        top_k: rules.topK,
+        units: rules.units,
+        test_samples: a.n,
+        agreement_compares: "leaf",
+        agreement_with_full_rules: a.withFullRules,
+        agreement_with_max_leaf: a.withMaxLeaf,
+        full_rules_agreement_with_max_leaf: a.fullRulesWithMaxLeaf,
+        rules_r2: m?.r2 ?? null,
+        rules_rmse: m?.rmse ?? null,
+        rules_mae: m?.mae ?? null,
+      });
+    } else {
+      info(`wrote ${files.join(", ")}`, quiet);
+      info(
+        `on ${a.n} test samples the rules${
+          o.topK ? ` (${o.topK} terms per test)` : ""
+        } reach the same leaf as the full rules on ${(100 * a.withFullRules).toFixed(1)}% and ` +
+          `as the max-leaf prediction on ${(100 * a.withMaxLeaf).toFixed(1)}% (a regression ` +
+          `tree's agreement counts leaves)` + (m ? `; rules' R² ${m.r2.toFixed(4)}` : ""),
+        quiet,
+      );
+    }
+    return;
+  }
   if (o.json) {
     printJson({
       command: "export",

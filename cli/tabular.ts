@@ -9,11 +9,14 @@ import type { TreeCheckpoint } from "../lib/io/types.ts";
 import type { ForwardResult } from "../lib/backends/types.ts";
 import {
   featureImportances,
+  hardLeaves,
   pathContributions,
   RouteTally,
   topTerms,
 } from "../lib/tree/importance.ts";
 import { leafClasses } from "../lib/tree/inspect.ts";
+import { leafValues, regressionMetrics, valueText } from "../lib/tree/regression.ts";
+import { isRegression } from "../lib/tree/types.ts";
 import { importanceSvg } from "../lib/render/features_svg.ts";
 import { pictureFormat, writePicture } from "../lib/render/write.ts";
 import { UsageError } from "./common.ts";
@@ -37,7 +40,9 @@ export function featureNamesOf(tree: Pick<TreeCheckpoint, "config" | "data">): s
 
 /**
  * The importances and hard-tree agreement of `tree` on `ds`, printed (unless quiet) and
- * returned as `eval --json` fields.
+ * returned as `eval --json` fields. A regression tree has no classes: its hard-tree
+ * agreement is that of leaves, and where `ds` has values the hard tree's R², RMSE and MAE
+ * (`hard_tree_r2`, ...) stand for its accuracy.
  */
 export async function featureReport(
   tree: TreeCheckpoint,
@@ -51,10 +56,15 @@ export async function featureReport(
   // One forward pass of the backend gives both the node masses and the hard routes.
   const tally = new RouteTally(config.depth, leafClasses(params, config.classes));
   const F = config.features;
+  const regression = isRegression(config);
+  const I = 2 ** config.depth - 1;
+  const values = regression ? leafValues(params.phi, data.target!) : null;
+  const hardValues = new Float64Array(regression ? ds.n : 0);
   for (let start = 0; start < ds.n; start += 4096) {
     const end = Math.min(ds.n, start + 4096);
     const f = options.forward(ds.x.subarray(start * F, end * F));
-    tally.add(f.inner, f.maxLeaf, ds.y.subarray(start, end));
+    tally.add(f.inner, f.maxLeaf, regression ? undefined : ds.y.subarray(start, end));
+    if (values) hardLeaves(f.inner, I).forEach((l, i) => hardValues[start + i] = values[l]);
   }
   const imp = featureImportances(params, config.depth, {
     mass: tally.mass,
@@ -62,11 +72,24 @@ export async function featureReport(
   });
   const hard = tally.agreement();
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-  info(
-    `hard tree (route by p > 0.5): same leaf as max-leaf on ${pct(hard.leaf)}, same class ` +
-      `on ${pct(hard.class)}, accuracy ${pct(hard.accuracy!)} (${split})`,
-    quiet,
-  );
+  const hardMetrics = regression && ds.values && ds.n > 0
+    ? regressionMetrics(hardValues, ds.values)
+    : null;
+  if (regression) {
+    info(
+      `hard tree (route by p > 0.5): same leaf as max-leaf on ${pct(hard.leaf)}` +
+        (hardMetrics
+          ? `, R² ${hardMetrics.r2.toFixed(4)}, RMSE ${valueText(hardMetrics.rmse)}`
+          : "") + ` (${split})`,
+      quiet,
+    );
+  } else {
+    info(
+      `hard tree (route by p > 0.5): same leaf as max-leaf on ${pct(hard.leaf)}, same class ` +
+        `on ${pct(hard.class)}, accuracy ${pct(hard.accuracy!)} (${split})`,
+      quiet,
+    );
+  }
   if (!data.imageShape) {
     const top = [...imp.keys()].sort((a, b) => imp[b] - imp[a]).slice(0, 5);
     info(
@@ -84,11 +107,25 @@ export async function featureReport(
     await writePicture(options.picture, svg);
     info(`wrote ${options.picture}`, quiet);
   }
+  const importances = Object.fromEntries(names.map((n, f) => [n, imp[f]]));
+  if (regression) {
+    return {
+      hard_tree_agreement: hard.leaf,
+      ...(hardMetrics
+        ? {
+          hard_tree_r2: hardMetrics.r2,
+          hard_tree_rmse: hardMetrics.rmse,
+          hard_tree_mae: hardMetrics.mae,
+        }
+        : {}),
+      feature_importances: importances,
+    };
+  }
   return {
     hard_tree_agreement: hard.leaf,
     hard_tree_class_agreement: hard.class,
     hard_tree_accuracy: hard.accuracy,
-    feature_importances: Object.fromEntries(names.map((n, f) => [n, imp[f]])),
+    feature_importances: importances,
   };
 }
 

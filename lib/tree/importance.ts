@@ -203,6 +203,24 @@ export function hardLeaf(params: TreeParams, depth: number, x: ArrayLike<number>
   return n - inner;
 }
 
+/**
+ * The hard tree's leaf of each row from a forward pass's `p(right)` `[B, I]`: from the root,
+ * right where `p > 0.5`, else left (as {@linkcode hardLeaf} and {@linkcode RouteTally}).
+ *
+ * @param right `p(right)` of every inner node, `[B, I]`.
+ * @param inner `I`.
+ * @returns Each row's hard leaf, `[B]`.
+ */
+export function hardLeaves(right: ArrayLike<number>, inner: number): Int32Array {
+  const out = new Int32Array(right.length / inner);
+  for (let i = 0; i < out.length; i++) {
+    let n = 0;
+    while (n < inner) n = right[i * inner + n] > 0.5 ? 2 * n + 2 : 2 * n + 1;
+    out[i] = n - inner;
+  }
+  return out;
+}
+
 /** Row `i` of `[N, F]` values, without a copy where it can. */
 export function rowOf(x: ArrayLike<number>, i: number, F: number): ArrayLike<number> {
   const typed = x as Float32Array;

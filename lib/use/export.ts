@@ -56,7 +56,8 @@ export const model = loadModel(await readJson(new URL("./tree.json", import.meta
  * @param {ArrayLike<number>} x The input, \`features\` values scaled like the training data.
  * @returns {Prediction} \`class\` (index), \`className\`, \`probabilities\` (the leaf's class
  *   distribution), \`leaf\`, \`leafProbability\`, \`path\` (heap nodes from the root), and the
- *   mixture prediction.
+ *   mixture prediction; for a regression tree also \`value\` (the leaf's value) and
+ *   \`mixtureValue\`, in the target's units.
  */
 export function predict(x) {
   return predictTree(model, x);
@@ -65,11 +66,29 @@ export function predict(x) {
 
 function readme(json: PredictorJson, meta: Record<string, unknown>): string {
   const { depth, features, classes, classNames, input } = json;
-  const accuracy = typeof meta.testAccuracy === "number"
+  const target = json.task === "regression" ? json.target! : null;
+  const r2 = meta.test_r2 ?? meta.testR2;
+  const accuracy = target
+    ? typeof r2 === "number" ? `Its test R² when it was trained: ${r2.toFixed(4)} (max-leaf).\n` : ""
+    : typeof meta.testAccuracy === "number"
     ? `Its test accuracy when it was trained: ${
       (meta.testAccuracy * 100).toFixed(2)
     }% (max-leaf).\n`
     : "";
+  const predicts = target
+    ? `a regression tree: it predicts \`${target.name}\``
+    : `${classes} classes\n(${classNames.join(", ")})`;
+  const returns = target
+    ? `\`predict(x)\` takes ${"INPUT"}, and returns \`{ value, mixtureValue, leaf, leafProbability,
+path, ... }\`: the value of the leaf with the greatest path probability (in \`${target.name}\`'s
+own units: the leaves hold standardised values, \`value = phi * ${target.std} + ${target.mean}\`),
+the mixture prediction \`sum_l P^l value^l\`, the leaf, its path probability and the heap nodes
+from the root to it (node \`n\` has children \`2n+1\`, left, and \`2n+2\`, right).`
+    : `\`predict(x)\` takes ${"INPUT"}, and returns \`{ class, className, probabilities, leaf,
+leafProbability, path, mixtureClass, mixture }\`: the class of the leaf with the greatest path
+probability and that leaf's class distribution, the leaf, its path probability, the heap nodes
+from the root to it (node \`n\` has children \`2n+1\`, left, and \`2n+2\`, right), and the
+mixture prediction \`sum_l P^l Q^l\`.`;
   const inputText = input.kind === "image"
     ? `an image of ${input.imageShape.join(" x ")} (height, width, channels; row-major, channels ` +
       `last) with values in [0, 1]` +
@@ -105,25 +124,27 @@ console.log(prepared.steps, predict(prepared.x).className);
   return `# A soft decision tree predictor
 
 A soft binary decision tree (Frosst & Hinton 2017) exported by softtree: depth ${depth}
-(${2 ** depth - 1} inner nodes, ${2 ** depth} leaves), ${features} features, ${classes} classes
-(${classNames.join(", ")}), trained on \`${json.source}\`.
+(${2 ** depth - 1} inner nodes, ${2 ** depth} leaves), ${features} features, ${predicts}, trained
+on \`${json.source}\`.
 ${accuracy}
 | file | holds |
 | --- | --- |
 | \`predict.mjs\` | the predictor: one ES module, no dependencies (Deno, Node, browsers) |
-| \`tree.json\` | the weights it reads: filters \`w\`, biases \`b\`, leaf logits \`phi\`, \`beta\` |
+| \`tree.json\` | the weights it reads: filters \`w\`, biases \`b\`, leaf ${
+    target ? "values" : "logits"
+  } \`phi\`, \`beta\` |
 ${input.kind === "image" ? "| `pixels.mjs` | preprocessing of your own images (optional) |\n" : ""}
-\`predict(x)\` takes ${inputText}, and returns \`{ class, className, probabilities, leaf,
-leafProbability, path, mixtureClass, mixture }\`: the class of the leaf with the greatest path
-probability and that leaf's class distribution, the leaf, its path probability, the heap nodes
-from the root to it (node \`n\` has children \`2n+1\`, left, and \`2n+2\`, right), and the
-mixture prediction \`sum_l P^l Q^l\`.
+${returns.replace("INPUT", inputText)}
 
 \`\`\`js
 import { predict } from "./predict.mjs";
 
 ${example}
-const { className, probabilities, leaf, path } = predict(x);
+${
+    target
+      ? "const { value, mixtureValue, leaf, path } = predict(x);"
+      : "const { className, probabilities, leaf, path } = predict(x);"
+  }
 \`\`\`
 
 Run it with \`node main.mjs\`, \`deno run --allow-read main.ts\`, or in a page served over
@@ -171,10 +192,15 @@ export async function exportPredictor(
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   const json = predictorJson(tree);
-  const header = `// A soft decision tree predictor exported by softtree: depth ${json.depth}, ` +
-    `${json.features} features, ${json.classes} classes. No dependencies: Deno, Node, browsers.\n` +
-    `// Usage: import { predict } from "./predict.mjs"; predict(x) -> { class, className, ` +
-    `probabilities, leaf, path, ... }\n`;
+  const header = json.task === "regression"
+    ? `// A soft regression tree predictor exported by softtree: depth ${json.depth}, ` +
+      `${json.features} features, predicts ${json.target!.name}. No dependencies: Deno, Node, ` +
+      `browsers.\n// Usage: import { predict } from "./predict.mjs"; predict(x) -> { value, ` +
+      `mixtureValue, leaf, path, ... }\n`
+    : `// A soft decision tree predictor exported by softtree: depth ${json.depth}, ` +
+      `${json.features} features, ${json.classes} classes. No dependencies: Deno, Node, browsers.\n` +
+      `// Usage: import { predict } from "./predict.mjs"; predict(x) -> { class, className, ` +
+      `probabilities, leaf, path, ... }\n`;
   const files: [string, string][] = [
     [EXPORT_FILES.weights, JSON.stringify(json) + "\n"],
     [EXPORT_FILES.module, header + (await predictorSource()) + MODULE_TAIL],

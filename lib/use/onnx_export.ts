@@ -18,18 +18,26 @@
  * where `node_d[l]` is leaf `l`'s ancestor at depth `d`, and `(a, s)` is `(0, 1)` where the
  * path goes right there (factor `p`) and `(1, -1)` where it goes left (`1 - p`).
  *
+ * A regression tree's leaves hold standardised values `phi [L]`; the graph gives them in the
+ * target's units, the standardisation inside:
+ *
+ * ```
+ * value = Gather(phi, leaf) * std + mean          [N] float64   max-leaf
+ * mixture_value = (P phi) * std + mean            [N] float64   mixture
+ * ```
+ *
  * @module
  */
 import { writeFileAtomic } from "../io/atomic.ts";
 import type { DataInfo } from "../io/types.ts";
 import { leafClasses } from "../tree/inspect.ts";
 import type { TreeConfig, TreeParams } from "../tree/types.ts";
-import { treeSizes } from "../tree/types.ts";
+import { isRegression, treeSizes } from "../tree/types.ts";
 import { onnx } from "./_onnx_deps.ts";
 
 /** What the ONNX export needs of a tree. */
 export interface OnnxTree {
-  config: Pick<TreeConfig, "depth" | "features" | "classes">;
+  config: Pick<TreeConfig, "depth" | "features" | "classes" | "task">;
   params: TreeParams;
   data: DataInfo;
   meta?: Record<string, unknown>;
@@ -44,6 +52,8 @@ export const ONNX_NAMES = {
   leafProbability: "leaf_probability",
   mixtureClass: "mixture_class",
   mixture: "mixture",
+  value: "value",
+  mixtureValue: "mixture_value",
 } as const;
 
 /** The opset the graph is written for. */
@@ -120,10 +130,14 @@ function inputDoc(tree: OnnxTree): string {
  * scaling is in the graph). Outputs: `class [N]` int64 and `probabilities [N, K]` float32
  * (max-leaf: the most probable leaf's class and distribution), `leaf [N]` int64,
  * `leaf_probability [N]` float32, `mixture_class [N]` int64 and `mixture [N, K]` float32.
+ * A regression tree's outputs: `value [N]` float64 (the most probable leaf's value),
+ * `mixture_value [N]` float64 (the path-weighted mean of the leaves' values), both in the
+ * target's units, and `leaf`, `leaf_probability`.
  *
  * @param tree The tree's config, parameters and data facts.
  * @returns The serialised `ModelProto`.
- * @throws {RangeError} When the parameters do not fit the config.
+ * @throws {RangeError} When the parameters do not fit the config, or a regression tree does not
+ *   record its target.
  * @example
  * ```ts
  * await Deno.writeFile("tree.onnx", treeOnnx(await loadTreeCheckpoint("runs/x")));
@@ -136,6 +150,13 @@ export function treeOnnx(tree: OnnxTree): Uint8Array {
   if (params.w.length !== I * F || params.b.length !== I || params.phi.length !== L * K) {
     throw new RangeError(
       `Cannot export to ONNX: parameters do not fit depth ${D}, ${F} features, ${K} classes`,
+    );
+  }
+  const regression = isRegression(config);
+  const target = data.target;
+  if (regression && (!target || K !== 1)) {
+    throw new RangeError(
+      "Cannot export to ONNX: the regression tree does not record its target (data.target)",
     );
   }
   const init = [];
@@ -198,6 +219,54 @@ export function treeOnnx(tree: OnnxTree): Uint8Array {
     }
   }
 
+  // The leaf and its path probability.
+  nodes.push(node("ArgMax", [reach], [N.leaf], { axis: 1, keepdims: 0 }));
+  nodes.push(node("Unsqueeze", [N.leaf, "axis_1"], ["leaf_column"]));
+  init.push(tensor("axis_1", [1], INT64, [1]));
+  nodes.push(node("GatherElements", [reach, "leaf_column"], ["leaf_reach"], { axis: 1 }));
+  nodes.push(node("Squeeze", ["leaf_reach", "axis_1"], ["leaf_probability_double"]));
+  nodes.push(node("Cast", ["leaf_probability_double"], [N.leafProbability], { to: FLOAT }));
+
+  if (regression) {
+    // Values in standardised units, then the target's: v * std + mean, as predictor.js.
+    init.push(tensor("leaf_values", [L], DOUBLE, params.phi));
+    init.push(tensor("leaf_values_column", [L, 1], DOUBLE, params.phi));
+    init.push(tensor("target_std", [], DOUBLE, [target!.std]));
+    init.push(tensor("target_mean", [], DOUBLE, [target!.mean]));
+    nodes.push(node("Gather", ["leaf_values", N.leaf], ["value_std"], { axis: 0 }));
+    nodes.push(node("Mul", ["value_std", "target_std"], ["value_scaled"]));
+    nodes.push(node("Add", ["value_scaled", "target_mean"], [N.value]));
+    nodes.push(node("MatMul", [reach, "leaf_values_column"], ["mixture_column"]));
+    nodes.push(node("Squeeze", ["mixture_column", "axis_1"], ["mixture_std"]));
+    nodes.push(node("Mul", ["mixture_std", "target_std"], ["mixture_scaled"]));
+    nodes.push(node("Add", ["mixture_scaled", "target_mean"], [N.mixtureValue]));
+    const name = target!.name;
+    const graph = onnx.GraphProto.create({
+      name: "soft_regression_tree",
+      docString: `A soft binary regression tree (Frosst & Hinton 2017) of depth ${D}: ${F} ` +
+        `features, predicts ${name}.`,
+      node: nodes,
+      initializer: init,
+      input: [valueInfo(N.input, FLOAT, ["N", F], inputDoc(tree))],
+      output: [
+        valueInfo(N.value, DOUBLE, ["N"], `max-leaf: the most probable leaf's ${name}`),
+        valueInfo(N.leaf, INT64, ["N"], "the leaf with the greatest path probability"),
+        valueInfo(N.leafProbability, FLOAT, ["N"], "that leaf's path probability"),
+        valueInfo(
+          N.mixtureValue,
+          DOUBLE,
+          ["N"],
+          `sum over leaves of path probability x the leaf's ${name}`,
+        ),
+      ],
+    });
+    return modelBytes(graph, {
+      task: "regression",
+      target: JSON.stringify({ name, mean: target!.mean, std: target!.std }),
+      ...dataProps(data),
+    });
+  }
+
   // Q = softmax(phi) in float64 from the float32 logits, as predictor.js computes it.
   const q = new Float64Array(L * K);
   for (let l = 0; l < L; l++) {
@@ -208,15 +277,9 @@ export function treeOnnx(tree: OnnxTree): Uint8Array {
   }
   init.push(tensor("leaf_distributions", [L, K], DOUBLE, q));
   init.push(tensor("leaf_classes", [L], INT64, leafClasses(params, K)));
-  nodes.push(node("ArgMax", [reach], [N.leaf], { axis: 1, keepdims: 0 }));
   nodes.push(node("Gather", ["leaf_classes", N.leaf], [N.class], { axis: 0 }));
   nodes.push(node("Gather", ["leaf_distributions", N.leaf], ["probabilities_double"], { axis: 0 }));
   nodes.push(node("Cast", ["probabilities_double"], [N.probabilities], { to: FLOAT }));
-  nodes.push(node("Unsqueeze", [N.leaf, "axis_1"], ["leaf_column"]));
-  init.push(tensor("axis_1", [1], INT64, [1]));
-  nodes.push(node("GatherElements", [reach, "leaf_column"], ["leaf_reach"], { axis: 1 }));
-  nodes.push(node("Squeeze", ["leaf_reach", "axis_1"], ["leaf_probability_double"]));
-  nodes.push(node("Cast", ["leaf_probability_double"], [N.leafProbability], { to: FLOAT }));
   nodes.push(node("MatMul", [reach, "leaf_distributions"], ["mixture_double"]));
   nodes.push(node("Cast", ["mixture_double"], [N.mixture], { to: FLOAT }));
   nodes.push(node("ArgMax", ["mixture_double"], [N.mixtureClass], { axis: 1, keepdims: 0 }));
@@ -238,12 +301,22 @@ export function treeOnnx(tree: OnnxTree): Uint8Array {
       valueInfo(N.mixture, FLOAT, ["N", K], "sum over leaves of path probability x distribution"),
     ],
   });
-  const props: Record<string, string> = {
-    class_names: JSON.stringify(data.classNames),
-    source: data.source,
-  };
+  return modelBytes(graph, { class_names: JSON.stringify(data.classNames), ...dataProps(data) });
+}
+
+/** The metadata every model carries: the data's source, feature names or image shape. */
+function dataProps(data: DataInfo): Record<string, string> {
+  const props: Record<string, string> = { source: data.source };
   if (data.featureNames) props.feature_names = JSON.stringify(data.featureNames);
   if (data.imageShape) props.image_shape = JSON.stringify(data.imageShape);
+  return props;
+}
+
+/** A graph as a serialised `ModelProto` with metadata `props`. */
+function modelBytes(
+  graph: ReturnType<typeof onnx.GraphProto.create>,
+  props: Record<string, string>,
+): Uint8Array {
   const model = onnx.ModelProto.create({
     irVersion: 7,
     opsetImport: [{ domain: "", version: ONNX_OPSET }],

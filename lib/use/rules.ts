@@ -6,6 +6,11 @@
  * dropped ones folded into the threshold at their training mean), and the rules say how often
  * the simplified tree agrees with the full one.
  *
+ * A regression tree's rules end in the leaf's value (in the target's units), with the spread
+ * (standard deviation) of the training targets the rules send there and their share; its
+ * agreement is that of leaves: the share of rows whose simplified-tree leaf is the full
+ * tree's leaf (a regression tree has no classes), with the rules' R², RMSE and MAE.
+ *
  * @module
  */
 import { inDir, writeFileAtomic } from "../io/atomic.ts";
@@ -13,11 +18,17 @@ import type { DataInfo } from "../io/types.ts";
 import { hardLeaf, rowOf, type Rows, topTerms } from "../tree/importance.ts";
 import { leafClasses, leafDistributions, route } from "../tree/inspect.ts";
 import type { TreeConfig, TreeParams } from "../tree/types.ts";
-import { treeSizes } from "../tree/types.ts";
+import { isRegression, treeSizes } from "../tree/types.ts";
+import {
+  leafValues,
+  regressionMetrics,
+  type RegressionMetrics,
+  valueText,
+} from "../tree/regression.ts";
 
 /** What the rules need of a tree. */
 export interface RulesTree {
-  config: Pick<TreeConfig, "depth" | "features" | "classes">;
+  config: Pick<TreeConfig, "depth" | "features" | "classes" | "task">;
   params: TreeParams;
   data: DataInfo;
 }
@@ -62,6 +73,13 @@ export interface Rule {
   probability: number;
   /** The share of training rows the rules send here (absent without training rows). */
   trainShare?: number;
+  /** A regression tree's leaf value, in the target's units (`class` is then 0). */
+  value?: number;
+  /**
+   * A regression tree: the standard deviation of the training targets the rules send here
+   * (`null` where none; absent without training values).
+   */
+  trainStd?: number | null;
 }
 
 /** How often the simplified tree (with `topK`) agrees with the full one on some rows. */
@@ -74,8 +92,15 @@ export interface RulesAgreement {
   withMaxLeaf: number;
   /** The fraction of the full rules' classes equal to the max-leaf prediction's. */
   fullRulesWithMaxLeaf: number;
-  /** Accuracy of the rules (as written) against the labels, when given. */
+  /** Accuracy of the rules (as written) against the labels, when given (classification). */
   accuracy?: number;
+  /**
+   * What the agreement fractions compare: the predicted `"class"`, or (regression trees) the
+   * `"leaf"` reached (the soft tree's max-leaf for `withMaxLeaf`).
+   */
+  compares: "class" | "leaf";
+  /** A regression tree's rules (as written) scored against the rows' values, when given. */
+  metrics?: RegressionMetrics;
 }
 
 /** The rules of a tree, as `export --format rules` writes them to `rules.json`. */
@@ -85,8 +110,12 @@ export interface TreeRules {
   depth: number;
   /** Feature names (`x0 ..` when the data has none). */
   features: string[];
-  /** Class names. */
+  /** Class names (a regression tree: its target's name). */
   classes: string[];
+  /** What the leaves predict: classes, or (regression) a value of the target. */
+  task: "classification" | "regression";
+  /** A regression tree's target name. */
+  target?: string;
   /** `"original"` when tests are in the raw features' units, else `"scaled"`. */
   units: "original" | "scaled";
   /** Terms kept per test, or `null` for all. */
@@ -107,10 +136,16 @@ export interface RulesOptions {
    * @default all terms
    */
   topK?: number;
-  /** Training rows (scaled as the tree reads them): leaf shares and the means for `topK`. */
-  train?: Rows;
-  /** Rows to measure the agreement on (e.g. the test split), with labels for accuracy. */
-  test?: Rows & { y?: ArrayLike<number> };
+  /**
+   * Training rows (scaled as the tree reads them): leaf shares and the means for `topK`; a
+   * regression tree's leaf spreads from their `values`.
+   */
+  train?: Rows & { values?: ArrayLike<number> };
+  /**
+   * Rows to measure the agreement on (e.g. the test split), with labels for accuracy (a
+   * regression tree: `values`, for the rules' R², RMSE and MAE).
+   */
+  test?: Rows & { y?: ArrayLike<number>; values?: ArrayLike<number> };
 }
 
 /**
@@ -190,12 +225,31 @@ export function treeRules(tree: RulesTree, options: RulesOptions = {}): TreeRule
     tests.push({ node: n, terms, omitted: nonZero - indices.length, share, threshold });
   }
 
+  const regression = isRegression(config);
+  if (regression && !data.target) {
+    throw new RangeError(
+      "Cannot write rules: the regression tree does not record its target (data.target)",
+    );
+  }
+  const values = regression ? leafValues(params.phi, data.target!) : null;
   const leafCls = leafClasses(params, K);
   const q = leafDistributions(params, K);
   const counts = new Float64Array(L);
+  const sum = new Float64Array(L), sum2 = new Float64Array(L);
+  const trainValues = regression ? options.train?.values : undefined;
   if (options.train) {
     const { x, n } = options.train;
-    for (let i = 0; i < n; i++) counts[hardLeaf(simple, D, rowOf(x, i, F))]++;
+    for (let i = 0; i < n; i++) {
+      const l = hardLeaf(simple, D, rowOf(x, i, F));
+      counts[l]++;
+      if (trainValues) sum[l] += trainValues[i];
+    }
+    if (trainValues) {
+      for (let i = 0; i < n; i++) {
+        const l = hardLeaf(simple, D, rowOf(x, i, F));
+        sum2[l] += (trainValues[i] - sum[l] / counts[l]) ** 2;
+      }
+    }
   }
   const rules: Rule[] = [];
   for (let l = 0; l < L; l++) {
@@ -211,7 +265,9 @@ export function treeRules(tree: RulesTree, options: RulesOptions = {}): TreeRule
       className: data.classNames[k] ?? String(k),
       probability: q[l * K + k],
     };
+    if (values) rule.value = values[l];
     if (options.train) rule.trainShare = options.train.n > 0 ? counts[l] / options.train.n : 0;
+    if (trainValues) rule.trainStd = counts[l] > 0 ? Math.sqrt(sum2[l] / counts[l]) : null;
     rules.push(rule);
   }
 
@@ -221,12 +277,51 @@ export function treeRules(tree: RulesTree, options: RulesOptions = {}): TreeRule
     depth: D,
     features: names,
     classes: data.classNames,
+    task: regression ? "regression" : "classification",
+    ...(regression ? { target: data.target!.name } : {}),
     units: scaling ? "original" : "scaled",
     topK: topK ?? null,
     tests,
     rules,
   };
-  if (options.test) out.agreement = rulesAgreement(params, simple, D, K, options.test);
+  if (options.test) {
+    out.agreement = values
+      ? leafAgreement(params, simple, D, values, options.test)
+      : rulesAgreement(params, simple, D, K, options.test);
+  }
+  return out;
+}
+
+/** A regression tree's agreement: of leaves, and the rules' scores against the values. */
+function leafAgreement(
+  full: TreeParams,
+  simple: TreeParams,
+  depth: number,
+  values: ArrayLike<number>,
+  rows: Rows & { values?: ArrayLike<number> },
+): RulesAgreement {
+  const F = full.w.length / treeSizes(depth).inner;
+  let withFull = 0, withMax = 0, fullWithMax = 0;
+  const predicted = new Float64Array(rows.n);
+  for (let i = 0; i < rows.n; i++) {
+    const x = rowOf(rows.x, i, F);
+    const s = hardLeaf(simple, depth, x);
+    const h = hardLeaf(full, depth, x);
+    const m = route(full, depth, 1, x).maxLeaf;
+    if (s === h) withFull++;
+    if (s === m) withMax++;
+    if (h === m) fullWithMax++;
+    predicted[i] = values[s];
+  }
+  const n = rows.n;
+  const out: RulesAgreement = {
+    n,
+    withFullRules: withFull / n,
+    withMaxLeaf: withMax / n,
+    fullRulesWithMaxLeaf: fullWithMax / n,
+    compares: "leaf",
+  };
+  if (rows.values && n > 0) out.metrics = regressionMetrics(predicted, rows.values);
   return out;
 }
 
@@ -256,6 +351,7 @@ function rulesAgreement(
     withFullRules: withFull / n,
     withMaxLeaf: withMax / n,
     fullRulesWithMaxLeaf: fullWithMax / n,
+    compares: "class",
   };
   if (rows.y) out.accuracy = correct / n;
   return out;
@@ -298,11 +394,14 @@ export function testText(test: RuleTest, options: { show?: number; right?: boole
 export function rulesMarkdown(rules: TreeRules, options: { show?: number } = {}): string {
   const show = options.show ?? 6;
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+  const regression = rules.task === "regression";
   const lines = [
-    `# Rules of a soft decision tree`,
+    `# Rules of a soft ${regression ? "regression" : "decision"} tree`,
     ``,
-    `Depth ${rules.depth}, ${rules.features.length} features, classes: ${
-      rules.classes.join(", ")
+    `Depth ${rules.depth}, ${rules.features.length} features, ${
+      regression
+        ? `predicts ${rules.target} (each leaf's value in its own units)`
+        : `classes: ${rules.classes.join(", ")}`
     }. The rules route each input the hard way: at every inner node the test holds (go on ` +
     `to its right child) when its sum exceeds the threshold.`,
     rules.units === "original"
@@ -333,6 +432,19 @@ export function rulesMarkdown(rules: TreeRules, options: { show?: number } = {})
       `[node ${c.node}] \`${testText(rules.tests[c.node], { show, right: c.right })}\``
     );
     const share = r.trainShare === undefined ? "" : `, ${pct(r.trainShare)} of training rows`;
+    if (r.value !== undefined) {
+      const details: string[] = [];
+      if (r.trainStd !== undefined && r.trainStd !== null) {
+        details.push(`± ${valueText(r.trainStd)} in its training rows`);
+      }
+      if (r.trainShare !== undefined) details.push(`${pct(r.trainShare)} of training rows`);
+      lines.push(
+        `- **leaf ${r.leaf}**: if ${when.join(" and ")} then **${rules.target} = ${
+          valueText(r.value)
+        }**${details.length ? ` (${details.join(", ")})` : ""}`,
+      );
+      continue;
+    }
     lines.push(
       `- **leaf ${r.leaf}**: if ${when.join(" and ")} then **${r.className}** ` +
         `(probability ${r.probability.toFixed(3)}${share})`,
@@ -348,7 +460,25 @@ export function rulesMarkdown(rules: TreeRules, options: { show?: number } = {})
     );
   }
   const a = rules.agreement;
-  if (a) {
+  if (a && a.compares === "leaf") {
+    const m = a.metrics;
+    lines.push(
+      ``,
+      `## Agreement`,
+      ``,
+      `On ${a.n} test rows: the ${
+        rules.topK === null ? "rules" : `rules with ${rules.topK} terms per test`
+      } reach the same leaf as the full rules on ${pct(a.withFullRules)} and as the soft ` +
+        `tree's max-leaf prediction on ${pct(a.withMaxLeaf)} (a regression tree's agreement ` +
+        `counts leaves: it has no classes)` +
+        (m
+          ? `; their R² is ${m.r2.toFixed(4)}, RMSE ${valueText(m.rmse)}, MAE ${
+            valueText(m.mae)
+          }`
+          : "") +
+        `. The full rules reach the max-leaf prediction's leaf on ${pct(a.fullRulesWithMaxLeaf)}.`,
+    );
+  } else if (a) {
     lines.push(
       ``,
       `## Agreement`,
