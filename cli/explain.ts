@@ -49,8 +49,8 @@ export function explainCommand() {
     .addOption(invertOption())
     .addOption(itemOption("which item of an IDX or CSV file (0-based)"))
     .addOption(classOption(
-        "the input's true class (a regression tree's: its true value), written beside it",
-      ))
+      "the input's true class (a regression tree's: its true value), written beside it",
+    ))
     .addOption(labelAliasOption())
     .addOption(correlationOption())
     .addOption(depthLimitOption())
@@ -179,9 +179,7 @@ export function explainCommand() {
         info(
           `wrote ${out}: predicted ${
             regression ? `${data.target!.name} ${valueText(p.value!)}` : p.className
-          } (leaf ${p.leaf}, path probability ${
-            p.leafProbability.toFixed(3)
-          })`,
+          } (leaf ${p.leaf}, path probability ${p.leafProbability.toFixed(3)})`,
           quiet,
         );
       }

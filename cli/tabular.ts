@@ -80,7 +80,8 @@ export async function featureReport(
       `hard tree (route by p > 0.5): same leaf as max-leaf on ${pct(hard.leaf)}` +
         (hardMetrics
           ? `, R² ${hardMetrics.r2.toFixed(4)}, RMSE ${valueText(hardMetrics.rmse)}`
-          : "") + ` (${split})`,
+          : "") +
+        ` (${split})`,
       quiet,
     );
   } else {

@@ -377,9 +377,7 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
     const first = (n - (2 ** d - 1)) * span;
     return valueRangeText(values.slice(first, first + span));
   };
-  const predictedText = r
-    ? regression ? valueText(values[r.maxLeaf]) : names[r.predicted]
-    : "";
+  const predictedText = r ? regression ? valueText(values[r.maxLeaf]) : names[r.predicted] : "";
 
   // Geometry.
   const slotW = slotWidthFor(N);
@@ -689,9 +687,7 @@ export function treeSvg(tree: DrawableTree, options: TreeSvgOptions = {}): strin
         size: 12,
         anchor: "end",
         bold: true,
-        fill: regression || label === undefined || label === r.predicted
-          ? PATH_GREEN
-          : "#c0392b",
+        fill: regression || label === undefined || label === r.predicted ? PATH_GREEN : "#c0392b",
         cls: "predicted",
       }),
       text(tx, ty + 30, inputTexts[2], { size: 10, anchor: "end", fill: MUTED }),

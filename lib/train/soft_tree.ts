@@ -19,9 +19,9 @@ import { fit, fitAsync, type FitOptions, type FitResult } from "./fit.ts";
 import { type Route, route } from "../tree/inspect.ts";
 import { checkConfig, initParams } from "../tree/params.ts";
 import {
+  type RegressionMetrics,
   regressionMetrics,
   regressionValues,
-  type RegressionMetrics,
   targetScale,
 } from "../tree/regression.ts";
 import {

@@ -69,7 +69,9 @@ function readme(json: PredictorJson, meta: Record<string, unknown>): string {
   const target = json.task === "regression" ? json.target! : null;
   const r2 = meta.test_r2 ?? meta.testR2;
   const accuracy = target
-    ? typeof r2 === "number" ? `Its test R² when it was trained: ${r2.toFixed(4)} (max-leaf).\n` : ""
+    ? typeof r2 === "number"
+      ? `Its test R² when it was trained: ${r2.toFixed(4)} (max-leaf).\n`
+      : ""
     : typeof meta.testAccuracy === "number"
     ? `Its test accuracy when it was trained: ${
       (meta.testAccuracy * 100).toFixed(2)

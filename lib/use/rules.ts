@@ -21,8 +21,8 @@ import type { TreeConfig, TreeParams } from "../tree/types.ts";
 import { isRegression, treeSizes } from "../tree/types.ts";
 import {
   leafValues,
-  regressionMetrics,
   type RegressionMetrics,
+  regressionMetrics,
   valueText,
 } from "../tree/regression.ts";
 
@@ -472,9 +472,7 @@ export function rulesMarkdown(rules: TreeRules, options: { show?: number } = {})
         `tree's max-leaf prediction on ${pct(a.withMaxLeaf)} (a regression tree's agreement ` +
         `counts leaves: it has no classes)` +
         (m
-          ? `; their R² is ${m.r2.toFixed(4)}, RMSE ${valueText(m.rmse)}, MAE ${
-            valueText(m.mae)
-          }`
+          ? `; their R² is ${m.r2.toFixed(4)}, RMSE ${valueText(m.rmse)}, MAE ${valueText(m.mae)}`
           : "") +
         `. The full rules reach the max-leaf prediction's leaf on ${pct(a.fullRulesWithMaxLeaf)}.`,
     );
