@@ -19,6 +19,8 @@ import { openTeacher } from "../lib/teacher/open.ts";
 import { asAnyTeacher } from "../lib/teacher/softtree_teacher.ts";
 import { HintedError, intArg, printJson } from "./common.ts";
 import { info, percent } from "./progress.ts";
+import { valueText } from "../lib/tree/regression.ts";
+import { isRegression } from "../lib/tree/types.ts";
 
 async function readJson(path: string): Promise<Record<string, unknown> | null> {
   try {
@@ -34,7 +36,8 @@ export function reportCommand() {
     .description(
       "Write a run as one self-contained, interactive HTML file: the tree (zoom, pan, click a " +
         "node), prototypes, confusion matrices, learning curves, the run's options, and a " +
-        "canvas to draw a digit on that the tree answers live.",
+        "canvas to draw a digit on that the tree answers live (a regression tree: R², RMSE, " +
+        "MAE and each leaf's value).",
     )
     .addOption(modelOption())
     .requiredOption("--out <file>", "the HTML file to write")
@@ -101,7 +104,11 @@ export function reportCommand() {
         : (metrics?.teacher ?? meta.teacher) as string | undefined;
       let teacher: { predictions: Int32Array; file: string } | null = null;
       let teacherNote: string | undefined;
-      if (distilled && o.teacher === false) {
+      if (isRegression(tree.config) && (distilled || typeof o.teacher === "string")) {
+        // A regression teacher's outputs are values: no classes to compare in matrices.
+        teacherNote = "A regression tree's fidelity to its teacher (R² of the tree against " +
+          "the teacher's outputs) is reported by distill and eval, not in this report.";
+      } else if (distilled && o.teacher === false) {
         teacherNote = "The teacher was left out of this report (--no-teacher).";
       } else if (distilled || typeof o.teacher === "string") {
         if (!teacherPath) {
@@ -154,6 +161,41 @@ export function reportCommand() {
       const html = await reportHtml(tree, data);
       await writeFileAtomic(o.out, html);
       const a = data.accuracy;
+      const reg = data.regression;
+      if (reg) {
+        const m = reg.maxLeaf, mix = reg.mixture;
+        if (o.json) {
+          printJson({
+            command: "report",
+            out: o.out,
+            bytes: new TextEncoder().encode(html).length,
+            task: "regression",
+            target: reg.target,
+            test_samples: a.n,
+            scores_from: reg.source,
+            test_r2: m?.r2 ?? null,
+            test_rmse: m?.rmse ?? null,
+            test_mae: m?.mae ?? null,
+            test_r2_mixture: mix?.r2 ?? null,
+            test_rmse_mixture: mix?.rmse ?? null,
+            test_mae_mixture: mix?.mae ?? null,
+            samples: data.samples.index.length,
+            prototypes: data.prototypes.index.length,
+          });
+        } else {
+          info(
+            `wrote ${o.out} (${(html.length / 1024).toFixed(0)} KiB): ` +
+              (m
+                ? `test R² ${m.r2.toFixed(4)}, RMSE ${valueText(m.rmse)} (max-leaf${
+                  reg.source === "recorded" ? ", as recorded when trained" : ""
+                })`
+                : `no test values to score ${reg.target} against`) +
+              ` on ${a.n} inputs`,
+            quiet,
+          );
+        }
+        return;
+      }
       if (o.json) {
         printJson({
           command: "report",
@@ -169,7 +211,7 @@ export function reportCommand() {
         });
       } else {
         info(
-          `wrote ${o.out} (${(html.length / 1024).toFixed(0)} KiB): test ${percent(a.tree)} ` +
+          `wrote ${o.out} (${(html.length / 1024).toFixed(0)} KiB): test ${percent(a.tree!)} ` +
             `(max-leaf) on ${a.n} inputs` +
             (a.fidelity !== null
               ? `, teacher ${percent(a.teacher!)}, fidelity ${percent(a.fidelity)}`

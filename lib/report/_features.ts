@@ -7,6 +7,7 @@
 import { featureImportances, hardLeaf } from "../tree/importance.ts";
 import { leafClasses } from "../tree/inspect.ts";
 import type { UsableTree } from "../use/model.ts";
+import { isRegression } from "../tree/types.ts";
 
 /** A labelled split, as plain arrays. */
 export interface LabelledRows {
@@ -16,6 +17,8 @@ export interface LabelledRows {
   y: Int32Array;
   /** `N`. */
   n: number;
+  /** A regression tree's split: each input's true value `[N]` (the labels are then all 0). */
+  values?: ArrayLike<number>;
 }
 
 /** What the report shows about features (see {@linkcode featureFacts}). */
@@ -24,8 +27,11 @@ export interface FeatureFacts {
   names: string[];
   /** Global importances on the test split, summing to 1, `[F]`. */
   importances: number[];
-  /** The hard tree on the test split: same leaf, same class, its accuracy. */
-  hardTree: { leaf: number; class: number; accuracy: number };
+  /**
+   * The hard tree on the test split: same leaf, same class, its accuracy (`null` for a
+   * regression tree, which has no classes).
+   */
+  hardTree: { leaf: number; class: number | null; accuracy: number | null };
 }
 
 /**
@@ -55,9 +61,14 @@ export function featureFacts(
     if (leafCls[hard] === test.y[i]) correct++;
   }
   const n = Math.max(1, test.n);
+  const regression = isRegression(config);
   return {
     names,
     importances: Array.from(imp),
-    hardTree: { leaf: sameLeaf / n, class: sameClass / n, accuracy: correct / n },
+    hardTree: {
+      leaf: sameLeaf / n,
+      class: regression ? null : sameClass / n,
+      accuracy: regression ? null : correct / n,
+    },
   };
 }

@@ -15,9 +15,29 @@ const K = MODEL.classes;
 const I = 2 ** MODEL.depth - 1;
 const NAMES = MODEL.classNames;
 const STATE = { x: null, prediction: null, source: null, steps: [], selected: null };
+// A regression tree: its leaves hold values of its target, in the target's units.
+const REG = Boolean(MODEL.regression);
+const TARGET = REG ? MODEL.target.name : null;
 
 const $ = (id) => document.getElementById(id);
 const pct = (v) => `${(100 * v).toFixed(2)}%`;
+/** A value in the target's units, as softtree's `valueText`. */
+const fmt = (v) => {
+  if (v === 0 || !Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  return a >= 1e-3 && a < 1e7
+    ? String(Number(v.toPrecision(a >= 1000 ? 6 : 4)))
+    : v.toExponential(3);
+};
+/** What a sample or prototype is, by its label (or a regression tree's value). */
+const sampleName = (j) =>
+  REG
+    ? DATA.samples.values ? `${TARGET} ${fmt(DATA.samples.values[j])}` : TARGET
+    : `class ${NAMES[DATA.samples.labels[j]]}`;
+const protoName = (j) =>
+  REG
+    ? DATA.prototypes.values ? fmt(DATA.prototypes.values[j]) : ""
+    : NAMES[DATA.prototypes.labels[j]];
 const esc = (s) =>
   String(s).replace(
     /[&<>"]/g,
@@ -367,11 +387,18 @@ function renderNode(n) {
   el.dataset.node = String(n);
   const isLeaf = s.leaf !== null;
   const classes = s.classes.map((k) => NAMES[k]).join(", ");
+  const v = s.values;
   const parts = [
     `<h2>${
       isLeaf ? `Leaf ${s.leaf}` : `Inner node ${n}`
     } <span class="note">(heap node ${n}, depth ${s.depth})</span></h2>`,
-    `<div>${isLeaf ? "predicts" : "classes below"}: <b>${esc(classes)}</b></div>`,
+    REG
+      ? isLeaf
+        ? `<div>predicts: <b>${esc(TARGET)} = ${fmt(v.lo)}</b></div>`
+        : `<div>its leaves hold ${esc(TARGET)} from <b>${fmt(v.lo)}</b> to <b>${
+          fmt(v.hi)
+        }</b></div>`
+      : `<div>${isLeaf ? "predicts" : "classes below"}: <b>${esc(classes)}</b></div>`,
   ];
   const p = STATE.prediction;
   if (!isLeaf && TABLE) {
@@ -407,6 +434,17 @@ function renderNode(n) {
         }</b>, reaches it with P = ${p.reach[n].toFixed(3)}</div>`,
       );
     }
+  } else if (REG) {
+    const share = DATA.nodes[0].train.count ? s.train.count / DATA.nodes[0].train.count : 0;
+    parts.push(
+      `<div>training rows ending here (most probable leaf): ${s.train.count} (${pct(share)})${
+        v.trainStd !== null ? `, their ${esc(TARGET)} ± <b>${fmt(v.trainStd)}</b>` : ""
+      }</div>`,
+      `<div>test inputs ending here: ${s.test.count}${
+        v.testRmse !== null ? `, RMSE of the leaf's value <b>${fmt(v.testRmse)}</b>` : ""
+      }</div>`,
+    );
+    if (p) parts.push(`<div>this input reaches it with P = ${p.reach[n].toFixed(3)}</div>`);
   } else {
     const dist = Array.from(MODEL.q.subarray(s.leaf * K, (s.leaf + 1) * K));
     parts.push(`<h3>Class distribution Q</h3>`, bars(dist, MODEL.leafClass[s.leaf]));
@@ -433,7 +471,7 @@ function renderNode(n) {
       `<div class="protos">${
         s.prototypes.map((j, r) =>
           `<figure><canvas class="pixels proto" data-proto="${j}"></canvas>${
-            esc(NAMES[DATA.prototypes.labels[j]])
+            esc(protoName(j))
           } · P ${s.prototypeReach[r].toFixed(3)}</figure>`
         ).join("")
       }</div>`,
@@ -472,21 +510,36 @@ function renderResult() {
   el.dataset.leafProbability = String(p.leafProbability);
   el.dataset.mixtureClass = String(p.mixtureClass);
   el.dataset.source = STATE.source;
-  const truth = STATE.source.startsWith("sample:")
-    ? NAMES[DATA.samples.labels[Number(STATE.source.slice(7))]]
-    : null;
+  if (REG) {
+    el.dataset.value = String(p.value);
+    el.dataset.mixtureValue = String(p.mixtureValue);
+  }
+  const j = STATE.source.startsWith("sample:") ? Number(STATE.source.slice(7)) : null;
+  const truth = j === null
+    ? null
+    : REG
+    ? DATA.samples.values ? fmt(DATA.samples.values[j]) : null
+    : NAMES[DATA.samples.labels[j]];
   const rows = p.path.slice(0, -1).map((n, i) =>
     `<tr><td>${i}</td><td>${n}</td><td>${p.logits[n].toFixed(2)}</td><td>${
       p.right[n].toFixed(3)
     }</td><td>${p.path[i + 1] === 2 * n + 2 ? "right" : "left"}</td></tr>`
   ).join("");
-  el.innerHTML = `<div class="big" id="predicted">${esc(p.className)}</div>
+  const head = REG
+    ? `<div class="big" id="predicted">${esc(TARGET)} = ${fmt(p.value)}</div>
+    <div>max-leaf prediction: leaf <b>${p.leaf}</b>'s value, path probability <b>${
+      p.leafProbability.toFixed(3)
+    }</b>; mixture (Σ P·value over the leaves) predicts <b>${fmt(p.mixtureValue)}</b>${
+      truth !== null ? `; true ${esc(TARGET)} <b>${esc(truth)}</b>` : ""
+    }</div>`
+    : `<div class="big" id="predicted">${esc(p.className)}</div>
     <div>max-leaf prediction: leaf <b>${p.leaf}</b>, path probability <b>${
-    p.leafProbability.toFixed(3)
-  }</b>; mixture predicts <b>${esc(NAMES[p.mixtureClass])}</b> (${
-    (100 * p.mixture[p.mixtureClass]).toFixed(1)
-  }%)${truth !== null ? `; true class <b>${esc(truth)}</b>` : ""}</div>
-    <h3>The leaf's class distribution</h3>${bars(p.probabilities, p.class)}
+      p.leafProbability.toFixed(3)
+    }</b>; mixture predicts <b>${esc(NAMES[p.mixtureClass])}</b> (${
+      (100 * p.mixture[p.mixtureClass]).toFixed(1)
+    }%)${truth !== null ? `; true class <b>${esc(truth)}</b>` : ""}</div>
+    <h3>The leaf's class distribution</h3>${bars(p.probabilities, p.class)}`;
+  el.innerHTML = `${head}
     <h3>Path</h3><table><tr><th>depth</th><th>node</th><th>z</th><th>p(right)</th><th>went</th></tr>${rows}</table>
     ${
     TABLE
@@ -514,14 +567,14 @@ function setupSamples() {
     const b = document.createElement("button");
     b.type = "button";
     b.dataset.sample = String(j);
-    b.title = `test input ${DATA.samples.index[j]}, class ${NAMES[DATA.samples.labels[j]]}`;
+    b.title = `test input ${DATA.samples.index[j]}, ${sampleName(j)}`;
     if (INPUT.kind === "image") {
       const c = document.createElement("canvas");
       c.className = "pixels";
       b.appendChild(c);
       paint(c, SAMPLES.subarray(j * F, (j + 1) * F), false);
     } else {
-      b.textContent = `test row ${DATA.samples.index[j]} (class ${NAMES[DATA.samples.labels[j]]})`;
+      b.textContent = `test row ${DATA.samples.index[j]} (${sampleName(j)})`;
     }
     b.addEventListener("click", () => {
       for (const a of holder.querySelectorAll(".active")) a.classList.remove("active");
@@ -632,22 +685,54 @@ function confusionTable(m, rows, cols, caption) {
   return `<figure><h3>${esc(caption)}</h3><table class="confusion">${head}${body}</table></figure>`;
 }
 
+/** A regression tree's scores: R², RMSE and MAE, max-leaf and mixture. */
+function regressionScores(r) {
+  const row = (name, m) =>
+    `<tr><th>${name}</th><td>${m ? m.r2.toFixed(4) : "—"}</td><td>${
+      m ? fmt(m.rmse) : "—"
+    }</td><td>${m ? fmt(m.mae) : "—"}</td></tr>`;
+  const from = r.source === "test split"
+    ? `on the ${DATA.accuracy.n} test inputs`
+    : r.source === "recorded"
+    ? "as recorded when the tree was trained"
+    : "not known: the test split has no values and the checkpoint records none";
+  return `<table class="kv scores"><tr><th></th><th>R²</th><th>RMSE</th><th>MAE</th></tr>${
+    row("max-leaf (the leaf's value)", r.maxLeaf)
+  }${row("mixture (Σ P·value)", r.mixture)}</table><div class="note">In ${
+    esc(r.target)
+  }'s units, ${from}.</div>`;
+}
+
 function setupStatic() {
   const a = DATA.accuracy;
-  const chips = [
-    `test accuracy <b>${pct(a.tree)}</b> (max-leaf)`,
-    `<b>${pct(a.treeMixture)}</b> (mixture)`,
-    ...(a.teacher !== null
-      ? [`teacher <b>${pct(a.teacher)}</b>`, `fidelity to the teacher <b>${pct(a.fidelity)}</b>`]
-      : []),
-    ...(a.hardLabels !== null ? [`same tree on hard labels <b>${pct(a.hardLabels)}</b>`] : []),
-    `hard tree (p &gt; 0.5) agrees with max-leaf on <b>${pct(DATA.features.hardTree.leaf)}</b>`,
-    `${a.n} test inputs`,
-    `depth ${MODEL.depth}: ${I} inner nodes, ${I + 1} leaves`,
-    `${F} features, ${K} classes`,
-  ];
+  const reg = DATA.regression;
+  const chips = REG
+    ? [
+      reg.maxLeaf
+        ? `test R² <b>${reg.maxLeaf.r2.toFixed(4)}</b>, RMSE <b>${
+          fmt(reg.maxLeaf.rmse)
+        }</b> (max-leaf)`
+        : `predicts <b>${esc(TARGET)}</b>`,
+      ...(reg.mixture ? [`R² <b>${reg.mixture.r2.toFixed(4)}</b> (mixture)`] : []),
+      `hard tree (p &gt; 0.5) reaches the max-leaf on <b>${pct(DATA.features.hardTree.leaf)}</b>`,
+      `${a.n} test inputs`,
+      `depth ${MODEL.depth}: ${I} inner nodes, ${I + 1} leaves`,
+      `${F} features, predicts ${esc(TARGET)}`,
+    ]
+    : [
+      `test accuracy <b>${pct(a.tree)}</b> (max-leaf)`,
+      `<b>${pct(a.treeMixture)}</b> (mixture)`,
+      ...(a.teacher !== null
+        ? [`teacher <b>${pct(a.teacher)}</b>`, `fidelity to the teacher <b>${pct(a.fidelity)}</b>`]
+        : []),
+      ...(a.hardLabels !== null ? [`same tree on hard labels <b>${pct(a.hardLabels)}</b>`] : []),
+      `hard tree (p &gt; 0.5) agrees with max-leaf on <b>${pct(DATA.features.hardTree.leaf)}</b>`,
+      `${a.n} test inputs`,
+      `depth ${MODEL.depth}: ${I} inner nodes, ${I + 1} leaves`,
+      `${F} features, ${K} classes`,
+    ];
   $("chips").innerHTML = chips.map((c) => `<span class="chip">${c}</span>`).join("");
-  const m = [
+  const m = REG ? [regressionScores(reg)] : [
     confusionTable(DATA.confusion.tree, "true", "tree", "Tree (max-leaf) on the test split"),
   ];
   if (DATA.confusion.teacher) {

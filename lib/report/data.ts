@@ -11,7 +11,8 @@ import { leafClasses } from "../tree/inspect.ts";
 import { type FeatureFacts, featureFacts, type LabelledRows } from "./_features.ts";
 
 export type { LabelledRows } from "./_features.ts";
-import { treeSizes } from "../tree/types.ts";
+import { isRegression, treeSizes } from "../tree/types.ts";
+import { type RegressionMetrics, regressionMetrics } from "../tree/regression.ts";
 import { Rng } from "../util/random.ts";
 import { type PredictorJson, predictorJson, type UsableTree } from "../use/model.ts";
 import { loadModel, type Model } from "../tree/predictor.js";
@@ -69,6 +70,13 @@ export interface NodeStats {
   prototypes: number[];
   /** Their path probabilities at this node. */
   prototypeReach: number[];
+  /**
+   * A regression tree's node: the range of its leaves' values (a leaf's own value twice), in
+   * the target's units; for a leaf, the spread (standard deviation) of the training values
+   * ending there and the RMSE of the max-leaf prediction on the test values ending there
+   * (`null` where no input, or no values, end there).
+   */
+  values?: { lo: number; hi: number; trainStd: number | null; testRmse: number | null };
 }
 
 /** Everything the report page shows, as JSON-ready data. */
@@ -79,20 +87,49 @@ export interface ReportData {
   model: PredictorJson;
   /** Heap order: inner nodes then leaves, `I + L`. */
   nodes: NodeStats[];
-  /** Prototype inputs: base64 of uint8 pixels (images) or float32 (tables), `[P, F]`. */
-  prototypes: { encoding: "uint8" | "float32"; data: string; labels: number[]; index: number[] };
-  /** Test inputs to try: base64 float32 `[S, F]` (exact), their labels and test indices. */
-  samples: { data: string; labels: number[]; index: number[] };
-  /** Test accuracy and agreement, fractions in [0, 1]; `n` test inputs. */
+  /**
+   * Prototype inputs: base64 of uint8 pixels (images) or float32 (tables), `[P, F]`, their
+   * labels (a regression tree's: their true values in `values`, where known).
+   */
+  prototypes: {
+    encoding: "uint8" | "float32";
+    data: string;
+    labels: number[];
+    index: number[];
+    values?: number[];
+  };
+  /**
+   * Test inputs to try: base64 float32 `[S, F]` (exact), their labels and test indices (a
+   * regression tree's: their true values in `values`, where known).
+   */
+  samples: { data: string; labels: number[]; index: number[]; values?: number[] };
+  /**
+   * Test accuracy and agreement, fractions in [0, 1]; `n` test inputs. A regression tree has
+   * no accuracy (`tree`, `treeMixture` are `null`): see `regression`.
+   */
   accuracy: {
     n: number;
-    tree: number;
-    treeMixture: number;
+    tree: number | null;
+    treeMixture: number | null;
     teacher: number | null;
     fidelity: number | null;
     hardLabels: number | null;
   };
-  /** Confusion matrices `[K][K]`: rows the truth (or the teacher), columns the prediction. */
+  /**
+   * A regression tree's scores on the test split in the target's units, max-leaf and mixture:
+   * computed on the split's values, else as recorded in the checkpoint when it was trained
+   * (`source` says which; `null` fields where neither has them). `null` for classification.
+   */
+  regression: {
+    target: string;
+    source: "test split" | "recorded" | "none";
+    maxLeaf: RegressionMetrics | null;
+    mixture: RegressionMetrics | null;
+  } | null;
+  /**
+   * Confusion matrices `[K][K]`: rows the truth (or the teacher), columns the prediction
+   * (empty for a regression tree).
+   */
   confusion: { tree: number[][]; teacher: number[][] | null; fidelity: number[][] | null };
   /** The teacher of a distilled tree, or `null`. */
   teacher: { file: string } | null;
@@ -196,6 +233,10 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
   const keep = inputs.prototypes ?? 6;
   const rng = new Rng(inputs.seed ?? 0);
   const leafCls = leafClasses(params, K);
+  const regression = isRegression(config);
+  const leafValue = model.values;
+  const testValues = regression ? test.values : undefined;
+  const trainValues = regression ? train.values : undefined;
 
   const nodes: NodeStats[] = [];
   for (let n = 0; n < I + L; n++) {
@@ -215,7 +256,19 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
       prototypes: [],
       prototypeReach: [],
     });
+    if (leafValue) {
+      const below = Array.from(leafValue.subarray(first, first + span));
+      nodes[n].values = {
+        lo: Math.min(...below),
+        hi: Math.max(...below),
+        trainStd: null,
+        testRmse: null,
+      };
+    }
   }
+  // A regression tree's leaves: sums of the values ending there, for spreads and errors.
+  const trainSum = new Float64Array(L), trainSum2 = new Float64Array(L);
+  const testSq = new Float64Array(L), testCount = new Float64Array(L);
 
   const reach = new Float64Array(I + L);
   const nz = new Int32Array(F);
@@ -246,7 +299,12 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
         if (list.length > keep) list.pop();
       }
     }
-    for (let node = I + maxLeafOf();; node = (node - 1) >> 1) {
+    const leaf = maxLeafOf();
+    if (trainValues) {
+      trainSum[leaf] += trainValues[i];
+      trainSum2[leaf] += trainValues[i] * trainValues[i];
+    }
+    for (let node = I + leaf;; node = (node - 1) >> 1) {
       nodes[node].train.count++;
       if (node === 0) break;
     }
@@ -257,6 +315,8 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
   const predMixture = new Int32Array(test.n);
   const mixture = new Float64Array(K);
   const testLeaf = new Int32Array(test.n);
+  const predValue = new Float64Array(regression ? test.n : 0);
+  const predMixValue = new Float64Array(regression ? test.n : 0);
   for (let i = 0; i < test.n; i++) {
     reachOf(model, test.x, i * F, nz, reach);
     for (let n = 0; n < I + L; n++) nodes[n].test.mass += reach[n];
@@ -271,11 +331,33 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
     let mix = 0;
     for (let k = 1; k < K; k++) if (mixture[k] > mixture[mix]) mix = k;
     predMixture[i] = mix;
-    const right = cls === test.y[i] ? 1 : 0;
+    if (leafValue && model.target) {
+      let y = 0;
+      for (let l = 0; l < L; l++) y += reach[I + l] * model.phi[l];
+      predValue[i] = leafValue[leaf];
+      predMixValue[i] = y * model.target.std + model.target.mean;
+      if (testValues) {
+        testSq[leaf] += (leafValue[leaf] - testValues[i]) ** 2;
+        testCount[leaf]++;
+      }
+    }
+    const right = !regression && cls === test.y[i] ? 1 : 0;
     for (let node = I + leaf;; node = (node - 1) >> 1) {
       nodes[node].test.count++;
       nodes[node].test.correct += right;
       if (node === 0) break;
+    }
+  }
+
+  if (leafValue) {
+    for (let l = 0; l < L; l++) {
+      const v = nodes[I + l].values!;
+      const c = nodes[I + l].train.count;
+      if (trainValues && c > 0) {
+        const mean = trainSum[l] / c;
+        v.trainStd = Math.sqrt(Math.max(0, trainSum2[l] / c - mean * mean));
+      } else if (!trainValues) v.trainStd = info.target?.leaves?.std[l] ?? null;
+      v.testRmse = testCount[l] > 0 ? Math.sqrt(testSq[l] / testCount[l]) : null;
     }
   }
 
@@ -328,7 +410,8 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
     }
     if (!added) break;
   }
-  sample.sort((a, b) => test.y[a] - test.y[b] || a - b);
+  if (testValues) sample.sort((a, b) => testValues[a] - testValues[b] || a - b);
+  else sample.sort((a, b) => test.y[a] - test.y[b] || a - b);
   const sampleX = new Float32Array(sample.length * F);
   sample.forEach((i, j) => sampleX.set(test.x.subarray(i * F, (i + 1) * F), j * F));
 
@@ -351,7 +434,7 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
     epochsRun: metrics.epochsRun ?? null,
     bestEpoch: metrics.bestEpoch ?? null,
     seconds: metrics.seconds ?? null,
-    recorded: {
+    recorded: regression ? recordedRegression(metrics, meta) : {
       valAccuracy: metrics.valAccuracy ?? meta.valAccuracy ?? null,
       testAccuracy: metrics.testAccuracy ?? meta.testAccuracy ?? null,
       testAccuracyMixture: metrics.testAccuracyMixture ?? meta.testAccuracyMixture ?? null,
@@ -372,21 +455,29 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
       data: protoData,
       labels: protoIndex.map((i) => train.y[i]),
       index: protoIndex,
+      ...(trainValues ? { values: protoIndex.map((i) => trainValues[i]) } : {}),
     },
     samples: {
       data: float32Base64(sampleX),
       labels: sample.map((i) => test.y[i]),
       index: sample,
+      ...(testValues ? { values: sample.map((i) => testValues[i]) } : {}),
     },
     accuracy: {
       n: test.n,
-      tree: agreement(predMaxLeaf, test.y),
-      treeMixture: agreement(predMixture, test.y),
+      tree: regression ? null : agreement(predMaxLeaf, test.y),
+      treeMixture: regression ? null : agreement(predMixture, test.y),
       teacher: teacher ? agreement(teacher.predictions, test.y) : null,
       fidelity: teacher ? agreement(predMaxLeaf, teacher.predictions) : null,
       hardLabels: typeof hard?.testAccuracy === "number" ? hard.testAccuracy : null,
     },
-    confusion: {
+    regression: regression
+      ? regressionScores(info.target?.name ?? "value", predValue, predMixValue, testValues, {
+        ...meta,
+        ...metrics,
+      })
+      : null,
+    confusion: regression ? { tree: [], teacher: null, fidelity: null } : {
       tree: confusion(test.y, predMaxLeaf, K),
       teacher: teacher ? confusion(test.y, teacher.predictions, K) : null,
       fidelity: teacher ? confusion(teacher.predictions, predMaxLeaf, K) : null,
@@ -399,5 +490,62 @@ export function buildReportData(tree: UsableTree, inputs: ReportInputs): ReportD
       mass: nodes.slice(0, I).map((s) => s.test.mass),
       maxLeaf: testLeaf,
     }),
+  };
+}
+
+/** The first number among `keys` of `facts`. */
+function numberOf(facts: Record<string, unknown>, keys: string[]): number | null {
+  for (const k of keys) if (typeof facts[k] === "number") return facts[k] as number;
+  return null;
+}
+
+/** A regression run's recorded test scores (`test_r2` or `testR2`, and the like). */
+function recordedScores(
+  facts: Record<string, unknown>,
+  suffix: "" | "_mixture",
+): RegressionMetrics | null {
+  const camel = suffix ? "Mixture" : "";
+  const r2 = numberOf(facts, [`test_r2${suffix}`, `testR2${camel}`]);
+  const rmse = numberOf(facts, [`test_rmse${suffix}`, `testRmse${camel}`]);
+  const mae = numberOf(facts, [`test_mae${suffix}`, `testMae${camel}`]);
+  return r2 === null || rmse === null || mae === null ? null : { r2, rmse, mae };
+}
+
+/** What a regression run recorded when it was trained, for the report's run table. */
+function recordedRegression(
+  metrics: Record<string, unknown>,
+  meta: Record<string, unknown>,
+): Record<string, unknown> {
+  const facts = { ...meta, ...metrics };
+  return {
+    testR2: numberOf(facts, ["test_r2", "testR2"]),
+    testRmse: numberOf(facts, ["test_rmse", "testRmse"]),
+    testMae: numberOf(facts, ["test_mae", "testMae"]),
+  };
+}
+
+/** A regression tree's test scores: on the split's values, else as recorded. */
+function regressionScores(
+  target: string,
+  predicted: Float64Array,
+  mixture: Float64Array,
+  values: ArrayLike<number> | undefined,
+  recorded: Record<string, unknown>,
+): NonNullable<ReportData["regression"]> {
+  if (values && values.length > 0) {
+    return {
+      target,
+      source: "test split",
+      maxLeaf: regressionMetrics(predicted, values),
+      mixture: regressionMetrics(mixture, values),
+    };
+  }
+  const maxLeaf = recordedScores(recorded, "");
+  const mix = recordedScores(recorded, "_mixture");
+  return {
+    target,
+    source: maxLeaf || mix ? "recorded" : "none",
+    maxLeaf,
+    mixture: mix,
   };
 }

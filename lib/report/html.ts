@@ -120,7 +120,11 @@ ${css}
   </aside>
   ${importances}
   <section class="card wide">
-    <h2>Test accuracy and confusion matrices</h2>
+    <h2>${
+    data.regression
+      ? `Test scores: ${escapeHtml(data.regression.target)}`
+      : "Test accuracy and confusion matrices"
+  }</h2>
     <p class="note" id="teacher-note"></p>
     <div class="matrices" id="matrices"></div>
   </section>
