@@ -41,9 +41,11 @@ export type {
   TreeTask,
 } from "./lib/tree/types.ts";
 export {
+  leafValues,
   regressionMetrics,
   type RegressionMetrics,
   type TargetScale,
+  valueText,
 } from "./lib/tree/regression.ts";
 export { leafClasses, leafDistributions, type Route } from "./lib/tree/inspect.ts";
 export type {

@@ -10,7 +10,7 @@ import { SoftDecisionTree } from "../lib/train/soft_tree.ts";
 import { leafValues, valueText } from "../lib/tree/regression.ts";
 import { treeSvg } from "../lib/render/tree_svg.ts";
 import { prepareInputs } from "../lib/use/inputs.ts";
-import { ONNX_NAMES, treeOnnx } from "../lib/use/onnx_export.ts";
+import { ONNX_NAMES, ONNX_REGRESSION_NAMES, treeOnnx } from "../lib/use/onnx_export.ts";
 import { predictionsCsv, TreePredictor } from "../lib/use/predict.ts";
 import { rulesMarkdown, treeRules } from "../lib/use/rules.ts";
 import { featureReport } from "../cli/tabular.ts";
@@ -188,14 +188,14 @@ Deno.test("tree.onnx of a regression tree gives the values of the whole test spl
   const session = await ort.InferenceSession.create(treeOnnx(tree));
   assert.deepEqual(
     [...session.outputNames].sort(),
-    [ONNX_NAMES.leaf, ONNX_NAMES.leafProbability, ONNX_NAMES.mixtureValue, ONNX_NAMES.value]
+    [ONNX_NAMES.leaf, ONNX_NAMES.leafProbability, ONNX_REGRESSION_NAMES.mixtureValue, ONNX_REGRESSION_NAMES.value]
       .sort(),
   );
   const out = await session.run({
     [ONNX_NAMES.input]: new ort.Tensor("float32", rawTest(), [test.n, F]),
   });
-  const value = out[ONNX_NAMES.value].data as Float64Array;
-  const mixture = out[ONNX_NAMES.mixtureValue].data as Float64Array;
+  const value = out[ONNX_REGRESSION_NAMES.value].data as Float64Array;
+  const mixture = out[ONNX_REGRESSION_NAMES.mixtureValue].data as Float64Array;
   const predictor = new TreePredictor(tree);
   let largest = 0, leaves = 0;
   for (let i = 0; i < test.n; i++) {
@@ -209,7 +209,7 @@ Deno.test("tree.onnx of a regression tree gives the values of the whole test spl
   }
   assert.equal(leaves, 0, "leaves differ");
   assert.ok(largest <= 1e-5, `values differ by up to ${largest}`);
-  assert.deepEqual(out[ONNX_NAMES.value].dims, [test.n]);
+  assert.deepEqual(out[ONNX_REGRESSION_NAMES.value].dims, [test.n]);
 });
 
 Deno.test("rules of a regression tree: each leaf's value, spread and share; --top-k agreement counts leaves", async () => {

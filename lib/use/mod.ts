@@ -62,4 +62,11 @@ export {
   type TreeRules,
   treeRules,
 } from "./rules.ts";
-export { exportOnnx, ONNX_NAMES, ONNX_OPSET, type OnnxTree, treeOnnx } from "./onnx_export.ts";
+export {
+  exportOnnx,
+  ONNX_NAMES,
+  ONNX_OPSET,
+  ONNX_REGRESSION_NAMES,
+  type OnnxTree,
+  treeOnnx,
+} from "./onnx_export.ts";

@@ -52,6 +52,13 @@ export const ONNX_NAMES = {
   leafProbability: "leaf_probability",
   mixtureClass: "mixture_class",
   mixture: "mixture",
+} as const;
+
+/**
+ * The outputs of a regression tree's graph besides `leaf` and `leaf_probability` (it has no
+ * `class`, `probabilities`, `mixture_class` or `mixture`).
+ */
+export const ONNX_REGRESSION_NAMES = {
   value: "value",
   mixtureValue: "mixture_value",
 } as const;
@@ -161,7 +168,7 @@ export function treeOnnx(tree: OnnxTree): Uint8Array {
   }
   const init = [];
   const nodes = [];
-  const N = ONNX_NAMES;
+  const N = { ...ONNX_NAMES, ...ONNX_REGRESSION_NAMES };
 
   nodes.push(node("Cast", [N.input], ["x_double"], { to: DOUBLE }));
   let x = "x_double";

@@ -95,10 +95,10 @@ export interface RulesAgreement {
   /** Accuracy of the rules (as written) against the labels, when given (classification). */
   accuracy?: number;
   /**
-   * What the agreement fractions compare: the predicted `"class"`, or (regression trees) the
-   * `"leaf"` reached (the soft tree's max-leaf for `withMaxLeaf`).
+   * A regression tree's agreement compares the `"leaf"` reached (the soft tree's max-leaf for
+   * `withMaxLeaf`) instead of the class; absent for classification trees.
    */
-  compares: "class" | "leaf";
+  compares?: "leaf";
   /** A regression tree's rules (as written) scored against the rows' values, when given. */
   metrics?: RegressionMetrics;
 }
@@ -351,7 +351,6 @@ function rulesAgreement(
     withFullRules: withFull / n,
     withMaxLeaf: withMax / n,
     fullRulesWithMaxLeaf: fullWithMax / n,
-    compares: "class",
   };
   if (rows.y) out.accuracy = correct / n;
   return out;
