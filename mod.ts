@@ -26,11 +26,7 @@
  */
 
 // The tree.
-export {
-  type RegressionEval,
-  SoftDecisionTree,
-  type TreeOptions,
-} from "./lib/train/soft_tree.ts";
+export { type RegressionEval, SoftDecisionTree, type TreeOptions } from "./lib/train/soft_tree.ts";
 export { DEFAULT_TREE_CONFIG } from "./lib/tree/types.ts";
 export type {
   LossKind,
@@ -42,8 +38,8 @@ export type {
 } from "./lib/tree/types.ts";
 export {
   leafValues,
-  regressionMetrics,
   type RegressionMetrics,
+  regressionMetrics,
   type TargetScale,
   valueText,
 } from "./lib/tree/regression.ts";

@@ -188,7 +188,12 @@ Deno.test("tree.onnx of a regression tree gives the values of the whole test spl
   const session = await ort.InferenceSession.create(treeOnnx(tree));
   assert.deepEqual(
     [...session.outputNames].sort(),
-    [ONNX_NAMES.leaf, ONNX_NAMES.leafProbability, ONNX_REGRESSION_NAMES.mixtureValue, ONNX_REGRESSION_NAMES.value]
+    [
+      ONNX_NAMES.leaf,
+      ONNX_NAMES.leafProbability,
+      ONNX_REGRESSION_NAMES.mixtureValue,
+      ONNX_REGRESSION_NAMES.value,
+    ]
       .sort(),
   );
   const out = await session.run({
