@@ -26,11 +26,7 @@
  */
 
 // The tree.
-export {
-  type RegressionEval,
-  SoftDecisionTree,
-  type TreeOptions,
-} from "./lib/train/soft_tree.ts";
+export { type RegressionEval, SoftDecisionTree, type TreeOptions } from "./lib/train/soft_tree.ts";
 export { DEFAULT_TREE_CONFIG } from "./lib/tree/types.ts";
 export type {
   LossKind,
@@ -41,8 +37,8 @@ export type {
   TreeTask,
 } from "./lib/tree/types.ts";
 export {
-  regressionMetrics,
   type RegressionMetrics,
+  regressionMetrics,
   type TargetScale,
 } from "./lib/tree/regression.ts";
 export { leafClasses, leafDistributions, type Route } from "./lib/tree/inspect.ts";
