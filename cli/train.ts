@@ -535,7 +535,12 @@ export async function writeRunPictures(
           : `accuracy ${(r.test.accuracy * 100).toFixed(2)}%`
       }`,
     });
-    if (r.fit) await writeLearningCurves(file("curves.png"), r.fit.history, { title });
+    if (r.fit) {
+      await writeLearningCurves(file("curves.png"), r.fit.history, {
+        title,
+        score: r.tree.isRegression ? "r2" : "accuracy",
+      });
+    }
     info(`drew ${file("tree.png")}${r.fit ? ` and ${file("curves.png")}` : ""}`, quiet);
   }
   if (anim && anim.frameCount > 0) {
