@@ -151,7 +151,9 @@ export function labelsFromArray(
       const v = data[i];
       if (!Number.isInteger(v) || v < 0 || v >= MAX_CLASSES) {
         fail(
-          `${what} holds ${v} at row ${i}; labels must be integers from 0 to ${MAX_CLASSES - 1}`,
+          `${what} holds ${v} at row ${i}; labels must be integers from 0 to ${
+            MAX_CLASSES - 1
+          } (a regression target is read from a CSV file: csv:FILE with --task regression)`,
         );
       }
       y[i] = v;
