@@ -28,6 +28,7 @@ import {
   printRunResult,
   runOptionsFrom,
   runSummary,
+  scoreText,
   withAnimation,
   withTreeOptions,
   writeRunPictures,
@@ -128,6 +129,7 @@ async function distillAction(
   stops: StopSignals,
 ): Promise<void> {
   const splits = await loadDataFrom(o, quiet);
+  const regression = Boolean(splits.train.values);
   const transfer = o.transfer === undefined
     ? undefined
     : await loadUnlabeled(o.transfer, { like: splits.train });
@@ -169,7 +171,7 @@ async function distillAction(
       },
     }
     : undefined;
-  const fit = { ...fitOptionsFrom(o, "tree"), signal: stops.signal };
+  const fit = { ...fitOptionsFrom(o, "tree", regression), signal: stops.signal };
   const anim = withAnimation(o, fit, splits);
   const teacherBar = new ProgressBar("teacher", quiet);
   const labelBar = new ProgressBar("soft labels", quiet);
@@ -208,11 +210,13 @@ async function distillAction(
     },
     onTeacher: (t) => {
       for (const d of t.descriptions) info(`teacher: ${d}`, quiet);
-      const acc = (x: number) => (Number.isNaN(x) ? "unknown (no outputs for it)" : percent(x));
+      const acc = (x: number) =>
+        Number.isNaN(x) ? "unknown (no outputs for it)" : scoreText(x, regression);
+      const what = regression ? "" : " accuracy";
       info(
-        `teacher: ${t.loaded ? "loaded" : "trained and saved"} ${t.file}; validation accuracy ${
+        `teacher: ${t.loaded ? "loaded" : "trained and saved"} ${t.file}; validation${what} ${
           acc(t.valAccuracy)
-        }, test accuracy ${acc(t.testAccuracy)}`,
+        }, test${what} ${acc(t.testAccuracy)}`,
         quiet,
       );
     },
@@ -237,18 +241,20 @@ async function distillAction(
   info(
     Number.isNaN(result.fidelity)
       ? "fidelity to the teacher: unknown (the teacher's outputs do not cover the test split)"
-      : `fidelity to the teacher: ${percent(result.fidelity)} (max-leaf), ${
-        percent(result.fidelityMixture)
-      } (mixture)`,
+      : `fidelity to the teacher: ${scoreText(result.fidelity, regression)} (max-leaf), ${
+        scoreText(result.fidelityMixture, regression)
+      } (mixture)${regression ? ", the tree's values against the teacher's" : ""}`,
     quiet,
   );
   if (result.hard) {
     printRunResult(result.hard, "hard labels", quiet);
     const gain = d.test.accuracy - result.hard.test.accuracy;
     info(
-      `distillation ${gain >= 0 ? "gained" : "lost"} ${
-        (Math.abs(gain) * 100).toFixed(2)
-      } points of test accuracy`,
+      regression
+        ? `distillation ${gain >= 0 ? "gained" : "lost"} ${Math.abs(gain).toFixed(3)} of test R²`
+        : `distillation ${gain >= 0 ? "gained" : "lost"} ${
+          (Math.abs(gain) * 100).toFixed(2)
+        } points of test accuracy`,
       quiet,
     );
   }
@@ -261,8 +267,12 @@ async function distillAction(
     printJson({
       command: "distill",
       ...runSummary(d, out),
-      teacher_test_accuracy: result.teacherTestAccuracy,
-      teacher_val_accuracy: result.teacherValAccuracy,
+      ...(regression
+        ? { teacher_test_r2: result.teacherTestAccuracy, teacher_val_r2: result.teacherValAccuracy }
+        : {
+          teacher_test_accuracy: result.teacherTestAccuracy,
+          teacher_val_accuracy: result.teacherValAccuracy,
+        }),
       teachers: result.teachers.map((t) => ({
         kind: t.kind,
         file: t.file,
@@ -277,13 +287,16 @@ async function distillAction(
       temperature: result.temperature,
       fidelity: result.fidelity,
       fidelity_mixture: result.fidelityMixture,
-      soft_labels: {
-        samples: result.softLabels.samples,
-        mean_top_probability: result.softLabels.meanTopProbability,
-        mean_entropy: result.softLabels.meanEntropy,
-        nearly_one_hot: result.softLabels.nearlyOneHot,
-        teacher_accuracy: result.softLabels.agreement,
-      },
+      soft_labels: result.softLabels
+        ? {
+          samples: result.softLabels.samples,
+          mean_top_probability: result.softLabels.meanTopProbability,
+          mean_entropy: result.softLabels.meanEntropy,
+          nearly_one_hot: result.softLabels.nearlyOneHot,
+          teacher_accuracy: result.softLabels.agreement,
+        }
+        : undefined,
+      teacher_train: result.teacherTrain ?? undefined,
       hard_labels: result.hard ? runSummary(result.hard, `${out}/hard-labels`) : undefined,
       transfer: transfer ? { source: o.transfer, samples: transfer.n } : undefined,
       labels: labelsJson(splits.labels),

@@ -52,7 +52,11 @@ export async function exportFormat(tree: TreeCheckpoint, o: FormatOptions): Prom
   const spec = o.data ?? tree.data.source;
   let splits;
   try {
-    splits = await loadDataFrom({ data: spec, labelColumn: o.labelColumn }, quiet);
+    splits = await loadDataFrom({
+      data: spec,
+      labelColumn: o.labelColumn,
+      ...(tree.data.target ? { task: "regression" as const } : {}),
+    }, quiet);
   } catch (error) {
     throw new HintedError(
       `Cannot write rules: the data "${spec}" (for leaf shares and the agreement on the test ` +

@@ -62,14 +62,18 @@ export async function reportInterrupted(
     const ckpt = await loadTreeCheckpoint(out).catch(() => null);
     const state = await loadTreeState(out).catch(() => null);
     if (ckpt) {
+      const r2 = ckpt.config.task === "regression";
       await writeTreePicture(inDir(out, "tree.png"), ckpt, {
-        title: `${title}, best so far (interrupted): depth ${ckpt.config.depth}, val accuracy ${
-          percent(e.bestValAccuracy)
+        title: `${title}, best so far (interrupted): depth ${ckpt.config.depth}, val ${
+          r2 ? `R² ${e.bestValAccuracy.toFixed(3)}` : `accuracy ${percent(e.bestValAccuracy)}`
         }`,
       });
       const history = state?.fit.history ?? [];
       if (history.length) {
-        await writeLearningCurves(inDir(out, "curves.png"), history, { title });
+        await writeLearningCurves(inDir(out, "curves.png"), history, {
+          title,
+          score: r2 ? "r2" : "accuracy",
+        });
       }
       info(`drew ${inDir(out, "tree.png")}${history.length ? " and curves.png" : ""}`, quiet);
     }

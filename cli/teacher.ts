@@ -18,6 +18,7 @@ import {
 import { openTeacher, teacherFileKind } from "../lib/teacher/open.ts";
 import { openSoftLabelsTeacher } from "../lib/teacher/file_labels.ts";
 import { teacherSplitAccuracy } from "../lib/teacher/panel.ts";
+import { regressionMetrics } from "../lib/tree/regression.ts";
 import { loadTeacherState, TEACHER_STATE_FILE } from "../lib/teacher/train_state.ts";
 import { trainTeacherRun } from "../lib/teacher/train_run.ts";
 import { CheckpointError, DatasetError, TrainingInterruptedError } from "../lib/errors.ts";
@@ -358,7 +359,7 @@ function teacherEvalCommand() {
           : await openTeacher(path, splits.train, input);
         const bar = new ProgressBar("teacher", quiet);
         const t0 = performance.now();
-        const { accuracy } = await teacherSplitAccuracy([teacher], ds, splits.train, {
+        const { accuracy, values } = await teacherSplitAccuracy([teacher], ds, splits.train, {
           onProgress: (done, total) => bar.update(1, 1, done, total, {}),
         });
         const seconds = (performance.now() - t0) / 1000;
@@ -370,7 +371,15 @@ function teacherEvalCommand() {
         }
         // Described after the run: a model's outputs (logits or probabilities) are known by then.
         info(`teacher: ${teacher.describe()}`, quiet);
-        info(`teacher: ${o.split} accuracy ${percent(accuracy)} on ${ds.n} samples`, quiet);
+        // A regression teacher (one output on regression data) is scored by R², RMSE and MAE.
+        const reg = values && ds.values ? regressionMetrics(values, ds.values) : null;
+        info(
+          reg
+            ? `teacher: ${o.split} R² ${reg.r2.toFixed(3)}, RMSE ${reg.rmse.toPrecision(4)}, ` +
+              `MAE ${reg.mae.toPrecision(4)} on ${ds.n} samples`
+            : `teacher: ${o.split} accuracy ${percent(accuracy)} on ${ds.n} samples`,
+          quiet,
+        );
         if (o.json) {
           printJson({
             command: "teacher eval",
@@ -379,8 +388,17 @@ function teacherEvalCommand() {
             data: ds.source,
             split: o.split,
             samples: ds.n,
-            accuracy,
-            [`${o.split}_accuracy`]: accuracy,
+            ...(reg
+              ? {
+                task: "regression",
+                r2: reg.r2,
+                rmse: reg.rmse,
+                mae: reg.mae,
+                [`${o.split}_r2`]: reg.r2,
+                [`${o.split}_rmse`]: reg.rmse,
+                [`${o.split}_mae`]: reg.mae,
+              }
+              : { accuracy, [`${o.split}_accuracy`]: accuracy }),
             seconds,
             samples_per_second: ds.n / seconds,
             kernels: kernels?.description,

@@ -105,10 +105,14 @@ Deno.test("parseCsvDataset() uses integer labels as class indices as they are", 
   assert.equal(five.train.classes, 5);
 });
 
-Deno.test("parseCsvDataset() sorts non-integer numeric labels by value", () => {
+Deno.test("parseCsvDataset() sorts non-integer numeric labels by value as classes when asked", () => {
   const text = "1,10\n2,-1\n3,2.5\n4,10\n";
-  const { train } = parseCsvDataset(text, "r.csv", { valFraction: 0, testFraction: 0 });
+  const opts = { valFraction: 0, testFraction: 0 };
+  const { train } = parseCsvDataset(text, "r.csv", { ...opts, task: "classification" });
   assert.deepEqual(train.classNames, ["-1", "2.5", "10"]);
+  // Left to "auto", numbers that are not all whole are a regression target.
+  const values = parseCsvDataset(text, "r.csv", opts).train.values!;
+  assert.deepEqual([...values].sort((a, b) => a - b), [-1, 2.5, 10, 10]);
 });
 
 Deno.test("parseCsvDataset() finds the label column by name, index or from the end", () => {

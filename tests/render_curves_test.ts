@@ -52,3 +52,17 @@ Deno.test("writeLearningCurves() and writeTreePicture() write SVG or PNG by exte
   await assert.rejects(() => writeTreePicture(`${dir}/tree.jpg`, randomTree(2)), /\.svg or \.png/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("learningCurvesSvg() draws a regression tree's R², very negative values at the floor", () => {
+  const h = history(5).map((r, i) => ({ ...r, valAccuracy: i === 0 ? -7 : 0.1 * i }));
+  const svg = learningCurvesSvg(h, { score: "r2" });
+  assert.ok(svg.includes(">R² (max-leaf)</text>"));
+  assert.ok(!svg.includes("%</text>"), "R² is no percentage");
+  // Every point lies inside the plot, whose floor is -1 at the lowest.
+  const ys = [...svg.matchAll(/<circle cx="[^"]+" cy="([^"]+)"/g)].map((m) => Number(m[1]));
+  const box = svg.match(/<rect x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)" fill="none"/g)!;
+  assert.ok(box.length >= 2);
+  const [, top, height] = box[1].match(/y="([^"]+)" width="[^"]+" height="([^"]+)"/)!.map(Number);
+  assert.ok(ys.every((y) => y >= top - 1e-6 && y <= top + height + 1e-6), `${ys}`);
+  assert.ok(svg.includes(">-1.00</text>") || svg.includes(">-1</text>"), "the floor is labelled");
+});

@@ -94,6 +94,22 @@ export interface EvalResult {
   predMaxLeaf: Int32Array;
   /** Mixture predictions `[N]`. */
   predMixture: Int32Array;
+  /**
+   * Regression trees (from `SoftDecisionTree.evaluate` and the training loop; an engine's own
+   * `evaluate` refuses them): `accuracy` and `accuracyMixture` then hold R², the score runs
+   * maximise, `predMaxLeaf` the most probable leaf, and this the scores and values in the
+   * target's own units.
+   */
+  regression?: {
+    /** R², RMSE and MAE of the max-leaf values. */
+    maxLeaf: { r2: number; rmse: number; mae: number };
+    /** The same of the mixture values. */
+    mixture: { r2: number; rmse: number; mae: number };
+    /** Max-leaf values `[N]`. */
+    valueMaxLeaf: Float64Array;
+    /** Mixture values `[N]`. */
+    valueMixture: Float64Array;
+  };
 }
 
 /**

@@ -151,7 +151,9 @@ export function labelsFromArray(
       const v = data[i];
       if (!Number.isInteger(v) || v < 0 || v >= MAX_CLASSES) {
         fail(
-          `${what} holds ${v} at row ${i}; labels must be integers from 0 to ${MAX_CLASSES - 1}`,
+          `${what} holds ${v} at row ${i}; labels must be integers from 0 to ${
+            MAX_CLASSES - 1
+          } (a regression target is read from a CSV file: csv:FILE with --task regression)`,
         );
       }
       y[i] = v;
@@ -473,7 +475,12 @@ export function conformTo(
     }
   }
   const y = new Int32Array(ds.n).fill(-1);
-  if (options.labels) {
+  if (options.labels && like.values) {
+    // A regression target: the values as they are (the training split's scaling applies).
+    if (!ds.values) fail(`it has class labels, the training data a regression target`);
+    y.fill(0);
+  } else if (options.labels) {
+    if (ds.values) fail(`it has a regression target, the training data class labels`);
     const names = like.classNames ?? Array.from({ length: like.classes }, (_, i) => String(i));
     const index = new Map(names.map((name, k) => [name, k]));
     const own = ds.classNames ?? Array.from({ length: ds.classes }, (_, i) => String(i));
@@ -503,5 +510,8 @@ export function conformTo(
       ? { scaling: { min: [...like.scaling.min], max: [...like.scaling.max] } }
       : {}),
     ...(like.lightOnDark !== undefined ? { lightOnDark: like.lightOnDark } : {}),
+    ...(options.labels && like.values && ds.values
+      ? { values: ds.values, targetScaling: like.targetScaling }
+      : {}),
   };
 }

@@ -83,6 +83,7 @@ export function sliceRows(ds: Dataset, start: number, end: number): Dataset {
     y: ds.y.subarray(start, end),
     n: end - start,
     ...(ds.sourceRows ? { sourceRows: ds.sourceRows.subarray(start, end) } : {}),
+    ...(ds.values ? { values: ds.values.subarray(start, end) } : {}),
   };
 }
 

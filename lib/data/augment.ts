@@ -299,5 +299,11 @@ export function concatDatasets(a: Dataset, b: Dataset): Dataset {
     sourceRows.set(a.sourceRows);
     sourceRows.set(b.sourceRows, a.n);
   }
-  return { ...a, x, y, n: a.n + b.n, sourceRows };
+  let values: Float32Array | undefined;
+  if (a.values && b.values) {
+    values = new Float32Array(a.n + b.n);
+    values.set(a.values);
+    values.set(b.values, a.n);
+  }
+  return { ...a, x, y, n: a.n + b.n, sourceRows, ...(values ? { values } : {}) };
 }

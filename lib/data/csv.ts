@@ -7,7 +7,8 @@
 import { DatasetError } from "../errors.ts";
 import { Rng } from "../util/random.ts";
 import { MAX_CLASSES, pathName, readDataText } from "./_common.ts";
-import type { Dataset, Splits } from "./types.ts";
+import type { Dataset, DataTask, Splits } from "./types.ts";
+import { targetScale } from "../tree/regression.ts";
 
 /** Options of {@linkcode loadCsv} and {@linkcode parseCsvDataset}. */
 export interface CsvOptions {
@@ -34,6 +35,13 @@ export interface CsvOptions {
    * @default the number the labels imply (see {@linkcode loadCsv})
    */
   classes?: number;
+  /**
+   * What the label column holds: class labels, or a regression target (numbers; the splits
+   * then carry `values` and `targetScaling`). `"auto"` takes a column of numbers that are not
+   * all whole numbers as a regression target.
+   * @default "auto"
+   */
+  task?: DataTask;
   /**
    * Seed of the shuffle that splits the rows.
    * @default 0
@@ -196,7 +204,24 @@ export function parseCsvDataset(text: string, name: string, options: CsvOptions 
   if (blank >= 0) fail(`line ${data[blank].line}, ${columnName(label)} (the label) is empty`);
   const y = new Int32Array(n);
   let classNames: string[];
-  if (labels.every((l) => NUMBER.test(l) && Number.isInteger(Number(l)) && Number(l) >= 0)) {
+  const task = options.task ?? "auto";
+  const allNumbers = labels.every((l) => NUMBER.test(l));
+  const regression = task === "regression" ||
+    (task === "auto" && allNumbers && labels.some((l) => !Number.isInteger(Number(l))));
+  let values: Float32Array | null = null;
+  if (regression) {
+    const bad = labels.findIndex((l) => !NUMBER.test(l));
+    if (bad >= 0) {
+      fail(
+        `line ${data[bad].line}, ${columnName(label)} holds "${labels[bad]}", not a number ` +
+          `(a regression target must be numbers; pass --task classification for class labels)`,
+      );
+    }
+    values = Float32Array.from(labels, Number);
+    classNames = [hasHeader ? columns[label] : "value"];
+  } else if (
+    labels.every((l) => NUMBER.test(l) && Number.isInteger(Number(l)) && Number(l) >= 0)
+  ) {
     let max = 0;
     for (let r = 0; r < n; r++) {
       const v = Number(labels[r]);
@@ -243,6 +268,11 @@ export function parseCsvDataset(text: string, name: string, options: CsvOptions 
   }
   const order = new Rng(options.seed ?? 0).permutation(n);
 
+  // A regression target is standardised by the training rows' mean and deviation.
+  const targetScaling = values
+    ? targetScale(Array.from(order.subarray(0, nTrain), (r) => values![r]))
+    : undefined;
+
   // Min-max ranges over the training rows only.
   const min = new Array<number>(features).fill(Infinity);
   const max = new Array<number>(features).fill(-Infinity);
@@ -282,6 +312,9 @@ export function parseCsvDataset(text: string, name: string, options: CsvOptions 
       classNames: [...classNames],
       scaling: { min: [...min], max: [...max] },
       sourceRows,
+      ...(values
+        ? { values: Float32Array.from(sourceRows, (r) => values![r]), targetScaling }
+        : {}),
     };
   };
   return {

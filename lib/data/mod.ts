@@ -25,9 +25,9 @@ import { loadNpyPair, loadNpz } from "./npz.ts";
 import { type IdxDirOptions, loadIdxDir } from "./idx_dir.ts";
 import { labelReport } from "./labels.ts";
 import { loadMnist } from "./mnist.ts";
-import type { Dataset, LoadedSplits, Splits } from "./types.ts";
+import type { Dataset, DataTask, LoadedSplits, Splits } from "./types.ts";
 
-export type { Dataset, LoadedSplits, SplitRows, Splits } from "./types.ts";
+export type { Dataset, DataTask, LoadedSplits, SplitRows, Splits } from "./types.ts";
 export { IDX_TYPES, type IdxArray, type IdxData, type IdxType, parseIdx, readIdx } from "./idx.ts";
 export { type IdxDirOptions, idxFileRole, loadIdxDir } from "./idx_dir.ts";
 export { loadMnist, type MnistOptions } from "./mnist.ts";
@@ -147,6 +147,7 @@ async function loadTestData(
   const shape = train.imageShape;
   const splits = await loadSplits(spec, {
     labelColumn: rest.labelColumn,
+    task: train.values ? "regression" : "classification",
     delimiter: rest.delimiter,
     header: rest.header,
     match: rest.match,
@@ -236,10 +237,11 @@ function withSourceRows(splits: Splits): Splits {
  * ```
  */
 export function trainedShapeOptions(
-  data: { imageShape: [number, number, number] | null },
+  data: { imageShape: [number, number, number] | null; target?: unknown },
   meta: Record<string, unknown> = {},
-): { imageSize?: ImageSize; channels?: 1 | 3; testData?: string } {
-  const out: { imageSize?: ImageSize; channels?: 1 | 3; testData?: string } = {};
+): { imageSize?: ImageSize; channels?: 1 | 3; testData?: string; task?: DataTask } {
+  const out: { imageSize?: ImageSize; channels?: 1 | 3; testData?: string; task?: DataTask } = {};
+  if (data.target) out.task = "regression";
   if (data.imageShape) {
     const [height, width, channels] = data.imageShape;
     out.imageSize = { width, height };

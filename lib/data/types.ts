@@ -4,6 +4,12 @@
  * @module
  */
 
+/**
+ * What a data set's labels hold: classes, or a regression target; `"auto"` decides from the
+ * data (a column of numbers that are not all whole numbers is a regression target).
+ */
+export type DataTask = "classification" | "regression" | "auto";
+
 /** One split of a data set, held in memory. */
 export interface Dataset {
   /** Inputs, row-major `[N, F]`, images scaled to [0, 1]. */

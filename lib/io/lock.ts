@@ -128,6 +128,13 @@ function parseHolder(text: string): LockHolder | null {
  * ```
  */
 export async function acquireRunLock(dir: string, command: string): Promise<RunLock> {
+  const kind = await Deno.stat(dir).then((i) => (i.isDirectory ? "dir" : "other"), () => null);
+  if (kind === "other") {
+    throw new RunDirectoryError(
+      `The run directory "${dir}" is a file, not a folder`,
+      "give --out a folder's name (a new one is made)",
+    );
+  }
   await Deno.mkdir(dir, { recursive: true });
   const path = inDir(dir, LOCK_FILE);
   const mine: LockHolder = {

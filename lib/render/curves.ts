@@ -33,6 +33,12 @@ export interface CurvesOptions {
    * @default 900
    */
   width?: number;
+  /**
+   * What the records' accuracies hold: accuracy, or R² (a regression tree's records); R²
+   * below -1 is drawn at the plot's floor.
+   * @default "accuracy"
+   */
+  score?: "accuracy" | "r2";
 }
 
 const PLOT_H = 240;
@@ -94,7 +100,8 @@ function panel(
   );
   if (!xt.includes(1)) xt.unshift(1);
   const sx = (e: number) => left + ((e - 1) / (emax - 1)) * (right - left);
-  const sy = (v: number) => bottom - ((v - y0) / (y1 - y0 || 1)) * (bottom - top);
+  const sy = (v: number) =>
+    bottom - ((Math.min(y1, Math.max(y0, v)) - y0) / (y1 - y0 || 1)) * (bottom - top);
 
   out.push(text(x0 + w / 2, top - 14, title, { size: 14, bold: true, fill: INK }));
   for (const t of yt) {
@@ -176,6 +183,7 @@ export function learningCurvesSvg(records: CurvePoint[], options: CurvesOptions 
   const title = options.title ?? "Learning curves";
   const epochs = records.map((r) => r.epoch);
   const half = width / 2;
+  const r2 = options.score === "r2";
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
     `viewBox="0 0 ${width} ${height}" font-family="${FONT_FAMILY}" class="softtree-curves" ` +
@@ -193,7 +201,7 @@ export function learningCurvesSvg(records: CurvePoint[], options: CurvesOptions 
       panel(
         half,
         half,
-        "Accuracy (max-leaf)",
+        r2 ? "R² (max-leaf)" : "Accuracy (max-leaf)",
         epochs,
         [
           { name: "training", color: COLORS.train, values: records.map((r) => r.trainAccuracy) },
@@ -205,8 +213,8 @@ export function learningCurvesSvg(records: CurvePoint[], options: CurvesOptions 
             values: records.map((r) => r.valAccuracyMixture),
           },
         ],
-        (v) => `${num(100 * v, 1)}%`,
-        [0, 1],
+        r2 ? (v) => num(v, 2) : (v) => `${num(100 * v, 1)}%`,
+        r2 ? [-1, 1] : [0, 1],
       ),
     );
   }

@@ -22,6 +22,7 @@ import {
   loadOrTrainTeacher,
 } from "./load_or_train.ts";
 import { argmaxRows, type TrainTeacherResult } from "./model.ts";
+import { regressionMetrics } from "../tree/regression.ts";
 import { cachedTeacherLogits, type SoftLabelOptions } from "./soft_labels.ts";
 import type { AnyTeacher, TeacherInputOptions } from "./any.ts";
 import { inputOptionGiven, openTeacher, teacherFileKind } from "./open.ts";
@@ -40,6 +41,8 @@ export interface PanelMember {
   testAccuracy: number;
   /** Its class for each test input, `null` when it cannot label the test split. */
   testPredictions: Int32Array | null;
+  /** A regression teacher's value for each test input (else `null`, as is `testPredictions`). */
+  testValues?: Float32Array | null;
   /** The training, when it was trained here. */
   training: TrainTeacherResult | null;
 }
@@ -57,6 +60,8 @@ export interface TeacherPanel {
    * test split (a file of outputs for another source's rows).
    */
   testPredictions: Int32Array | null;
+  /** A regression panel's value for each test input (its members' outputs averaged). */
+  testValues?: Float32Array | null;
 }
 
 /** Options of {@linkcode teacherEnsemble}: how a missing softtree teacher is trained, how a model teacher's inputs are prepared. */
@@ -79,7 +84,9 @@ export function rowsOf(ds: Dataset, train: Dataset): Int32Array | undefined {
 
 /**
  * The class a teacher (or the mean of several) gives each row of `ds`, and its accuracy
- * there; `null` and `NaN` when a file of outputs has no rows for `ds`.
+ * there; `null` and `NaN` when a file of outputs has no rows for `ds`. For regression data
+ * (`ds.values`) and a teacher with one output: its values, `accuracy` their R² against the
+ * data's values, and no classes.
  *
  * @param teachers One teacher, or several whose logits are averaged.
  * @param ds A labelled split.
@@ -91,12 +98,16 @@ export async function teacherSplitAccuracy(
   ds: Dataset,
   train: Dataset,
   options: SoftLabelOptions = {},
-): Promise<{ accuracy: number; predictions: Int32Array | null }> {
+): Promise<{ accuracy: number; predictions: Int32Array | null; values?: Float32Array | null }> {
   const rows = rowsOf(ds, train);
   if (teachers.some((t) => t.kind === "soft-labels") && !rows) {
-    return { accuracy: NaN, predictions: null };
+    return { accuracy: NaN, predictions: null, values: null };
   }
   const logits = await meanLogits(teachers, ds.x, { ...options, rows, cacheDir: undefined });
+  if (ds.values && teachers[0].classes === 1) {
+    const r2 = ds.n ? regressionMetrics(logits, ds.values).r2 : NaN;
+    return { accuracy: r2, predictions: null, values: logits };
+  }
   const predictions = argmaxRows(logits, teachers[0].classes);
   let right = 0;
   for (let i = 0; i < ds.n; i++) if (predictions[i] === ds.y[i]) right++;
@@ -256,6 +267,7 @@ export async function teacherEnsemble(
         });
         m.testAccuracy = own.accuracy;
         m.testPredictions = own.predictions;
+        m.testValues = own.values;
       } else {
         const given = inputOptionGiven(options.input ?? {});
         if (kind === "softtree" && given) {
@@ -302,22 +314,31 @@ export async function softLabelsPanel(
       training: null,
       testAccuracy: own.accuracy,
       testPredictions: own.predictions,
+      testValues: own.values,
     }],
     foldOf: null,
     testAccuracy: own.accuracy,
     testPredictions: own.predictions,
+    testValues: own.values,
   };
 }
 
 async function panelTest(
   members: PanelMember[],
   splits: Splits,
-): Promise<{ testAccuracy: number; testPredictions: Int32Array | null }> {
+): Promise<
+  { testAccuracy: number; testPredictions: Int32Array | null; testValues?: Float32Array | null }
+> {
   if (members.length === 1) {
-    return { testAccuracy: members[0].testAccuracy, testPredictions: members[0].testPredictions };
+    const m = members[0];
+    return {
+      testAccuracy: m.testAccuracy,
+      testPredictions: m.testPredictions,
+      testValues: m.testValues,
+    };
   }
   const r = await teacherSplitAccuracy(members.map((m) => m.teacher), splits.test, splits.train);
-  return { testAccuracy: r.accuracy, testPredictions: r.predictions };
+  return { testAccuracy: r.accuracy, testPredictions: r.predictions, testValues: r.values };
 }
 
 async function meanLogits(

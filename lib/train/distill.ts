@@ -31,7 +31,15 @@ import { type TeacherInputOptions, type TeacherRecord, teacherRecord } from "../
 import { type SoftLabelsOptions, sourceRowCount, transferRows } from "../teacher/file_labels.ts";
 import { inDir } from "../io/atomic.ts";
 import { acquireRunLock } from "../io/lock.ts";
-import { type RunOptions, type RunResult, trainOrLoad, writeMetrics } from "./run.ts";
+import {
+  regressionMeta,
+  type RunOptions,
+  type RunResult,
+  trainOrLoad,
+  writeMetrics,
+} from "./run.ts";
+import { type RegressionMetrics, regressionMetrics, standardise } from "../tree/regression.ts";
+import { scaleOf } from "./score.ts";
 
 /** How to distill. */
 export interface DistillOptions extends RunOptions {
@@ -136,7 +144,8 @@ export interface DistillResult {
   teacherFile: string;
   /**
    * Fraction of test inputs where the tree's max-leaf prediction equals the teacher's (`NaN`
-   * when the teacher cannot label the test split).
+   * when the teacher cannot label the test split); for a regression tree, the R² of its
+   * values against the teacher's.
    */
   fidelity: number;
   /** The same for the tree's mixture prediction. */
@@ -146,9 +155,14 @@ export interface DistillResult {
   /**
    * The soft labels of the transfer set (the training split and any teacher-labelled
    * copies) at that temperature, against the rows' labels: the teacher's confidence there
-   * and its accuracy (before any mixing with hard labels).
+   * and its accuracy (before any mixing with hard labels). `null` for a regression tree.
    */
-  softLabels: SoftLabelStats;
+  softLabels: SoftLabelStats | null;
+  /**
+   * A regression teacher's outputs on the training rows against their values (R², RMSE, MAE,
+   * before any mixing with them); `null` for classification.
+   */
+  teacherTrain: RegressionMetrics | null;
 }
 
 /** Checks that transfer data fits the training rows it joins. */
@@ -196,6 +210,13 @@ export async function distill(splits: Splits, options: DistillOptions): Promise<
 
 async function distillLocked(splits: Splits, options: DistillOptions): Promise<DistillResult> {
   const temperature = options.temperature ?? 1;
+  const regression = Boolean(splits.train.values);
+  if (regression && (options.transfer || options.crossFit || (options.augment?.copies ?? 0) > 0)) {
+    throw new RangeError(
+      "A regression tree is distilled from its training rows only: --transfer, --cross-fit " +
+        "and --augment are for classification",
+    );
+  }
   options.onStage?.("teacher");
   // A missing teacher is trained with the shipped one's recipe (assets/teacher/README.md).
   const recipe = {
@@ -275,18 +296,26 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       allLogits.set(logits);
       allLogits.set(extraLogits, logits.length);
     }
-    const targets = softmaxT(allLogits, train.classes, temperature);
-    const stats = softLabelStats(
-      targets.subarray(0, labelled * train.classes),
-      train.y,
-      train.classes,
-    );
-    options.onSoftLabels?.(stats);
     const alpha = options.hardWeight ?? 0;
     if (!(alpha >= 0 && alpha <= 1)) {
       throw new RangeError(`The hard-label weight must be from 0 to 1, got ${alpha}`);
     }
-    if (alpha > 0) {
+    // A regression teacher's outputs are values: standardised like the data's own targets,
+    // mixed with them by the hard-label weight.
+    const teacherTrain = regression ? regressionMetrics(allLogits, train.values!) : null;
+    const targets = regression
+      ? standardise(
+        allLogits.map((v, i) => (1 - alpha) * v + alpha * train.values![i]),
+        scaleOf(train),
+      )
+      : softmaxT(allLogits, train.classes, temperature);
+    const stats = regression ? null : softLabelStats(
+      targets.subarray(0, labelled * train.classes),
+      train.y,
+      train.classes,
+    );
+    if (stats) options.onSoftLabels?.(stats);
+    if (alpha > 0 && !regression) {
       const k = train.classes;
       for (let i = 0; i < train.n; i++) {
         for (let c = 0; c < k; c++) targets[i * k + c] *= 1 - alpha;
@@ -323,8 +352,13 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       meta,
       teacherRecords: t.teachers as unknown as Record<string, unknown>[],
     });
-    const fidelity = agreement(distilled.test.predMaxLeaf, teacherTest);
-    const fidelityMixture = agreement(distilled.test.predMixture, teacherTest);
+    const g = distilled.test.regression, tv = panel.testValues;
+    const fidelity = g
+      ? (tv ? regressionMetrics(g.valueMaxLeaf, tv).r2 : NaN)
+      : agreement(distilled.test.predMaxLeaf, teacherTest);
+    const fidelityMixture = g
+      ? (tv ? regressionMetrics(g.valueMixture, tv).r2 : NaN)
+      : agreement(distilled.test.predMixture, teacherTest);
     const hardOut = inDir(options.out, "hard-labels");
     let hard: RunResult | null = null;
     if (options.compare) {
@@ -349,9 +383,11 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       teacherValAccuracy: t.valAccuracy,
       testAccuracy: distilled.test.accuracy,
       testAccuracyMixture: distilled.test.accuracyMixture,
+      ...(distilled.test.regression ? regressionMeta(distilled.val, distilled.test) : {}),
       fidelity,
       fidelityMixture,
-      softLabels: stats,
+      softLabels: stats ?? undefined,
+      teacherTrain: teacherTrain ?? undefined,
       transfer: extra ? { source: extra.source, samples: extra.n } : undefined,
       hardLabels: hard
         ? {
@@ -374,6 +410,7 @@ async function distillLocked(splits: Splits, options: DistillOptions): Promise<D
       fidelityMixture,
       temperature,
       softLabels: stats,
+      teacherTrain,
     };
   } finally {
     disposePanel(panel);

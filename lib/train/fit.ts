@@ -16,8 +16,10 @@ import type { TrainingHooks } from "../run/hooks.ts";
 import { driveSteps, driveStepsSync } from "../run/steps.ts";
 import { type CandidateEvent, type CandidateResult, Restarts } from "../run/restarts.ts";
 import { checkSamePlan } from "../run/state_file.ts";
-import type { PenaltyState, TreeParams } from "../tree/types.ts";
+import { isRegression, type PenaltyState, type TreeParams } from "../tree/types.ts";
 import { initParams } from "../tree/params.ts";
+import type { TargetScale } from "../tree/regression.ts";
+import { regressionTargets, scaleOf, scoreSplit } from "./score.ts";
 import { Rng } from "../util/random.ts";
 import type { EpochRecord } from "./types.ts";
 
@@ -367,8 +369,10 @@ class FitRun {
   readonly #stateEvery: number;
   #restarts: Restarts<WinnerState> = new Restarts(1);
   #fresh: PenaltyState | null = null;
-  #evalX: Float32Array;
-  #evalY: Int32Array;
+  /** Training rows scored after each epoch. */
+  #evalN: number;
+  /** A regression tree's standardisation (the training split's). */
+  #scale: TargetScale | undefined;
 
   constructor(engine: TreeEngine, train: Dataset, val: Dataset, options: FitOptions) {
     this.#engine = engine;
@@ -379,15 +383,15 @@ class FitRun {
     this.#baseLr = engine.config.learningRate;
     this.#secondsBefore = options.resume?.seconds ?? 0;
     this.#stateEvery = 1000 * (options.stateEvery ?? 5);
-    const evalN = Math.min(train.n, this.#plan.trainEvalSamples);
-    this.#evalX = train.x.subarray(0, evalN * train.features);
-    this.#evalY = train.y.subarray(0, evalN);
+    this.#evalN = Math.min(train.n, this.#plan.trainEvalSamples);
+    this.#scale = isRegression(engine.config) ? scaleOf(train) : undefined;
   }
 
   *run(): Steps<FitResult> {
     const engine = this.#engine, o = this.#o, plan = this.#plan;
     const cfg = engine.config;
-    const targets = o.targets ?? oneHot(this.#train.y, cfg.classes);
+    const targets = o.targets ??
+      (this.#scale ? regressionTargets(this.#train) : oneHot(this.#train.y, cfg.classes));
     if (targets.length !== this.#train.n * cfg.classes) {
       throw new RangeError(
         `Targets must be [${this.#train.n}, ${cfg.classes}], got ${targets.length} values`,
@@ -730,8 +734,8 @@ class FitRun {
   /** Validate after an epoch: its record, added to the history and told to `onEpoch`. */
   #endEpoch(s: Stretch, epoch: number, lr: number, sums: FitState["partial"]): EpochRecord {
     const engine = this.#engine, n = this.#train.n;
-    const trainEval = engine.evaluate(this.#evalX, this.#evalY);
-    const valEval = engine.evaluate(this.#val.x, this.#val.y);
+    const trainEval = scoreSplit(engine, this.#train, this.#scale, this.#evalN);
+    const valEval = scoreSplit(engine, this.#val, this.#scale);
     const record: EpochRecord = {
       epoch,
       trainLoss: sums.lossSum / n,

@@ -4,12 +4,15 @@
  * fits the leaves to the soft routing (each image spread over many leaves); max-leaf
  * prediction sends an image to one leaf, and this makes each leaf's class the one of the
  * images it actually wins. The refit is kept only when it raises the validation accuracy.
+ * A regression tree's leaves take the mean (standardised) target of their rows, kept when
+ * the validation R² rises ("accuracy" below means R² for them).
  *
  * @module
  */
 import type { TreeEngine } from "../backends/types.ts";
 import type { Dataset } from "../data/types.ts";
-import { treeSizes } from "../tree/types.ts";
+import { isRegression, treeSizes } from "../tree/types.ts";
+import { scoreSplit } from "./score.ts";
 
 /** What {@linkcode refitLeaves} did. */
 export interface RefitResult {
@@ -52,6 +55,7 @@ export function refitLeaves(
   prior = 1e-3,
 ): RefitResult {
   const k = engine.config.classes;
+  const regression = isRegression(engine.config);
   const { leaves } = treeSizes(engine.config.depth);
   if (targets.length !== train.n * k) {
     throw new RangeError(`Targets must be [${train.n}, ${k}], got ${targets.length} values`);
@@ -78,17 +82,20 @@ export function refitLeaves(
     }
     const was = argmax(before.phi, l, k);
     for (let c = 0; c < k; c++) {
-      phi[l * k + c] = Math.log((sum[l * k + c] + prior) / (count[l] + k * prior));
+      // a regression leaf takes its rows' mean target; a class leaf their smoothed frequencies
+      phi[l * k + c] = regression
+        ? sum[l * k + c] / count[l]
+        : Math.log((sum[l * k + c] + prior) / (count[l] + k * prior));
     }
     if (argmax(phi, l, k) !== was) changedLeaves++;
   }
-  const valBefore = engine.evaluate(val.x, val.y).accuracy;
+  const valBefore = scoreSplit(engine, val).accuracy;
   // Adam's state and the penalty's averages are left alone: setParams resets Adam, so they
   // are put back (the tree may be trained further).
   const adam = engine.getAdamState();
   engine.setParams({ ...before, phi });
   engine.setAdamState(adam);
-  const valAfter = engine.evaluate(val.x, val.y).accuracy;
+  const valAfter = scoreSplit(engine, val).accuracy;
   const kept = valAfter > valBefore;
   if (!kept) {
     engine.setParams(before);

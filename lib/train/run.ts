@@ -29,6 +29,8 @@ import {
   oneHot,
 } from "./fit.ts";
 import { refitLeaves, type RefitResult } from "./refit.ts";
+import { regressionTargets } from "./score.ts";
+import { leafSpread } from "../tree/regression.ts";
 import {
   removeTreeState,
   type SavedTreeState,
@@ -111,7 +113,7 @@ export interface RunResult {
 }
 
 /** The hyper-parameters that must match for a saved tree to be reused. */
-const SHAPE_KEYS = ["depth", "features", "classes", "loss", "learnBeta"] as const;
+const SHAPE_KEYS = ["depth", "features", "classes", "loss", "learnBeta", "task"] as const;
 
 /**
  * Train (or load) a tree for `splits`, evaluate it on validation and test, and save it in
@@ -135,6 +137,7 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
     ...options.config,
     features: splits.train.features,
     classes: splits.train.classes,
+    ...(splits.train.values ? { task: "regression" as const } : {}),
   };
   let tree: SoftDecisionTree;
   let loaded = false;
@@ -212,10 +215,12 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
         refit = refitLeaves(
           tree.engine,
           splits.train,
-          options.fit.targets ?? oneHot(splits.train.y, k),
+          options.fit.targets ??
+            (tree.isRegression ? regressionTargets(splits.train) : oneHot(splits.train.y, k)),
           splits.val,
         );
       }
+      if (tree.isRegression) tree.data.target!.leaves = trainLeafSpread(tree, splits.train);
     }
     val = tree.evaluate(splits.val);
     test = tree.evaluate(splits.test);
@@ -226,6 +231,7 @@ export async function trainOrLoad(splits: Splits, options: RunOptions): Promise<
         valAccuracy: val.accuracy,
         testAccuracy: test.accuracy,
         testAccuracyMixture: test.accuracyMixture,
+        ...(test.regression ? regressionMeta(val, test) : {}),
         bestEpoch: fitResult?.bestEpoch,
         date: new Date().toISOString(),
       };
@@ -321,6 +327,37 @@ async function fitTree(
     tree.dispose();
     throw stoppedIn(error, options.out, file);
   }
+}
+
+/**
+ * Per leaf, the share of (labelled) training rows it wins and the spread of their targets,
+ * for a regression tree's pictures and rules.
+ */
+function trainLeafSpread(
+  tree: SoftDecisionTree,
+  train: Splits["train"],
+): { share: number[]; std: (number | null)[] } {
+  const r = tree.evaluate(train);
+  return leafSpread(r.predMaxLeaf, train.values!, 2 ** tree.config.depth);
+}
+
+/**
+ * A regression tree's scores for a checkpoint's meta and metrics.json: R², RMSE and MAE of
+ * both prediction modes on the test split, and R² on the validation split. (`valAccuracy`,
+ * `testAccuracy` and `testAccuracyMixture` beside them hold R² too: they are what runs rank by.)
+ */
+export function regressionMeta(val: EvalResult, test: EvalResult): Record<string, number> {
+  const t = test.regression!, v = val.regression!;
+  return {
+    valR2: v.maxLeaf.r2,
+    valR2Mixture: v.mixture.r2,
+    testR2: t.maxLeaf.r2,
+    testRmse: t.maxLeaf.rmse,
+    testMae: t.maxLeaf.mae,
+    testR2Mixture: t.mixture.r2,
+    testRmseMixture: t.mixture.rmse,
+    testMaeMixture: t.mixture.mae,
+  };
 }
 
 /** Write `metrics.json` into a run directory atomically. */

@@ -18,12 +18,8 @@ import type { DataInfo, TreeCheckpoint } from "../io/types.ts";
 import { fit, fitAsync, type FitOptions, type FitResult } from "./fit.ts";
 import { type Route, route } from "../tree/inspect.ts";
 import { checkConfig, initParams } from "../tree/params.ts";
-import {
-  type RegressionMetrics,
-  regressionMetrics,
-  regressionValues,
-  targetScale,
-} from "../tree/regression.ts";
+import { type RegressionMetrics, regressionValues, targetScale } from "../tree/regression.ts";
+import { scoreSplit } from "./score.ts";
 import {
   DEFAULT_TREE_CONFIG,
   isRegression,
@@ -207,10 +203,13 @@ export class SoftDecisionTree {
     return isRegression(this.config);
   }
 
-  /** Accuracy of both prediction modes on a split (classification trees). */
+  /**
+   * Accuracy of both prediction modes on a split; for a regression tree, R² in `accuracy` and
+   * `accuracyMixture` and every score in `regression` (see `EvalResult`).
+   */
   evaluate(ds: Dataset): EvalResult {
     this.#checkData(ds);
-    return this.#engine.evaluate(ds.x, ds.y);
+    return scoreSplit(this.#engine, ds, this.#data.target);
   }
 
   /**
@@ -222,12 +221,13 @@ export class SoftDecisionTree {
     if (!ds.values) {
       throw new RangeError(`The data "${ds.source}" has no target values to score against`);
     }
-    const v = this.predictValues(ds.x);
+    if (!this.isRegression) throw new RangeError("evaluateRegression() is for regression trees");
+    const r = scoreSplit(this.#engine, ds, this.#data.target).regression!;
     return {
-      maxLeaf: regressionMetrics(v.maxLeaf, ds.values),
-      mixture: regressionMetrics(v.mixture, ds.values),
-      predMaxLeaf: v.maxLeaf,
-      predMixture: v.mixture,
+      maxLeaf: r.maxLeaf,
+      mixture: r.mixture,
+      predMaxLeaf: r.valueMaxLeaf,
+      predMixture: r.valueMixture,
     };
   }
 
