@@ -115,6 +115,16 @@ Deno.test("draw: a regression tree's leaves show their value, spread and share; 
   const leaves = s.leaves as { leaf: number; value: number; train_share: number }[];
   assert.deepEqual(leaves.map((v) => v.value), Array.from(values));
   assert.deepEqual(leaves.map((v) => v.train_share), spread.share);
+  // A test row of the CSV, loaded as a regression target: its true value beside it.
+  const item = await cli([
+    "draw",
+    ...["--model", run.dir, "--out", `${dir}/row.svg`, "--item", "2", "--json"],
+  ]);
+  assert.equal(item.code, 0, item.err);
+  const row = item.json();
+  assert.equal(typeof row.true_value, "number");
+  assert.equal(typeof row.value, "number");
+  assert.match(await Deno.readTextFile(`${dir}/row.svg`), /true price: \d/);
   const bad = await cli(["draw", "--model", run.dir, "--out", `${dir}/t.svg`, "--class", "3"]);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /regression tree has no classes/);
@@ -242,15 +252,17 @@ Deno.test("rules of a regression tree: each leaf's value, spread and share; --to
   const one = treeRules(tree, { topK: 1, train: splits.train, test });
   assert.ok(one.agreement!.withFullRules <= 1);
 
-  // The CLI, with the tree's data as the loaders give it today (its values may be absent).
+  // The CLI loads the tree's CSV as a regression target: spreads and the rules' R².
   const dir = await Deno.makeTempDir();
   const r = await cli(["export", "--model", run.dir, "--out", dir, "--format", "rules", "--json"]);
-  if (r.code === 0) {
-    const j = r.json();
-    assert.equal(j.task, "regression");
-    assert.equal(j.agreement_compares, "leaf");
-    assert.equal(j.agreement_with_full_rules, 1);
-  } else assert.match(r.err, /^error: Cannot write rules/m);
+  assert.equal(r.code, 0, r.err);
+  const j = r.json();
+  assert.equal(j.task, "regression");
+  assert.equal(j.agreement_compares, "leaf");
+  assert.equal(j.agreement_with_full_rules, 1);
+  assert.equal(typeof j.rules_r2, "number");
+  const written = JSON.parse(await Deno.readTextFile(`${dir}/rules.json`));
+  assert.ok(written.rules.some((rule: { trainStd: number | null }) => rule.trainStd! > 0));
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -271,4 +283,20 @@ Deno.test("eval's feature report on a regression tree: importances sum to 1, the
   } finally {
     soft.dispose();
   }
+});
+
+Deno.test("report --json of a regression tree: R², RMSE and MAE on the test split, no accuracy", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await cli(["report", "--model", run.dir, "--out", `${dir}/r.html`, "--json"]);
+  assert.equal(r.code, 0, r.err);
+  const j = r.json();
+  assert.equal(j.task, "regression");
+  assert.equal(j.scores_from, "test split");
+  assert.equal(j.test_accuracy, undefined);
+  for (const k of ["test_r2", "test_rmse", "test_mae", "test_r2_mixture"]) {
+    assert.equal(typeof j[k], "number", k);
+  }
+  const html = await Deno.readTextFile(`${dir}/r.html`);
+  assert.match(html, /Test scores: price/);
+  await Deno.remove(dir, { recursive: true });
 });
