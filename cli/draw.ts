@@ -177,11 +177,12 @@ export function drawCommand() {
       let index: number | undefined;
       if (wantsInput) {
         const spec = o.data ?? data.source;
-        info(`loading test images from "${spec}"`, o.quiet);
-        const { test } = await loadData(
-          spec,
-          o.data ? trainedShapeOptions(data) : trainedShapeOptions(data, tree.meta),
+        const shape = o.data ? trainedShapeOptions(data) : trainedShapeOptions(data, tree.meta);
+        info(
+          `loading the test ${data.imageShape ? "images" : "rows"} of "${shape.testData ?? spec}"`,
+          o.quiet,
         );
+        const { test } = await loadData(spec, shape);
         if (test.features !== config.features) {
           throw new RangeError(
             `Cannot draw a path: the test images of "${spec}" have ${test.features} features, ` +
