@@ -24,6 +24,10 @@
 #include "sdt_common.h"
 #include "cpu_pool.h"
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,7 +134,6 @@ struct sdt_ctx {
   const int32_t** rc;
   const float** rv;
   int32_t* rn;
-  int64_t* roff; /* [cap] where each row of a dense batch starts in tcol / tval */
   const float** rt;
   float* dpbuf; /* [threads, I + L] */
   /* on-the-fly CSR of a dense batch */
@@ -201,15 +204,15 @@ static int32_t ensure_cap(sdt_ctx* c, int rows) {
   size_t Ip = (size_t)c->Ip, IL = (size_t)(c->I + c->L), K = (size_t)c->K, L = (size_t)c->L;
   free(c->a), free(c->p), free(c->P), free(c->da), free(c->mix), free(c->v);
   free(c->dpleaf), free(c->lossv), free(c->dbetav), free((void*)c->rc), free((void*)c->rv);
-  free(c->rn), free(c->roff), free((void*)c->rt);
+  free(c->rn), free((void*)c->rt);
   c->a = xalloc(cap * Ip * 4), c->p = xalloc(cap * Ip * 4), c->P = xalloc(cap * IL * 4);
   c->da = xalloc(cap * Ip * 4), c->mix = xalloc(cap * K * 4), c->v = xalloc(cap * K * 4);
   c->dpleaf = xalloc(cap * L * 4), c->lossv = xalloc(cap * 8), c->dbetav = xalloc(cap * 8);
   c->rc = xalloc(cap * sizeof(void*)), c->rv = xalloc(cap * sizeof(void*));
-  c->rn = xalloc(cap * 4), c->rt = xalloc(cap * sizeof(void*)), c->roff = xalloc(cap * 8);
+  c->rn = xalloc(cap * 4), c->rt = xalloc(cap * sizeof(void*));
   c->cap = cap;
   if (!c->a || !c->p || !c->P || !c->da || !c->mix || !c->v || !c->dpleaf || !c->lossv ||
-      !c->dbetav || !c->rc || !c->rv || !c->rn || !c->rt || !c->roff) {
+      !c->dbetav || !c->rc || !c->rv || !c->rn || !c->rt) {
     c->cap = 0;
     return fail(SDT_ERR_MEMORY, "Cannot allocate scratch for a batch of %d rows", rows);
   }
@@ -237,7 +240,7 @@ void sdt_destroy(sdt_ctx* c) {
                 c->rowptr, c->col,   c->val,  c->tgt,  c->a,      c->p,           c->P,
                 c->da,     c->mix,   c->v,    c->dpleaf, c->lossv, c->dbetav,     (void*)c->rc,
                 (void*)c->rv, c->rn, (void*)c->rt, c->dpbuf, c->tcol, c->tval,
-                c->logqT, c->qT, c->gT, c->u, c->roff};
+                c->logqT, c->qT, c->gT, c->u};
   for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
   free(c);
 }
@@ -646,10 +649,25 @@ static void route_row(sdt_ctx* c, int s, int want_mix) {
   float* p = c->p + (size_t)s * c->Ip;
   float* P = c->P + (size_t)s * (I + L);
   sigmoid_row(p, a, c->beta, c->Ip);
+  /* level by level; 8 nodes a vector where a level holds 8 or more, their children's
+   * values interleaved (left, right) as node by node */
   P[0] = 1.0f;
-  for (int n = 0; n < I; n++) {
-    P[2 * n + 1] = P[n] * (1.0f - p[n]);
-    P[2 * n + 2] = P[n] * p[n];
+  for (int n0 = 0; n0 < I; n0 = 2 * n0 + 1) {
+    const int n1 = 2 * n0 + 1;
+    if (n1 - n0 >= 8) {
+      const v8i lo = {0, 8, 1, 9, 2, 10, 3, 11}, hi = {4, 12, 5, 13, 6, 14, 7, 15};
+      for (int m = n0; m < n1; m += 8) {
+        const v8f Pn = ld8(P + m), pn = ld8(p + m);
+        const v8f l = Pn * (1.0f - pn), r = Pn * pn;
+        st8(P + 2 * m + 1, __builtin_shuffle(l, r, lo));
+        st8(P + 2 * m + 9, __builtin_shuffle(l, r, hi));
+      }
+    } else {
+      for (int n = n0; n < n1; n++) {
+        P[2 * n + 1] = P[n] * (1.0f - p[n]);
+        P[2 * n + 2] = P[n] * p[n];
+      }
+    }
   }
   if (!want_mix) return;
   /* mix [K] = P^leaf [L] . Q [L, K], along L (8 partial sums per class) */
@@ -783,23 +801,47 @@ static double penalty_prepare(sdt_ctx* c, int B) {
   return C;
 }
 
-/* Back-propagate row s from dpleaf through the tree into da [s, Ip] and dbetav[s]. */
-static void backward_row(sdt_ctx* c, int s, float* dP) {
+/* Back-propagate row s from dpleaf through the tree into da [s, Ip] and (with want_db)
+ * dbetav[s]. Level by level from the leaves up, 8 nodes a vector on the levels that hold 8 or
+ * more: a node needs only its children's dP, so a level's nodes are independent; each value is
+ * the same expression as node by node (so the same bits), and the levels run from the last
+ * node down, so dbeta's double sum adds the nodes in the same order (n from I - 1 to 0). */
+static void backward_row(sdt_ctx* c, int s, float* dP, int want_db) {
   int I = c->I, L = c->L, Ip = c->Ip;
   const float* a = c->a + (size_t)s * Ip;
   const float* p = c->p + (size_t)s * Ip;
   const float* P = c->P + (size_t)s * (I + L);
+  const float* cnum = c->cnum;
+  const float* cden = c->cden;
   float* da = c->da + (size_t)s * Ip;
   memcpy(dP + I, c->dpleaf + (size_t)s * L, (size_t)L * 4);
   const float beta = c->beta;
   double db = 0;
-  for (int n = I - 1; n >= 0; n--) {
-    const float dl = dP[2 * n + 1], dr = dP[2 * n + 2], pn = p[n], Pn = P[n];
-    const float dp = Pn * (dr - dl) + c->cnum[n] * Pn;
-    dP[n] = dl * (1.0f - pn) + dr * pn + c->cnum[n] * pn + c->cden[n];
-    const float dz = dp * pn * (1.0f - pn);
-    da[n] = dz * beta;
-    db += (double)dz * a[n];
+  for (int d = c->D - 1; d >= 0; d--) {
+    const int n0 = (1 << d) - 1, n1 = 2 * n0 + 1; /* the level's nodes [n0, n1) */
+    if (n1 - n0 >= 8) {
+      const v8i even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
+      for (int m = n1 - 8; m >= n0; m -= 8) {
+        const v8f c0 = ld8(dP + 2 * m + 1), c1 = ld8(dP + 2 * m + 9);
+        const v8f dl = __builtin_shuffle(c0, c1, even), dr = __builtin_shuffle(c0, c1, odd);
+        const v8f pn = ld8(p + m), Pn = ld8(P + m), cn = ld8(cnum + m);
+        const v8f dp = Pn * (dr - dl) + cn * Pn;
+        st8(dP + m, dl * (1.0f - pn) + dr * pn + cn * pn + ld8(cden + m));
+        const v8f dz = dp * pn * (1.0f - pn);
+        st8(da + m, dz * beta);
+        if (want_db)
+          for (int q = 7; q >= 0; q--) db += (double)dz[q] * a[m + q];
+      }
+    } else {
+      for (int n = n1 - 1; n >= n0; n--) {
+        const float dl = dP[2 * n + 1], dr = dP[2 * n + 2], pn = p[n], Pn = P[n];
+        const float dp = Pn * (dr - dl) + cnum[n] * Pn;
+        dP[n] = dl * (1.0f - pn) + dr * pn + cnum[n] * pn + cden[n];
+        const float dz = dp * pn * (1.0f - pn);
+        da[n] = dz * beta;
+        if (want_db) db += (double)dz * a[n];
+      }
+    }
   }
   for (int n = I; n < Ip; n++) da[n] = 0;
   c->dbetav[s] = db;
@@ -878,8 +920,8 @@ static void route_loss_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, cons
 /* Rows [s0, s1) back-propagated, with the scratch of chunk `chunk` (one per thread). */
 static void backward_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, const void* arg) {
   float* dP = c->dpbuf + (size_t)chunk * (c->I + c->L);
-  (void)arg;
-  for (int64_t s = s0; s < s1; s++) backward_row(c, (int)s, dP);
+  const int want_db = *(const int*)arg;
+  for (int64_t s = s0; s < s1; s++) backward_row(c, (int)s, dP, want_db);
 }
 
 /* Nodes [n0, n1) of gb = sum_s da_s, each over the rows in order. */
@@ -910,7 +952,9 @@ static void batch_objective(sdt_ctx* c, int B, int want_grad, double* loss, doub
   *penalty = penalty_prepare(c, B);
   if (!want_grad) return;
   /* one chunk per thread: each has its own dP scratch */
-  par_range(c, B, 1, nt, (double)B * I * 8, backward_range, NULL);
+  /* dbeta only where it is used: a learned beta's Adam step, or sdt_gradients (no adam) */
+  const int want_db = c->learn_beta || !adam;
+  par_range(c, B, 1, nt, (double)B * I * 8, backward_range, &want_db);
   backward_linear(c, B, adam);
   par_range(c, c->Ip, 16, 0, (double)B * c->Ip, bias_grad_range, &B);
   double gbeta = 0;
@@ -949,55 +993,72 @@ typedef struct {
   const float* targets;
 } dense_arg;
 
-/* Rows [s0, s1) of a dense batch: their non-zero counts. */
-static void count_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, const void* arg) {
-  const dense_arg* a = (const dense_arg*)arg;
-  size_t F = c->F;
-  (void)chunk;
-  for (int64_t s = s0; s < s1; s++) {
-    const float* row = a->x + (size_t)s * F;
-    int32_t n = 0;
-    for (size_t j = 0; j < F; j++) n += row[j] != 0.0f;
-    c->rn[s] = n;
+#ifdef __AVX2__
+/* For each mask of 8 lanes, the lanes set, first to last (then zeros): the permutation that
+ * packs a vector's non-zero inputs to its front. */
+static int32_t g_pack[256][8] __attribute__((aligned(32)));
+__attribute__((constructor)) static void pack_table(void) {
+  for (int m = 0; m < 256; m++) {
+    int k = 0;
+    for (int i = 0; i < 8; i++)
+      if (m >> i & 1) g_pack[m][k++] = i;
+    while (k < 8) g_pack[m][k++] = 0;
   }
 }
+#endif
 
-/* Rows [s0, s1) of a dense batch: their CSR copy at roff, and the views. */
+/* The non-zero inputs of row [F] into col, val (room for F each, every slot may be written):
+ * their count. In input order, so the same list as a scan that keeps x != 0 one by one (NaN
+ * kept, +-0 dropped). With AVX2, 8 inputs a step: a compare gives the mask of the non-zero
+ * ones, a table the permutation that packs them to the vector's front, and the whole vector of
+ * values (and of their columns) is stored at the next free place, of which the next step keeps
+ * only the packed part; the rest, one input at a time without a branch. */
+static int32_t sparse_row(const float* restrict row, size_t F, int32_t* restrict col,
+                          float* restrict val) {
+  int32_t e = 0;
+  size_t j = 0;
+#ifdef __AVX2__
+  const __m256 zero = _mm256_setzero_ps();
+  for (; j + 8 <= F; j += 8) {
+    const __m256 v = _mm256_loadu_ps(row + j);
+    const int m = _mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ));
+    const __m256i perm = _mm256_load_si256((const __m256i*)g_pack[m]);
+    _mm256_storeu_ps(val + e, _mm256_permutevar8x32_ps(v, perm));
+    _mm256_storeu_si256((__m256i*)(col + e), _mm256_add_epi32(perm, _mm256_set1_epi32((int)j)));
+    e += __builtin_popcount((unsigned)m); /* e <= j, so the stores stay below j + 8 <= F */
+  }
+#endif
+  for (; j < F; j++) {
+    col[e] = (int32_t)j, val[e] = row[j];
+    e += row[j] != 0.0f;
+  }
+  return e;
+}
+
+/* Rows [s0, s1) of a dense batch: their sparse copies (row s at s F in tcol / tval), and the
+ * views. */
 static void copy_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, const void* arg) {
   const dense_arg* a = (const dense_arg*)arg;
   size_t F = c->F;
   (void)chunk;
   for (int64_t s = s0; s < s1; s++) {
-    const float* row = a->x + (size_t)s * F;
-    int32_t* col = c->tcol + c->roff[s];
-    float* val = c->tval + c->roff[s];
-    /* without a branch per input (MNIST's zeros fall in no pattern a predictor learns): every
-     * input is written at the next free place, which only a non-zero one then keeps; past the
-     * row's last non-zero, into a dummy, so that no write leaves the row */
-    int32_t n = c->rn[s], e = 0, cdummy;
-    float vdummy;
-    for (size_t j = 0; j < F; j++) {
-      int32_t* cd = e < n ? col + e : &cdummy;
-      float* vd = e < n ? val + e : &vdummy;
-      *cd = (int32_t)j, *vd = row[j];
-      e += row[j] != 0.0f;
-    }
+    int32_t* col = c->tcol + (size_t)s * F;
+    float* val = c->tval + (size_t)s * F;
+    c->rn[s] = sparse_row(a->x + (size_t)s * F, F, col, val);
     c->rc[s] = col, c->rv[s] = val;
     c->rt[s] = a->targets ? a->targets + (size_t)s * c->K : NULL;
   }
 }
 
-/* Point rc/rv/rn at a CSR copy of the dense rows x [B, F] (and rt at targets, if any): the
- * rows' non-zero counts, then the copy, both split by rows. */
+/* Point rc/rv/rn at a sparse copy of the dense rows x [B, F] (and rt at targets, if any), split
+ * by rows. Each row has room for F inputs, so one pass makes the copy (no count first): the
+ * scratch is twice the batch's size, and only the non-zero part of a row is read again. */
 static int32_t view_dense(sdt_ctx* c, const float* x, const float* targets, int B) {
   int32_t st = ensure_cap(c, B);
   if (st) return st;
+  if ((st = ensure_tmp(c, (int64_t)B * c->F))) return st;
   const dense_arg a = {x, targets};
   double work = (double)B * c->F / 4; /* a compare is cheaper than a multiply-add */
-  par_range(c, B, 1, 0, work, count_range, &a);
-  int64_t nnz = 0;
-  for (int s = 0; s < B; s++) c->roff[s] = nnz, nnz += c->rn[s];
-  if ((st = ensure_tmp(c, nnz))) return st;
   par_range(c, B, 1, 0, work, copy_range, &a);
   return SDT_OK;
 }
