@@ -9,16 +9,22 @@
  * Why it is fast on two cores:
  * - Inputs are kept as sparse rows (MNIST is ~80% zero pixels): x . w and the w-gradient
  *   touch only a row's non-zero features. The resident training set is converted to CSR
- *   once; batches passed in dense are converted on the fly (a cheap scan).
+ *   once; batches passed in dense are converted on the fly (a vectorised scan, 8 inputs a
+ *   step). Where the sparse rows stop paying: bench/results/tree_hotpath.md ("Sparse or
+ *   dense": inputs denser than about 17-28% non-zeros).
  * - The filters are stored feature-major, wT [F, Ip] with Ip = I rounded up to 8, so that
  *   one non-zero feature updates a contiguous run of nodes: the inner loops are 8-wide
- *   vector FMAs (GCC vector extensions), blocked by 64 nodes so that a block of wT stays
- *   in cache while the batch streams past it. Padding nodes have zero weights and zero
- *   gradients, so Adam leaves them at zero.
- * - Adam is one dense, vectorised pass (no lazy tricks: exactness first).
- * - OpenMP splits large work by node blocks, features or samples, never by splitting a
- *   sum: every number is summed in the same order whatever the thread count, so results
- *   are deterministic (and identical across thread counts).
+ *   vector multiply-adds (GCC vector extensions), blocked by 64 nodes so that a block of wT
+ *   stays in cache while the batch streams past it. Padding nodes have zero weights and zero
+ *   gradients, so Adam leaves them at zero. Trees of several node blocks take the weight
+ *   gradient by features (each gradient vector summed in registers, written once).
+ * - The passes through the tree (path probabilities, the backward pass) run level by level,
+ *   8 nodes a vector.
+ * - Adam is dense and vectorised (no lazy tricks: exactness first), fused into the weight
+ *   gradient's pass while the gradient is in cache.
+ * - The thread pool (cpu_pool.h) splits large work by node blocks, features or samples,
+ *   never by splitting a sum: every number is summed in the same order whatever the thread
+ *   count, so results are deterministic (and identical across thread counts).
  */
 #define _GNU_SOURCE /* sched_getaffinity, in cpu_pool.h */
 #include "sdt_common.h"
