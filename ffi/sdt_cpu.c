@@ -9,20 +9,30 @@
  * Why it is fast on two cores:
  * - Inputs are kept as sparse rows (MNIST is ~80% zero pixels): x . w and the w-gradient
  *   touch only a row's non-zero features. The resident training set is converted to CSR
- *   once; batches passed in dense are converted on the fly (a cheap scan).
+ *   once; batches passed in dense are converted on the fly (a vectorised scan, 8 inputs a
+ *   step). Where the sparse rows stop paying: bench/results/tree_hotpath.md ("Sparse or
+ *   dense": inputs denser than about 17-28% non-zeros).
  * - The filters are stored feature-major, wT [F, Ip] with Ip = I rounded up to 8, so that
  *   one non-zero feature updates a contiguous run of nodes: the inner loops are 8-wide
- *   vector FMAs (GCC vector extensions), blocked by 64 nodes so that a block of wT stays
- *   in cache while the batch streams past it. Padding nodes have zero weights and zero
- *   gradients, so Adam leaves them at zero.
- * - Adam is one dense, vectorised pass (no lazy tricks: exactness first).
- * - OpenMP splits large work by node blocks, features or samples, never by splitting a
- *   sum: every number is summed in the same order whatever the thread count, so results
- *   are deterministic (and identical across thread counts).
+ *   vector multiply-adds (GCC vector extensions), blocked by 64 nodes so that a block of wT
+ *   stays in cache while the batch streams past it. Padding nodes have zero weights and zero
+ *   gradients, so Adam leaves them at zero. Trees of several node blocks take the weight
+ *   gradient by features (each gradient vector summed in registers, written once).
+ * - The passes through the tree (path probabilities, the backward pass) run level by level,
+ *   8 nodes a vector.
+ * - Adam is dense and vectorised (no lazy tricks: exactness first), fused into the weight
+ *   gradient's pass while the gradient is in cache.
+ * - The thread pool (cpu_pool.h) splits large work by node blocks, features or samples,
+ *   never by splitting a sum: every number is summed in the same order whatever the thread
+ *   count, so results are deterministic (and identical across thread counts).
  */
 #define _GNU_SOURCE /* sched_getaffinity, in cpu_pool.h */
 #include "sdt_common.h"
 #include "cpu_pool.h"
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 #include <math.h>
 #include <stdio.h>
@@ -92,7 +102,7 @@ int32_t sdt_probe(char* info, int32_t cap) {
 /* ---------------------------------------------------------------- context */
 
 struct sdt_ctx {
-  int D, F, K, I, L, Ip, BW, loss, learn_beta, threads;
+  int D, F, K, I, L, Ip, BW, bw_shift, loss, learn_beta, threads;
   double strength, decay, window, lr;
   float beta;
   float* wT;  /* [Ip / BW, F, BW]: w's transpose in blocks of BW nodes (see widx) */
@@ -123,16 +133,22 @@ struct sdt_ctx {
   float* tgt; /* [N, K] */
   /* batch scratch, capacity cap rows */
   int cap;
-  float *a, *p, *P, *da; /* [cap, Ip], [cap, Ip], [cap, I + L], [cap, Ip] */
+  float *a, *p, *P; /* [cap, Ip], [cap, Ip], [cap, I + L] */
+  float* da;         /* [Ip / BW, cap, BW]: by node blocks, see daidx */
   float *mix, *v;        /* [cap, K] */
   float* dpleaf;         /* [cap, L] */
   double *lossv, *dbetav; /* [cap] */
   const int32_t** rc;
   const float** rv;
   int32_t* rn;
-  int64_t* roff; /* [cap] where each row of a dense batch starts in tcol / tval */
   const float** rt;
   float* dpbuf; /* [threads, I + L] */
+  /* the batch by features (CSC), for the weight gradient: feature j's entries are
+   * [fptr[j], fptr[j + 1]) of frow (row in the batch, increasing) and fval */
+  int64_t *fptr, *fcur; /* [F + 1] */
+  int32_t* frow;
+  float* fval;
+  int64_t fcap;
   /* on-the-fly CSR of a dense batch */
   int64_t tcap;
   int32_t* tcol;
@@ -147,6 +163,14 @@ struct sdt_ctx {
 static inline size_t widx(const sdt_ctx* c, size_t j, size_t n) {
   size_t BW = (size_t)c->BW;
   return (n / BW) * (size_t)c->F * BW + j * BW + n % BW;
+}
+
+/* Where d objective / d a of (row s, node n) lives in da: by blocks of BW nodes, each block
+ * [cap, BW] and contiguous, so that the weight gradient's pass over one block reads rows BW
+ * floats apart (rows Ip floats apart, 4 KB at depth 10, fall into the same few cache sets). */
+static inline size_t daidx(const sdt_ctx* c, size_t s, size_t n) {
+  const int sh = c->bw_shift; /* BW = 2^bw_shift */
+  return (((n >> sh) * (size_t)c->cap + s) << sh) + (n & (((size_t)1 << sh) - 1));
 }
 
 static void* xalloc(size_t bytes) {
@@ -201,15 +225,15 @@ static int32_t ensure_cap(sdt_ctx* c, int rows) {
   size_t Ip = (size_t)c->Ip, IL = (size_t)(c->I + c->L), K = (size_t)c->K, L = (size_t)c->L;
   free(c->a), free(c->p), free(c->P), free(c->da), free(c->mix), free(c->v);
   free(c->dpleaf), free(c->lossv), free(c->dbetav), free((void*)c->rc), free((void*)c->rv);
-  free(c->rn), free(c->roff), free((void*)c->rt);
+  free(c->rn), free((void*)c->rt);
   c->a = xalloc(cap * Ip * 4), c->p = xalloc(cap * Ip * 4), c->P = xalloc(cap * IL * 4);
   c->da = xalloc(cap * Ip * 4), c->mix = xalloc(cap * K * 4), c->v = xalloc(cap * K * 4);
   c->dpleaf = xalloc(cap * L * 4), c->lossv = xalloc(cap * 8), c->dbetav = xalloc(cap * 8);
   c->rc = xalloc(cap * sizeof(void*)), c->rv = xalloc(cap * sizeof(void*));
-  c->rn = xalloc(cap * 4), c->rt = xalloc(cap * sizeof(void*)), c->roff = xalloc(cap * 8);
+  c->rn = xalloc(cap * 4), c->rt = xalloc(cap * sizeof(void*));
   c->cap = cap;
   if (!c->a || !c->p || !c->P || !c->da || !c->mix || !c->v || !c->dpleaf || !c->lossv ||
-      !c->dbetav || !c->rc || !c->rv || !c->rn || !c->rt || !c->roff) {
+      !c->dbetav || !c->rc || !c->rv || !c->rn || !c->rt) {
     c->cap = 0;
     return fail(SDT_ERR_MEMORY, "Cannot allocate scratch for a batch of %d rows", rows);
   }
@@ -237,7 +261,7 @@ void sdt_destroy(sdt_ctx* c) {
                 c->rowptr, c->col,   c->val,  c->tgt,  c->a,      c->p,           c->P,
                 c->da,     c->mix,   c->v,    c->dpleaf, c->lossv, c->dbetav,     (void*)c->rc,
                 (void*)c->rv, c->rn, (void*)c->rt, c->dpbuf, c->tcol, c->tval,
-                c->logqT, c->qT, c->gT, c->u, c->roff};
+                c->logqT, c->qT, c->gT, c->u, c->fptr, c->fcur, c->frow, c->fval};
   for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
   free(c);
 }
@@ -254,6 +278,7 @@ int32_t sdt_create(sdt_ctx** out, int32_t depth, int32_t features, int32_t class
   c->D = depth, c->F = features, c->K = classes, c->L = 1 << depth, c->I = c->L - 1;
   c->Ip = (c->I + 7) / 8 * 8;
   c->BW = c->Ip >= 64 ? 64 : c->Ip; /* Ip is a multiple of 64 from depth 6 on */
+  while ((1 << c->bw_shift) < c->BW) c->bw_shift++; /* BW is 8, 16, 32 or 64 */
   c->loss = loss_kind, c->learn_beta = learn_beta != 0;
   c->strength = penalty_strength, c->decay = penalty_decay, c->window = ema_window;
   c->lr = learning_rate, c->beta = (float)inv_temp;
@@ -271,9 +296,10 @@ int32_t sdt_create(sdt_ctx** out, int32_t depth, int32_t features, int32_t class
   c->cden = xalloc(I * 4);
   c->snum = xalloc(I * 8), c->sden = xalloc(I * 8);
   c->dpbuf = xalloc((size_t)c->threads * (c->I + c->L) * 4);
+  c->fptr = xalloc(((size_t)c->F + 1) * 8), c->fcur = xalloc(((size_t)c->F + 1) * 8);
   if (!c->wT || !c->mw || !c->vw || !c->gw || !c->b || !c->mb || !c->vb || !c->gb || !c->phi ||
       !c->mphi || !c->vphi || !c->gphi || !c->logq || !c->q || !c->logqT || !c->qT || !c->gT || !c->u || !c->leaf_arg || !c->num ||
-      !c->den || !c->cnum || !c->cden || !c->snum || !c->sden || !c->dpbuf) {
+      !c->den || !c->cnum || !c->cden || !c->snum || !c->sden || !c->dpbuf || !c->fptr || !c->fcur) {
     sdt_destroy(c);
     return fail(SDT_ERR_MEMORY, "Cannot allocate a tree of depth %d over %d features", depth,
                 features);
@@ -416,19 +442,6 @@ static inline __attribute__((always_inline)) void fwd_kernel(
   for (int q = 0; q < NV; q++) st8(out + 8 * q, acc[q]);
 }
 
-/* G[col[e], 0 .. 8NV) += val[e] d[0 .. 8NV) for every e. */
-static inline __attribute__((always_inline)) void grad_kernel(
-    float* restrict G, size_t Ip, const float* restrict d, const int32_t* restrict col,
-    const float* restrict val, int nnz, const int NV) {
-  v8f dv[8];
-  for (int q = 0; q < NV; q++) dv[q] = ld8(d + 8 * q);
-  for (int e = 0; e < nnz; e++) {
-    float* g = G + (size_t)col[e] * Ip;
-    const float x = val[e];
-    for (int q = 0; q < NV; q++) st8(g + 8 * q, ld8(g + 8 * q) + x * dv[q]);
-  }
-}
-
 static int block_vectors(const sdt_ctx* c) { return c->BW / 8; }
 
 static void fwd_block(sdt_ctx* c, int s, int blk, int NV) {
@@ -441,21 +454,6 @@ static void fwd_block(sdt_ctx* c, int s, int blk, int NV) {
     case 4: fwd_kernel(out, W, Ip, bias, c->rc[s], c->rv[s], c->rn[s], 4); break;
     case 2: fwd_kernel(out, W, Ip, bias, c->rc[s], c->rv[s], c->rn[s], 2); break;
     default: fwd_kernel(out, W, Ip, bias, c->rc[s], c->rv[s], c->rn[s], 1); break;
-  }
-}
-
-static void grad_block(sdt_ctx* c, int s, int blk, int NV, int e0, int e1) {
-  size_t n0 = (size_t)blk * 8 * NV, Ip = c->BW;
-  const float* d = c->da + (size_t)s * c->Ip + n0;
-  float* G = c->gw + (size_t)blk * c->F * c->BW;
-  const int32_t* col = c->rc[s] + e0;
-  const float* val = c->rv[s] + e0;
-  int nnz = e1 - e0;
-  switch (NV) {
-    case 8: grad_kernel(G, Ip, d, col, val, nnz, 8); break;
-    case 4: grad_kernel(G, Ip, d, col, val, nnz, 4); break;
-    case 2: grad_kernel(G, Ip, d, col, val, nnz, 2); break;
-    default: grad_kernel(G, Ip, d, col, val, nnz, 1); break;
   }
 }
 
@@ -493,16 +491,6 @@ static void forward_linear(sdt_ctx* c, int B) {
   }
 }
 
-static int lower_bound(const int32_t* a, int n, int32_t key) {
-  int lo = 0, hi = n;
-  while (lo < hi) {
-    int mid = (lo + hi) >> 1;
-    if (a[mid] < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /* Adam on n values: w -= lr (m / bc1) / (sqrt(v / bc2) + eps), computed as
  * (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps): one division and one square root per value
  * instead of three divisions and a root (the same maths; rounding differs in the last bits). */
@@ -521,59 +509,181 @@ typedef struct {
   float lr, bc1, bc2;
 } adam_arg;
 
-typedef struct {
-  int B, by_features;
-  const adam_arg* adam; /* NULL: the gradient only */
-} grad_arg;
+/* Room in frow/fval for the batch in rc/rv/rn (called before a step changes any state). */
+static int32_t ensure_features(sdt_ctx* c, int B) {
+  if (c->Ip / c->BW < 2) return SDT_OK; /* see backward_linear */
+  int64_t nnz = 0;
+  for (int s = 0; s < B; s++) nnz += c->rn[s];
+  if (nnz <= c->fcap) return SDT_OK;
+  free(c->frow), free(c->fval);
+  int64_t cap = nnz > 2 * c->fcap ? nnz : 2 * c->fcap;
+  c->frow = xalloc((size_t)cap * 4), c->fval = xalloc((size_t)cap * 4);
+  c->fcap = cap;
+  if (!c->frow || !c->fval) {
+    c->fcap = 0;
+    return fail(SDT_ERR_MEMORY, "Cannot allocate %lld non-zero entries", (long long)nnz);
+  }
+  return SDT_OK;
+}
 
-/* Node blocks [k0, k1) (by_features 0) or features [k0, k1) (by_features 1) of the weight
- * gradient, zeroed first; every entry sums the rows in order. */
-static void grad_range(sdt_ctx* c, int64_t k0, int64_t k1, int chunk, const void* arg) {
-  const grad_arg* a = (const grad_arg*)arg;
-  const adam_arg* ad = a->adam;
-  int NV = block_vectors(c), nb = c->Ip / (8 * NV), B = a->B;
-  size_t BW = c->BW, FB = (size_t)c->F * BW;
-  (void)chunk;
-  if (a->by_features) {
-    for (int k = 0; k < nb; k++)
-      memset(c->gw + k * FB + (size_t)k0 * BW, 0, (size_t)(k1 - k0) * BW * 4);
-    for (int s = 0; s < B; s++) {
-      int e0 = lower_bound(c->rc[s], c->rn[s], (int32_t)k0);
-      int e1 = lower_bound(c->rc[s], c->rn[s], (int32_t)k1);
-      if (e1 > e0)
-        for (int k = 0; k < nb; k++) grad_block(c, s, k, NV, e0, e1);
-    }
-    if (ad)
-      for (int k = 0; k < nb; k++) {
-        size_t i = k * FB + (size_t)k0 * BW;
-        adam_vec(c->wT + i, c->mw + i, c->vw + i, c->gw + i, (size_t)(k1 - k0) * BW, ad->lr,
-                 ad->bc1, ad->bc2);
-      }
-  } else {
-    memset(c->gw + (size_t)k0 * FB, 0, (size_t)(k1 - k0) * FB * 4);
-    for (int64_t k = k0; k < k1; k++) {
-      for (int s = 0; s < B; s++) grad_block(c, s, (int)k, NV, 0, c->rn[s]);
-      if (ad) {
-        size_t i = (size_t)k * FB;
-        adam_vec(c->wT + i, c->mw + i, c->vw + i, c->gw + i, FB, ad->lr, ad->bc1, ad->bc2);
-      }
+/* The batch in rc/rv/rn by features into fptr/frow/fval (rows in order within a feature;
+ * ensure_features made the room). */
+static void batch_by_features(sdt_ctx* c, int B) {
+  size_t F = c->F;
+  int64_t* fp = c->fptr;
+  memset(fp, 0, (F + 1) * 8);
+  for (int s = 0; s < B; s++) {
+    const int32_t* col = c->rc[s];
+    for (int e = 0, n = c->rn[s]; e < n; e++) fp[col[e] + 1]++;
+  }
+  for (size_t j = 0; j < F; j++) fp[j + 1] += fp[j];
+  int64_t* cur = c->fcur;
+  memcpy(cur, fp, F * 8);
+  for (int s = 0; s < B; s++) {
+    const int32_t* col = c->rc[s];
+    const float* val = c->rv[s];
+    for (int e = 0, n = c->rn[s]; e < n; e++) {
+      const int64_t at = cur[col[e]]++;
+      c->frow[at] = s, c->fval[at] = val[e];
     }
   }
 }
 
-/* gw [F, Ip] = sum_s x_s da_s^T, each entry summed over s in order: split by node blocks,
- * or by features (rows of gw are disjoint) when the blocks are too few. With adam, each part
- * of the filters then takes its Adam step while its gradient is still in cache (the same
- * arithmetic per value as a separate pass, so the same bits). */
+/* g [0 .. 8NV) = sum_e val[e] d_{row[e]} [0 .. 8NV), in the order of e (d rows ld apart): in
+ * registers, stored once. */
+static inline __attribute__((always_inline)) void grad_feature(
+    float* restrict g, const float* restrict d, size_t ld, const int32_t* restrict row,
+    const float* restrict val, int64_t n, const int NV) {
+  v8f acc[8];
+  for (int q = 0; q < NV; q++) acc[q] = (v8f){0};
+  for (int64_t e = 0; e < n; e++) {
+    const float* dr = d + (size_t)row[e] * ld;
+    const float x = val[e];
+    for (int q = 0; q < NV; q++) acc[q] += x * ld8(dr + 8 * q);
+  }
+  for (int q = 0; q < NV; q++) st8(g + 8 * q, acc[q]);
+}
+
+/* Features per unit of the weight gradient's work. */
+#define GRAD_FEATURES 32
+
+typedef struct {
+  const adam_arg* adam; /* NULL: the gradient only */
+  int64_t fchunks;      /* units per node block */
+  int B;
+} grad_arg;
+
+/* G[col[e], 0 .. 8NV) += val[e] d[0 .. 8NV) for every e. */
+static inline __attribute__((always_inline)) void grad_kernel(
+    float* restrict G, size_t Ip, const float* restrict d, const int32_t* restrict col,
+    const float* restrict val, int nnz, const int NV) {
+  v8f dv[8];
+  for (int q = 0; q < NV; q++) dv[q] = ld8(d + 8 * q);
+  for (int e = 0; e < nnz; e++) {
+    float* g = G + (size_t)col[e] * Ip;
+    const float x = val[e];
+    for (int q = 0; q < NV; q++) st8(g + 8 * q, ld8(g + 8 * q) + x * dv[q]);
+  }
+}
+
+/* Row s's inputs [e0, e1) into node block blk of gw (the rows' way: one read-modify-write of a
+ * gradient vector per input). */
+static void grad_block(sdt_ctx* c, int s, int blk, int NV, int e0, int e1) {
+  size_t BW = c->BW;
+  const float* d = c->da + daidx(c, (size_t)s, (size_t)blk * BW);
+  float* G = c->gw + (size_t)blk * c->F * BW;
+  const int32_t* col = c->rc[s] + e0;
+  const float* val = c->rv[s] + e0;
+  int nnz = e1 - e0;
+  switch (NV) {
+    case 8: grad_kernel(G, BW, d, col, val, nnz, 8); break;
+    case 4: grad_kernel(G, BW, d, col, val, nnz, 4); break;
+    case 2: grad_kernel(G, BW, d, col, val, nnz, 2); break;
+    default: grad_kernel(G, BW, d, col, val, nnz, 1); break;
+  }
+}
+
+static int lower_bound(const int32_t* a, int n, int32_t key) {
+  int lo = 0, hi = n;
+  while (lo < hi) {
+    int mid = (lo + hi) >> 1;
+    if (a[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/* Features [j0, j1) of the weight gradient by rows (a tree of one node block: Ip <= 64),
+ * zeroed first, then each row's inputs in that range added in, rows in order; then, with
+ * adam, their Adam step. */
+static void grad_rows_range(sdt_ctx* c, int64_t j0, int64_t j1, int chunk, const void* arg) {
+  const adam_arg* ad = ((const grad_arg*)arg)->adam;
+  const int NV = block_vectors(c);
+  const size_t BW = c->BW;
+  (void)chunk;
+  memset(c->gw + (size_t)j0 * BW, 0, (size_t)(j1 - j0) * BW * 4);
+  for (int s = 0; s < ((const grad_arg*)arg)->B; s++) {
+    int e0 = lower_bound(c->rc[s], c->rn[s], (int32_t)j0);
+    int e1 = lower_bound(c->rc[s], c->rn[s], (int32_t)j1);
+    if (e1 > e0) grad_block(c, s, 0, NV, e0, e1);
+  }
+  if (ad) {
+    size_t i = (size_t)j0 * BW;
+    adam_vec(c->wT + i, c->mw + i, c->vw + i, c->gw + i, (size_t)(j1 - j0) * BW, ad->lr,
+             ad->bc1, ad->bc2);
+  }
+}
+
+
+/* Units [u0, u1) of the weight gradient: unit u is node block u / fchunks over its
+ * (u % fchunks)-th run of GRAD_FEATURES features. Each entry sums the batch's rows in order
+ * (in registers, from zero: the same sum as adding the rows one by one into a zeroed
+ * gradient), and with adam each feature's run of nodes then takes its Adam step. */
+static void grad_range(sdt_ctx* c, int64_t u0, int64_t u1, int chunk, const void* arg) {
+  const grad_arg* a = (const grad_arg*)arg;
+  const adam_arg* ad = a->adam;
+  const int NV = block_vectors(c);
+  const size_t BW = c->BW, F = c->F;
+  (void)chunk;
+  for (int64_t u = u0; u < u1; u++) {
+    const size_t k = (size_t)(u / a->fchunks), j0 = (size_t)(u % a->fchunks) * GRAD_FEATURES;
+    const size_t j1 = j0 + GRAD_FEATURES < F ? j0 + GRAD_FEATURES : F;
+    const float* d = c->da + k * (size_t)c->cap * BW;
+    for (size_t j = j0; j < j1; j++) {
+      const size_t i = k * F * BW + j * BW;
+      const int64_t e0 = c->fptr[j], n = c->fptr[j + 1] - e0;
+      const int32_t* row = c->frow + e0;
+      const float* val = c->fval + e0;
+      float* g = c->gw + i;
+      switch (NV) {
+        case 8: grad_feature(g, d, BW, row, val, n, 8); break;
+        case 4: grad_feature(g, d, BW, row, val, n, 4); break;
+        case 2: grad_feature(g, d, BW, row, val, n, 2); break;
+        default: grad_feature(g, d, BW, row, val, n, 1); break;
+      }
+      if (ad) adam_vec(c->wT + i, c->mw + i, c->vw + i, g, BW, ad->lr, ad->bc1, ad->bc2);
+    }
+  }
+}
+
+/* gw [F, Ip] = sum_s x_s da_s^T, each entry summed over s in order. With adam, each part of
+ * the filters then takes its Adam step while its gradient is still in cache (the same
+ * arithmetic per value as a separate pass, so the same bits).
+ * A tree of several node blocks (Ip >= 128, depth 7 on) goes by features: the batch is turned
+ * into lists of (row, value) per feature, and each gradient vector is summed in registers and
+ * written once (no zeroing, no read-modify-write per input), split by node blocks and runs of
+ * features. A smaller tree goes by rows, split by features: its 1 to 8 vectors per input do not
+ * pay for building the lists (measured: depth 4, batch 4 and depth 6, batch 256 were 30% and
+ * 15% slower by features, depth 8, batch 64 10% faster; bench/results/tree_hotpath.md). */
 static void backward_linear(sdt_ctx* c, int B, const adam_arg* adam) {
-  int NV = block_vectors(c), nb = c->Ip / (8 * NV), nt = nthreads(c);
+  int64_t nb = c->Ip / c->BW, fchunks = (c->F + GRAD_FEATURES - 1) / GRAD_FEATURES;
   double work = batch_nnz(c, B) * c->Ip + (adam ? (double)c->F * c->Ip * 4 : 0);
-  if (nb >= nt) {
-    const grad_arg a = {B, 0, adam};
-    par_range(c, nb, 1, nb, work, grad_range, &a);
+  const grad_arg a = {adam, fchunks, B};
+  if (nb >= 2) {
+    batch_by_features(c, B);
+    par_range(c, nb * fchunks, 1, 0, work, grad_range, &a);
   } else {
-    const grad_arg a = {B, 1, adam};
-    par_range(c, c->F, 1, 0, work, grad_range, &a);
+    par_range(c, c->F, 1, 0, work, grad_rows_range, &a);
   }
 }
 
@@ -646,10 +756,25 @@ static void route_row(sdt_ctx* c, int s, int want_mix) {
   float* p = c->p + (size_t)s * c->Ip;
   float* P = c->P + (size_t)s * (I + L);
   sigmoid_row(p, a, c->beta, c->Ip);
+  /* level by level; 8 nodes a vector where a level holds 8 or more, their children's
+   * values interleaved (left, right) as node by node */
   P[0] = 1.0f;
-  for (int n = 0; n < I; n++) {
-    P[2 * n + 1] = P[n] * (1.0f - p[n]);
-    P[2 * n + 2] = P[n] * p[n];
+  for (int n0 = 0; n0 < I; n0 = 2 * n0 + 1) {
+    const int n1 = 2 * n0 + 1;
+    if (n1 - n0 >= 8) {
+      const v8i lo = {0, 8, 1, 9, 2, 10, 3, 11}, hi = {4, 12, 5, 13, 6, 14, 7, 15};
+      for (int m = n0; m < n1; m += 8) {
+        const v8f Pn = ld8(P + m), pn = ld8(p + m);
+        const v8f l = Pn * (1.0f - pn), r = Pn * pn;
+        st8(P + 2 * m + 1, __builtin_shuffle(l, r, lo));
+        st8(P + 2 * m + 9, __builtin_shuffle(l, r, hi));
+      }
+    } else {
+      for (int n = n0; n < n1; n++) {
+        P[2 * n + 1] = P[n] * (1.0f - p[n]);
+        P[2 * n + 2] = P[n] * p[n];
+      }
+    }
   }
   if (!want_mix) return;
   /* mix [K] = P^leaf [L] . Q [L, K], along L (8 partial sums per class) */
@@ -783,25 +908,54 @@ static double penalty_prepare(sdt_ctx* c, int B) {
   return C;
 }
 
-/* Back-propagate row s from dpleaf through the tree into da [s, Ip] and dbetav[s]. */
-static void backward_row(sdt_ctx* c, int s, float* dP) {
+/* Back-propagate row s from dpleaf through the tree into da [s, Ip] and (with want_db)
+ * dbetav[s]. Level by level from the leaves up, 8 nodes a vector on the levels that hold 8 or
+ * more: a node needs only its children's dP, so a level's nodes are independent; each value is
+ * the same expression as node by node (so the same bits), and the levels run from the last
+ * node down, so dbeta's double sum adds the nodes in the same order (n from I - 1 to 0). */
+static void backward_row(sdt_ctx* c, int s, float* dP, int want_db) {
   int I = c->I, L = c->L, Ip = c->Ip;
   const float* a = c->a + (size_t)s * Ip;
   const float* p = c->p + (size_t)s * Ip;
   const float* P = c->P + (size_t)s * (I + L);
-  float* da = c->da + (size_t)s * Ip;
+  const float* cnum = c->cnum;
+  const float* cden = c->cden;
+  float* da = c->da;
   memcpy(dP + I, c->dpleaf + (size_t)s * L, (size_t)L * 4);
   const float beta = c->beta;
   double db = 0;
-  for (int n = I - 1; n >= 0; n--) {
-    const float dl = dP[2 * n + 1], dr = dP[2 * n + 2], pn = p[n], Pn = P[n];
-    const float dp = Pn * (dr - dl) + c->cnum[n] * Pn;
-    dP[n] = dl * (1.0f - pn) + dr * pn + c->cnum[n] * pn + c->cden[n];
-    const float dz = dp * pn * (1.0f - pn);
-    da[n] = dz * beta;
-    db += (double)dz * a[n];
+  for (int d = c->D - 1; d >= 0; d--) {
+    const int n0 = (1 << d) - 1, n1 = 2 * n0 + 1; /* the level's nodes [n0, n1) */
+    if (n1 - n0 >= 8) {
+      const v8i even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
+      for (int m = n1 - 8; m >= n0; m -= 8) {
+        const v8f c0 = ld8(dP + 2 * m + 1), c1 = ld8(dP + 2 * m + 9);
+        const v8f dl = __builtin_shuffle(c0, c1, even), dr = __builtin_shuffle(c0, c1, odd);
+        const v8f pn = ld8(p + m), Pn = ld8(P + m), cn = ld8(cnum + m);
+        const v8f dp = Pn * (dr - dl) + cn * Pn;
+        st8(dP + m, dl * (1.0f - pn) + dr * pn + cn * pn + ld8(cden + m));
+        const v8f dz = dp * pn * (1.0f - pn);
+        const v8f g = dz * beta;
+        if ((m >> c->bw_shift) == ((m + 7) >> c->bw_shift)) {
+          st8(da + daidx(c, s, m), g); /* 8 nodes of one block */
+        } else {
+          for (int q = 0; q < 8; q++) da[daidx(c, s, m + q)] = g[q]; /* (a level starts at 2^d - 1) */
+        }
+        if (want_db)
+          for (int q = 7; q >= 0; q--) db += (double)dz[q] * a[m + q];
+      }
+    } else {
+      for (int n = n1 - 1; n >= n0; n--) {
+        const float dl = dP[2 * n + 1], dr = dP[2 * n + 2], pn = p[n], Pn = P[n];
+        const float dp = Pn * (dr - dl) + cnum[n] * Pn;
+        dP[n] = dl * (1.0f - pn) + dr * pn + cnum[n] * pn + cden[n];
+        const float dz = dp * pn * (1.0f - pn);
+        da[daidx(c, s, n)] = dz * beta;
+        if (want_db) db += (double)dz * a[n];
+      }
+    }
   }
-  for (int n = I; n < Ip; n++) da[n] = 0;
+  for (int n = I; n < Ip; n++) da[daidx(c, s, n)] = 0;
   c->dbetav[s] = db;
 }
 
@@ -878,19 +1032,23 @@ static void route_loss_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, cons
 /* Rows [s0, s1) back-propagated, with the scratch of chunk `chunk` (one per thread). */
 static void backward_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, const void* arg) {
   float* dP = c->dpbuf + (size_t)chunk * (c->I + c->L);
-  (void)arg;
-  for (int64_t s = s0; s < s1; s++) backward_row(c, (int)s, dP);
+  const int want_db = *(const int*)arg;
+  for (int64_t s = s0; s < s1; s++) backward_row(c, (int)s, dP, want_db);
 }
 
 /* Nodes [n0, n1) of gb = sum_s da_s, each over the rows in order. */
 static void bias_grad_range(sdt_ctx* c, int64_t n0, int64_t n1, int chunk, const void* arg) {
   const int B = *(const int*)arg;
-  size_t Ip = c->Ip;
+  const int64_t BW = c->BW;
   (void)chunk;
   for (int64_t n = n0; n < n1; n++) c->gb[n] = 0;
-  for (int s = 0; s < B; s++) {
-    const float* da = c->da + (size_t)s * Ip;
-    for (int64_t n = n0; n < n1; n++) c->gb[n] += da[n];
+  for (int64_t m = n0; m < n1;) { /* the part of each node block in [n0, n1) */
+    const int64_t m1 = (m / BW + 1) * BW < n1 ? (m / BW + 1) * BW : n1;
+    const float* da = c->da + daidx(c, 0, (size_t)m);
+    float* restrict gb = c->gb + m;
+    for (int s = 0; s < B; s++, da += BW)
+      for (int64_t n = 0; n < m1 - m; n++) gb[n] += da[n];
+    m = m1;
   }
 }
 
@@ -910,7 +1068,9 @@ static void batch_objective(sdt_ctx* c, int B, int want_grad, double* loss, doub
   *penalty = penalty_prepare(c, B);
   if (!want_grad) return;
   /* one chunk per thread: each has its own dP scratch */
-  par_range(c, B, 1, nt, (double)B * I * 8, backward_range, NULL);
+  /* dbeta only where it is used: a learned beta's Adam step, or sdt_gradients (no adam) */
+  const int want_db = c->learn_beta || !adam;
+  par_range(c, B, 1, nt, (double)B * I * 8, backward_range, &want_db);
   backward_linear(c, B, adam);
   par_range(c, c->Ip, 16, 0, (double)B * c->Ip, bias_grad_range, &B);
   double gbeta = 0;
@@ -949,55 +1109,72 @@ typedef struct {
   const float* targets;
 } dense_arg;
 
-/* Rows [s0, s1) of a dense batch: their non-zero counts. */
-static void count_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, const void* arg) {
-  const dense_arg* a = (const dense_arg*)arg;
-  size_t F = c->F;
-  (void)chunk;
-  for (int64_t s = s0; s < s1; s++) {
-    const float* row = a->x + (size_t)s * F;
-    int32_t n = 0;
-    for (size_t j = 0; j < F; j++) n += row[j] != 0.0f;
-    c->rn[s] = n;
+#ifdef __AVX2__
+/* For each mask of 8 lanes, the lanes set, first to last (then zeros): the permutation that
+ * packs a vector's non-zero inputs to its front. */
+static int32_t g_pack[256][8] __attribute__((aligned(32)));
+__attribute__((constructor)) static void pack_table(void) {
+  for (int m = 0; m < 256; m++) {
+    int k = 0;
+    for (int i = 0; i < 8; i++)
+      if (m >> i & 1) g_pack[m][k++] = i;
+    while (k < 8) g_pack[m][k++] = 0;
   }
 }
+#endif
 
-/* Rows [s0, s1) of a dense batch: their CSR copy at roff, and the views. */
+/* The non-zero inputs of row [F] into col, val (room for F each, every slot may be written):
+ * their count. In input order, so the same list as a scan that keeps x != 0 one by one (NaN
+ * kept, +-0 dropped). With AVX2, 8 inputs a step: a compare gives the mask of the non-zero
+ * ones, a table the permutation that packs them to the vector's front, and the whole vector of
+ * values (and of their columns) is stored at the next free place, of which the next step keeps
+ * only the packed part; the rest, one input at a time without a branch. */
+static int32_t sparse_row(const float* restrict row, size_t F, int32_t* restrict col,
+                          float* restrict val) {
+  int32_t e = 0;
+  size_t j = 0;
+#ifdef __AVX2__
+  const __m256 zero = _mm256_setzero_ps();
+  for (; j + 8 <= F; j += 8) {
+    const __m256 v = _mm256_loadu_ps(row + j);
+    const int m = _mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ));
+    const __m256i perm = _mm256_load_si256((const __m256i*)g_pack[m]);
+    _mm256_storeu_ps(val + e, _mm256_permutevar8x32_ps(v, perm));
+    _mm256_storeu_si256((__m256i*)(col + e), _mm256_add_epi32(perm, _mm256_set1_epi32((int)j)));
+    e += __builtin_popcount((unsigned)m); /* e <= j, so the stores stay below j + 8 <= F */
+  }
+#endif
+  for (; j < F; j++) {
+    col[e] = (int32_t)j, val[e] = row[j];
+    e += row[j] != 0.0f;
+  }
+  return e;
+}
+
+/* Rows [s0, s1) of a dense batch: their sparse copies (row s at s F in tcol / tval), and the
+ * views. */
 static void copy_range(sdt_ctx* c, int64_t s0, int64_t s1, int chunk, const void* arg) {
   const dense_arg* a = (const dense_arg*)arg;
   size_t F = c->F;
   (void)chunk;
   for (int64_t s = s0; s < s1; s++) {
-    const float* row = a->x + (size_t)s * F;
-    int32_t* col = c->tcol + c->roff[s];
-    float* val = c->tval + c->roff[s];
-    /* without a branch per input (MNIST's zeros fall in no pattern a predictor learns): every
-     * input is written at the next free place, which only a non-zero one then keeps; past the
-     * row's last non-zero, into a dummy, so that no write leaves the row */
-    int32_t n = c->rn[s], e = 0, cdummy;
-    float vdummy;
-    for (size_t j = 0; j < F; j++) {
-      int32_t* cd = e < n ? col + e : &cdummy;
-      float* vd = e < n ? val + e : &vdummy;
-      *cd = (int32_t)j, *vd = row[j];
-      e += row[j] != 0.0f;
-    }
+    int32_t* col = c->tcol + (size_t)s * F;
+    float* val = c->tval + (size_t)s * F;
+    c->rn[s] = sparse_row(a->x + (size_t)s * F, F, col, val);
     c->rc[s] = col, c->rv[s] = val;
     c->rt[s] = a->targets ? a->targets + (size_t)s * c->K : NULL;
   }
 }
 
-/* Point rc/rv/rn at a CSR copy of the dense rows x [B, F] (and rt at targets, if any): the
- * rows' non-zero counts, then the copy, both split by rows. */
+/* Point rc/rv/rn at a sparse copy of the dense rows x [B, F] (and rt at targets, if any), split
+ * by rows. Each row has room for F inputs, so one pass makes the copy (no count first): the
+ * scratch is twice the batch's size, and only the non-zero part of a row is read again. */
 static int32_t view_dense(sdt_ctx* c, const float* x, const float* targets, int B) {
   int32_t st = ensure_cap(c, B);
   if (st) return st;
+  if ((st = ensure_tmp(c, (int64_t)B * c->F))) return st;
   const dense_arg a = {x, targets};
   double work = (double)B * c->F / 4; /* a compare is cheaper than a multiply-add */
-  par_range(c, B, 1, 0, work, count_range, &a);
-  int64_t nnz = 0;
-  for (int s = 0; s < B; s++) c->roff[s] = nnz, nnz += c->rn[s];
-  if ((st = ensure_tmp(c, nnz))) return st;
   par_range(c, B, 1, 0, work, copy_range, &a);
   return SDT_OK;
 }
@@ -1020,6 +1197,7 @@ int32_t sdt_train_samples(double* loss_sum, double* penalty_sum, int32_t* batche
       c->rn[s] = (int32_t)(c->rowptr[r + 1] - c->rowptr[r]);
       c->rt[s] = c->tgt + (size_t)r * c->K;
     }
+    if ((st = ensure_features(c, B))) return st;
     double loss, pen;
     const adam_arg aa = adam_begin(c);
     batch_objective(c, B, 1, &loss, &pen, &aa);
@@ -1036,7 +1214,7 @@ int32_t sdt_train_step(double* loss, double* penalty, sdt_ctx* c, const float* x
   SDT_TRY(check_train_step(loss, penalty, c));
   SDT_TRY(check_batch("sdt_train_step", x, targets, batch, c->F, c->K));
   int32_t st = view_dense(c, x, targets, batch);
-  if (st) return st;
+  if (st || (st = ensure_features(c, batch))) return st;
   const adam_arg aa = adam_begin(c);
   batch_objective(c, batch, 1, loss, penalty, &aa);
   adam_step(c, &aa);
@@ -1050,7 +1228,7 @@ int32_t sdt_gradients(float* dw, float* db, float* dphi, double* dbeta, double* 
   SDT_TRY(check_gradients(dw, db, dphi, dbeta, loss, penalty, c));
   SDT_TRY(check_batch("sdt_gradients", x, targets, batch, c->F, c->K));
   int32_t st = view_dense(c, x, targets, batch);
-  if (st) return st;
+  if (st || (st = ensure_features(c, batch))) return st;
   batch_objective(c, batch, 1, loss, penalty, NULL);
   size_t F = c->F;
   for (size_t n = 0; n < (size_t)c->I; n++)
