@@ -794,6 +794,19 @@ static void route_row(sdt_ctx* c, int s, int want_mix) {
   }
 }
 
+/* A mixture loss's d objective / d P^l: dpl_l = -sum_k v_k Q^l_k / B, along L, skipping the
+ * zero v_k (v = T / M for classes, 2 (T - y) for values). */
+static void mixture_dpl(const sdt_ctx* c, const float* v, float* dpl, float invB) {
+  const int L = c->L, K = c->K;
+  for (int l = 0; l < L; l++) dpl[l] = 0;
+  for (int k = 0; k < K; k++) {
+    const float vk = v[k], *q = c->qT + (size_t)k * L;
+    if (vk != 0.0f)
+      for (int l = 0; l < L; l++) dpl[l] += vk * q[l];
+  }
+  for (int l = 0; l < L; l++) dpl[l] = -dpl[l] * invB;
+}
+
 /* L(x) of row s; with want_grad also d objective / d P^l into dpleaf and v (see phi grad).
  * Sums over classes skip the zero targets (one-hot labels: one class of K). */
 static void loss_row(sdt_ctx* c, int s, int B, int want_grad) {
@@ -824,15 +837,7 @@ static void loss_row(sdt_ctx* c, int s, int B, int want_grad) {
       loss += (double)e * e;
       v[k] = -2.0f * e;
     }
-    if (want_grad) {
-      for (int l = 0; l < L; l++) dpl[l] = 0;
-      for (int k = 0; k < K; k++) {
-        const float vk = v[k], *q = c->qT + (size_t)k * L;
-        if (vk != 0.0f)
-          for (int l = 0; l < L; l++) dpl[l] += vk * q[l];
-      }
-      for (int l = 0; l < L; l++) dpl[l] = -dpl[l] * invB;
-    }
+    if (want_grad) mixture_dpl(c, v, dpl, invB);
   } else if (c->loss == SDT_LOSS_EXPECTED) {
     /* cost_l = -sum_k T_k log Q^l_k, along L */
     for (int l = 0; l < L; l++) dpl[l] = 0;
@@ -852,16 +857,7 @@ static void loss_row(sdt_ctx* c, int s, int B, int want_grad) {
       loss -= (double)T[k] * logf(m);
       v[k] = mix[k] >= MIX_EPS ? T[k] / mix[k] : 0.0f;
     }
-    if (want_grad) {
-      /* dpl_l = -sum_k v_k Q^l_k / B, along L */
-      for (int l = 0; l < L; l++) dpl[l] = 0;
-      for (int k = 0; k < K; k++) {
-        const float vk = v[k], *q = c->qT + (size_t)k * L;
-        if (vk != 0.0f)
-          for (int l = 0; l < L; l++) dpl[l] += vk * q[l];
-      }
-      for (int l = 0; l < L; l++) dpl[l] = -dpl[l] * invB;
-    }
+    if (want_grad) mixture_dpl(c, v, dpl, invB);
   }
   c->lossv[s] = loss;
 }
