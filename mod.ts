@@ -70,6 +70,7 @@ export type { EpochRecord } from "./lib/train/types.ts";
 export {
   type CsvOptions,
   type Dataset,
+  type DataTask,
   type IdxDirOptions,
   type LabelReport,
   loadCsv,

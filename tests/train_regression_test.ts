@@ -82,6 +82,10 @@ Deno.test("csv: a column of numbers that are not whole is a regression target; -
     () => parseCsvDataset("x,y\n1,2.5\n2,abc\n3,1.5\n", "bad.csv", { task: "regression" }),
     /line 3, column "y" holds "abc", not a number/,
   );
+  assert.throws(
+    () => parseCsvDataset("x,y\n1,2.5\n2,1e39\n3,1.5\n", "big.csv", { task: "regression" }),
+    /line 3, column "y" holds "1e39", too large/,
+  );
 });
 
 Deno.test("regression: a depth-3 tree learns a piecewise target, in the target's own units", async () => {

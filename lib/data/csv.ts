@@ -218,6 +218,13 @@ export function parseCsvDataset(text: string, name: string, options: CsvOptions 
       );
     }
     values = Float32Array.from(labels, Number);
+    const huge = values.findIndex((v) => !Number.isFinite(v));
+    if (huge >= 0) {
+      fail(
+        `line ${data[huge].line}, ${columnName(label)} holds "${labels[huge]}", too large for ` +
+          `a target value (beyond float32's ±3.4e38)`,
+      );
+    }
     classNames = [hasHeader ? columns[label] : "value"];
   } else if (
     labels.every((l) => NUMBER.test(l) && Number.isInteger(Number(l)) && Number(l) >= 0)
