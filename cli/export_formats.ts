@@ -11,6 +11,7 @@ import { exportRules, treeRules } from "../lib/use/rules.ts";
 import { HintedError, printJson } from "./common.ts";
 import { info } from "./progress.ts";
 import { loadDataFrom } from "./train.ts";
+import { trainedShapeOptions } from "../lib/data/mod.ts";
 
 /** What the `export` command passes on for `--format onnx|rules`. */
 export interface FormatOptions {
@@ -50,12 +51,22 @@ export async function exportFormat(tree: TreeCheckpoint, o: FormatOptions): Prom
     return;
   }
   const spec = o.data ?? tree.data.source;
+  // The tree's own data is read as it was trained on (split seed, test set, label column).
+  const trained = o.data
+    ? trainedShapeOptions(tree.data)
+    : trainedShapeOptions(tree.data, tree.meta);
+  const size = trained.imageSize;
   let splits;
   try {
     splits = await loadDataFrom({
       data: spec,
-      labelColumn: o.labelColumn,
-      ...(tree.data.target ? { task: "regression" as const } : {}),
+      labelColumn: o.labelColumn ??
+        (trained.labelColumn === undefined ? undefined : String(trained.labelColumn)),
+      task: trained.task,
+      seed: trained.seed,
+      testData: trained.testData,
+      imageSize: size ? `${size.width}x${size.height}` : undefined,
+      channels: trained.channels ? String(trained.channels) as "1" | "3" : undefined,
     }, quiet);
   } catch (error) {
     throw new HintedError(

@@ -75,9 +75,12 @@ export function reportCommand() {
       const spec = o.data ?? tree.data.source;
       const lc = o.labelColumn;
       const t0 = performance.now();
+      const trained = o.data
+        ? trainedShapeOptions(tree.data)
+        : trainedShapeOptions(tree.data, meta);
       const splits = await loadData(spec, {
-        ...(o.data ? trainedShapeOptions(tree.data) : trainedShapeOptions(tree.data, meta)),
-        labelColumn: lc === undefined ? undefined : /^\d+$/.test(lc) ? Number(lc) : lc,
+        ...trained,
+        labelColumn: lc === undefined ? trained.labelColumn : /^\d+$/.test(lc) ? Number(lc) : lc,
         seed: typeof meta.seed === "number" ? meta.seed : 0,
         limit: o.limit ? { train: o.limit, val: o.limit, test: o.limit } : undefined,
       });

@@ -424,6 +424,7 @@ export function runOptionsFrom(
       command: [command, ...Deno.args.slice(1)].join(" "),
       data: o.data,
       ...(o.testData ? { test_data: o.testData } : {}),
+      ...(o.labelColumn !== undefined ? { label_column: o.labelColumn } : {}),
       [OPTIONS_KEY]: o,
     },
   };
@@ -646,6 +647,9 @@ export function evalCommand() {
         ...o,
         data: spec,
         task: o.task ?? trained.task,
+        seed: trained.seed,
+        labelColumn: o.labelColumn ??
+          (trained.labelColumn === undefined ? undefined : String(trained.labelColumn)),
         testData: o.testData ?? trained.testData,
         imageSize: o.imageSize ?? (size ? `${size.width}x${size.height}` : undefined),
         channels: o.channels ??

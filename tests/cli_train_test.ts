@@ -103,3 +103,53 @@ Deno.test("bad data is a runtime error naming the file, exit status 1", async ()
   assert.match(r.stderr, /hint: /);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("eval and export --format rules read a CSV tree's data with its own split seed, label column and test set", async () => {
+  const { cliInProcess } = await import("./_cli.ts");
+  const out = await Deno.makeTempDir({ prefix: "softtree-seed-" });
+  const csv = new URL("./fixtures/breast_cancer.csv", import.meta.url).pathname;
+  try {
+    // Seed 3 carves other validation and test rows than seed 0 would.
+    const t = await cliInProcess([
+      "train",
+      "--data",
+      `csv:${csv}`,
+      "--label-column",
+      "diagnosis",
+      "--seed",
+      "3",
+      "--depth",
+      "2",
+      "--epochs",
+      "2",
+      "--inv-temp",
+      "1",
+      "--no-pictures",
+      "--quiet",
+      "--json",
+      "--out",
+      out,
+    ]);
+    assert.equal(t.code, 0, t.err);
+    const trained = t.json();
+    const e = await cliInProcess(["eval", "--model", out, "--json", "--quiet"]);
+    assert.equal(e.code, 0, e.err);
+    assert.equal(e.json().test_accuracy, trained.test_accuracy, "the same test rows as training's");
+    assert.equal(e.json().samples, 85);
+    const r = await cliInProcess([
+      "export",
+      "--model",
+      out,
+      "--format",
+      "rules",
+      "--out",
+      `${out}/rules`,
+      "--json",
+      "--quiet",
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.json().test_samples, 85);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});

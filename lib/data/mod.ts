@@ -221,14 +221,33 @@ function withSourceRows(splits: Splits): Splits {
   };
 }
 
+/** What {@linkcode trainedShapeOptions} gives: {@linkcode loadData}'s options for a tree's data. */
+export interface TrainedDataOptions {
+  /** The tree's image size (images). */
+  imageSize?: ImageSize;
+  /** The tree's channels (images). */
+  channels?: 1 | 3;
+  /** The test set the training run named. */
+  testData?: string;
+  /** `"regression"` for a regression tree. */
+  task?: DataTask;
+  /** The seed that split the data (carved splits differ by seed). */
+  seed?: number;
+  /** The CSV label column the training run named. */
+  labelColumn?: string | number;
+}
+
 /**
  * The options that make {@linkcode loadData} read a data set the way a tree was trained on
  * it: for images, the tree's image size and channels (an image folder would otherwise be
- * read at its most common size and its own colour); `testData` when the training run named
- * one. Options that do not apply to a spec are ignored by it.
+ * read at its most common size and its own colour); for a regression tree, its task; from
+ * the run's `meta`, the test set it named, the seed that carved its splits (a CSV's test split
+ * under another seed would hold training rows) and its CSV label column. Options that do not
+ * apply to a spec are ignored by it.
  *
  * @param data The tree's data facts (a checkpoint's `data`).
- * @param meta The checkpoint's `meta`: its `test_data`, when a string, is the test set.
+ * @param meta The checkpoint's `meta`: `test_data` (a string: the test set), `seed` (a
+ * number) and `label_column` (a string or number).
  * @returns Options for {@linkcode loadData}.
  * @example
  * ```ts
@@ -239,14 +258,17 @@ function withSourceRows(splits: Splits): Splits {
 export function trainedShapeOptions(
   data: { imageShape: [number, number, number] | null; target?: unknown },
   meta: Record<string, unknown> = {},
-): { imageSize?: ImageSize; channels?: 1 | 3; testData?: string; task?: DataTask } {
-  const out: { imageSize?: ImageSize; channels?: 1 | 3; testData?: string; task?: DataTask } = {};
+): TrainedDataOptions {
+  const out: TrainedDataOptions = {};
   if (data.target) out.task = "regression";
   if (data.imageShape) {
     const [height, width, channels] = data.imageShape;
     out.imageSize = { width, height };
     if (channels === 1 || channels === 3) out.channels = channels;
   }
+  if (typeof meta.seed === "number" && Number.isSafeInteger(meta.seed)) out.seed = meta.seed;
+  const lc = meta.label_column;
+  if (typeof lc === "string" || typeof lc === "number") out.labelColumn = lc;
   if (typeof meta.test_data === "string") out.testData = meta.test_data;
   return out;
 }
