@@ -97,7 +97,7 @@ export function withDataOptions(cmd: Command) {
     )
     .option(
       "--task <task>",
-      "CSV: classification or regression (default auto: numbers that are not all whole are a regression target)",
+      "CSV, npy, npz: classification or regression (default auto: labels that are numbers, not all whole, are a regression target)",
       choiceArg("--task", ["auto", "classification", "regression"] as const),
     )
     .option(

@@ -241,3 +241,47 @@ Deno.test("regression: --test-data of class labels for a regression tree is refu
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("npy and npz: float labels are a regression target; whole numbers with --task regression too", async () => {
+  const { npy, npz } = await import("./_data_files.ts");
+  const { loadNpyPair, loadNpz } = await import("../lib/data/npz.ts");
+  const dir = await Deno.makeTempDir({ prefix: "softtree-reg-npy-" });
+  try {
+    const rng = new Rng(4);
+    const n = 60, F = 3;
+    const x = Float32Array.from({ length: n * F }, () => rng.next());
+    const y = Float64Array.from({ length: n }, (_, i) => 10 + x[i * F] * 5 + 0.25);
+    await Deno.writeFile(`${dir}/x.npy`, npy(x, [n, F]));
+    await Deno.writeFile(`${dir}/y.npy`, npy(y, [n]));
+    const s = await loadNpyPair(`${dir}/x.npy`, `${dir}/y.npy`, { seed: 1 });
+    assert.equal(s.train.classes, 1);
+    assert.ok(s.train.values && s.val.values && s.test.values);
+    // Every split's values are the file's values of its rows.
+    for (const key of ["train", "val", "test"] as const) {
+      const ds = s[key], rows = s.rows![key]!;
+      for (let i = 0; i < ds.n; i++) assert.equal(ds.values![i], Math.fround(y[rows[i]]));
+    }
+    assert.deepEqual(s.val.targetScaling, s.train.targetScaling);
+    // Whole-number labels are classes unless --task regression says otherwise.
+    const whole = Int32Array.from({ length: n }, (_, i) => i % 7);
+    await Deno.writeFile(`${dir}/c.npy`, npy(whole, [n]));
+    assert.equal((await loadNpyPair(`${dir}/x.npy`, `${dir}/c.npy`)).train.values, undefined);
+    const asked = await loadNpyPair(`${dir}/x.npy`, `${dir}/c.npy`, { task: "regression" });
+    assert.equal(asked.train.classes, 1);
+    // An npz with its own test split: values in both.
+    await Deno.writeFile(
+      `${dir}/d.npz`,
+      npz({
+        x_train: npy(x.subarray(0, 40 * F), [40, F]),
+        y_train: npy(y.subarray(0, 40), [40]),
+        x_test: npy(x.subarray(40 * F), [20, F]),
+        y_test: npy(y.subarray(40), [20]),
+      }),
+    );
+    const z = await loadNpz(`${dir}/d.npz`);
+    assert.equal(z.test.n, 20);
+    assert.equal(z.test.values![3], Math.fround(y[43]));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -11,8 +11,9 @@ import { DatasetError } from "../errors.ts";
 import { Rng } from "../util/random.ts";
 import { resize, toChannels } from "../image/pixels.js";
 import { checkCount, MAX_CLASSES, shapeText } from "./_common.ts";
+import { targetScale } from "../tree/regression.ts";
 import type { NpyArray } from "./npy.ts";
-import type { Dataset, Splits } from "./types.ts";
+import type { Dataset, DataTask, Splits } from "./types.ts";
 
 /** Throws a `DatasetError` naming the source. */
 export type Fail = (problem: string, cause?: unknown) => never;
@@ -36,6 +37,8 @@ export interface Part {
   x: RawSamples;
   /** `[N]` class indices, or `-1` (no label). */
   y: Int32Array;
+  /** `[N]` regression targets (then `y` is all 0). */
+  values?: Float32Array;
 }
 
 /** The splits a source comes in, before carving and scaling. */
@@ -57,6 +60,8 @@ export interface CarveOptions {
   classes?: number;
   /** Carve a test split when the source has none. @default true */
   carveTest?: boolean;
+  /** Whether the labels are classes or a regression target (see `DataTask`). @default "auto" */
+  task?: DataTask;
 }
 
 export { shapeText } from "./_common.ts";
@@ -122,7 +127,8 @@ export function labelsFromArray(
   n: number,
   samples: string,
   fail: Fail,
-): { y: Int32Array; names: string[] | null } {
+  task: DataTask = "auto",
+): { y: Int32Array; names: string[] | null; values?: Float32Array } {
   const { shape } = array;
   if (shape.length === 0 || shape[0] !== n) {
     fail(
@@ -131,6 +137,23 @@ export function labelsFromArray(
     );
   }
   const y = new Int32Array(n);
+  // A regression target: numbers, one per sample ("auto": some of them not whole).
+  const column = array.dtype !== "string" && shape.length <= 2 &&
+    (shape.length === 1 || shape[1] === 1);
+  const numbers = array.data as ArrayLike<number>;
+  const notWhole = () => {
+    for (let i = 0; i < numbers.length; i++) if (!Number.isInteger(numbers[i])) return true;
+    return false;
+  };
+  if (task === "regression" || (task === "auto" && column && notWhole())) {
+    if (!column) {
+      fail(`${what} has shape ${shapeText(shape)}: a regression target is (${n},) numbers`);
+    }
+    const values = Float32Array.from(numbers);
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) fail(`${what} holds ${numbers[bad]} at row ${bad}, not a finite target value`);
+    return { y, names: null, values };
+  }
   if (array.dtype === "string") {
     if (shape.length !== 1) fail(`${what} has shape ${shapeText(shape)}, expected (${n},)`);
     const numeric = array.data.every((s) => NUMBER.test(s));
@@ -153,7 +176,7 @@ export function labelsFromArray(
         fail(
           `${what} holds ${v} at row ${i}; labels must be integers from 0 to ${
             MAX_CLASSES - 1
-          } (a regression target is read from a CSV file: csv:FILE with --task regression)`,
+          } (for a regression target, pass --task regression)`,
         );
       }
       y[i] = v;
@@ -224,8 +247,19 @@ export function assembleSplits(parts: SourceParts, options: CarveOptions, fail: 
   }
   const rows = carveRows(n, nVal, nTest, options.seed ?? 0);
 
+  // A regression target: one "class" named after it, the training rows' scaling.
+  const regression = train.values !== undefined;
+  for (const [split, part] of [["validation", parts.val], ["test", parts.test]] as const) {
+    if (part && (part.values !== undefined) !== regression) {
+      fail(`its ${split} labels are ${regression ? "classes" : "values"}, its training labels not`);
+    }
+  }
+  const targetScaling = regression
+    ? targetScale(Array.from(rows.train, (r) => train.values![r]))
+    : undefined;
+
   // Classes.
-  const names = [...parts.classNames];
+  const names = regression ? ["value"] : [...parts.classNames];
   let largest = -1;
   for (const part of [train, parts.val, parts.test]) {
     if (part) { for (const v of part.y) largest = Math.max(largest, v); }
@@ -244,7 +278,7 @@ export function assembleSplits(parts: SourceParts, options: CarveOptions, fail: 
       );
     }
   }
-  const classes = options.classes ?? Math.max(names.length, largest + 1);
+  const classes = regression ? 1 : options.classes ?? Math.max(names.length, largest + 1);
   for (let k = names.length; k < classes; k++) names.push(String(k));
 
   // Scaling.
@@ -306,9 +340,19 @@ export function assembleSplits(parts: SourceParts, options: CarveOptions, fail: 
       classNames: [...names],
       ...(scaling ? { scaling: { min: [...scaling.min], max: [...scaling.max] } } : {}),
       ...(lightOnDark !== undefined ? { lightOnDark } : {}),
+      ...(part.values
+        ? {
+          values: Float32Array.from({ length: m }, (_, i) => part.values![pick ? pick[i] : i]),
+          targetScaling,
+        }
+        : {}),
     };
   };
-  const empty: Part = { x: { ...train.x, values: [], n: 0 }, y: new Int32Array(0) };
+  const empty: Part = {
+    x: { ...train.x, values: [], n: 0 },
+    y: new Int32Array(0),
+    ...(regression ? { values: new Float32Array(0) } : {}),
+  };
   // Positions in the source's order: train part, then val part, then test part.
   const nOwnVal = parts.val?.x.n ?? 0;
   const range = (start: number, count: number) =>

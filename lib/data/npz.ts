@@ -16,7 +16,7 @@ import {
   type SourceParts,
 } from "./_arrays.ts";
 import { type NpyArray, parseNpy, readNpy } from "./npy.ts";
-import type { Splits } from "./types.ts";
+import type { DataTask, Splits } from "./types.ts";
 
 /** Options of {@linkcode loadNpz} and {@linkcode loadNpyPair}. */
 export interface ArrayDataOptions {
@@ -58,6 +58,12 @@ export interface ArrayDataOptions {
    * @default `npz:${path}` or `npy:${x},${y}`
    */
   source?: string;
+  /**
+   * Whether the labels are classes or a regression target (numbers, `(N,)`); `"auto"` takes
+   * labels that are not all whole numbers as a regression target.
+   * @default "auto"
+   */
+  task?: DataTask;
 }
 
 /**
@@ -144,13 +150,20 @@ export async function loadNpz(path: string | URL, options: ArrayDataOptions = {}
       fail(`it has "${x ? "x" : "y"}_${split}" but no "${x ? "y" : "x"}_${split}"; ${has()}`);
     }
     const samples = samplesFromArray(x!, `"x_${split}"`, fail);
-    const labels = labelsFromArray(y!, `"y_${split}"`, samples.n, `"x_${split}"`, fail);
+    const labels = labelsFromArray(
+      y!,
+      `"y_${split}"`,
+      samples.n,
+      `"x_${split}"`,
+      fail,
+      options.task,
+    );
     stringNames ??= labels.names;
     if (labels.names && labels.names.join("\n") !== stringNames?.join("\n")) {
       // Different string label sets per split: renumber by the training split's names.
       fail(`"y_${split}" holds other class names than "y_train"`);
     }
-    return { x: samples, y: labels.y };
+    return { x: samples, y: labels.y, ...(labels.values ? { values: labels.values } : {}) };
   };
   let stringNames: string[] | null = null;
   const train = part("train")!;
@@ -231,10 +244,10 @@ export async function loadNpyPair(
   };
   const [x, y] = await Promise.all([readNpy(xPath), readNpy(yPath)]);
   const samples = samplesFromArray(x, `"${xName}"`, fail);
-  const labels = labelsFromArray(y, `"${yName}"`, samples.n, `"${xName}"`, fail);
+  const labels = labelsFromArray(y, `"${yName}"`, samples.n, `"${xName}"`, fail, options.task);
   return assembleSplits(
     {
-      train: { x: samples, y: labels.y },
+      train: { x: samples, y: labels.y, ...(labels.values ? { values: labels.values } : {}) },
       classNames: labels.names ?? [],
       featureNames: null,
       source: options.source ?? `npy:${xName},${yName}`,
