@@ -37,7 +37,7 @@ import {
 } from "./options.ts";
 import { OPTIONS_KEY, reportInterrupted, resumedOptions, StopSignals } from "./interrupt.ts";
 import { buildProgress, formatDuration, info, percent, ProgressBar } from "./progress.ts";
-import { labelsJson, loadDataFrom, withDataOptions } from "./train.ts";
+import { labelsJson, loadDataFrom, metricsText, withDataOptions } from "./train.ts";
 
 /** Where `teacher train` writes when `--out` is absent (the shipped teacher is elsewhere). */
 export const DEFAULT_TEACHER_OUT = "runs/teacher";
@@ -374,10 +374,9 @@ function teacherEvalCommand() {
         // A regression teacher (one output on regression data) is scored by R², RMSE and MAE.
         const reg = values && ds.values ? regressionMetrics(values, ds.values) : null;
         info(
-          reg
-            ? `teacher: ${o.split} R² ${reg.r2.toFixed(3)}, RMSE ${reg.rmse.toPrecision(4)}, ` +
-              `MAE ${reg.mae.toPrecision(4)} on ${ds.n} samples`
-            : `teacher: ${o.split} accuracy ${percent(accuracy)} on ${ds.n} samples`,
+          `teacher: ${o.split} ${
+            reg ? metricsText(reg) : `accuracy ${percent(accuracy)}`
+          } on ${ds.n} samples`,
           quiet,
         );
         if (o.json) {

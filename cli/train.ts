@@ -7,6 +7,7 @@
 import { jsonOption, modelOption, quietOption } from "./options.ts";
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { BACKEND_CHOICES, type BackendChoice, type EvalResult } from "../lib/backends/types.ts";
+import type { RegressionMetrics } from "../lib/tree/regression.ts";
 import { loadData, parseImageSize, trainedShapeOptions } from "../lib/data/mod.ts";
 import type { LabelReport } from "../lib/data/labels.ts";
 import type { DataTask, LoadedSplits, Splits } from "../lib/data/types.ts";
@@ -342,27 +343,30 @@ export function scoreText(score: number, regression: boolean): string {
 export function evalText(r: EvalResult): string {
   const g = r.regression;
   if (!g) return `${percent(r.accuracy)} (max-leaf), ${percent(r.accuracyMixture)} (mixture)`;
-  const one = (m: { r2: number; rmse: number; mae: number }) =>
-    `R² ${m.r2.toFixed(3)}, RMSE ${m.rmse.toPrecision(4)}, MAE ${m.mae.toPrecision(4)}`;
-  return `${one(g.maxLeaf)} (max-leaf); ${one(g.mixture)} (mixture)`;
+  return `${metricsText(g.maxLeaf)} (max-leaf); ${metricsText(g.mixture)} (mixture)`;
+}
+
+/** Regression scores for people: `"R² 0.388, RMSE 60.25, MAE 48.03"`. */
+export function metricsText(m: RegressionMetrics): string {
+  return `R² ${m.r2.toFixed(3)}, RMSE ${m.rmse.toPrecision(4)}, MAE ${m.mae.toPrecision(4)}`;
 }
 
 /**
  * A split's scores as `--json` fields: `<split>_accuracy` and `_mixture`, or for a regression
- * tree `<split>_r2`, `_rmse`, `_mae` and their `_mixture` variants.
+ * tree `<split>_r2`, `_rmse`, `_mae` and their `_mixture` variants; with `split` empty, the
+ * names alone (`accuracy`, `r2`, ...).
  */
 export function evalJson(split: string, r: EvalResult): Record<string, number> {
+  const key = (name: string) => (split ? `${split}_${name}` : name);
   const g = r.regression;
-  if (!g) {
-    return { [`${split}_accuracy`]: r.accuracy, [`${split}_accuracy_mixture`]: r.accuracyMixture };
-  }
+  if (!g) return { [key("accuracy")]: r.accuracy, [key("accuracy_mixture")]: r.accuracyMixture };
   return {
-    [`${split}_r2`]: g.maxLeaf.r2,
-    [`${split}_rmse`]: g.maxLeaf.rmse,
-    [`${split}_mae`]: g.maxLeaf.mae,
-    [`${split}_r2_mixture`]: g.mixture.r2,
-    [`${split}_rmse_mixture`]: g.mixture.rmse,
-    [`${split}_mae_mixture`]: g.mixture.mae,
+    [key("r2")]: g.maxLeaf.r2,
+    [key("rmse")]: g.maxLeaf.rmse,
+    [key("mae")]: g.maxLeaf.mae,
+    [key("r2_mixture")]: g.mixture.r2,
+    [key("rmse_mixture")]: g.mixture.rmse,
+    [key("mae_mixture")]: g.mixture.mae,
   };
 }
 
@@ -678,16 +682,7 @@ export function evalCommand() {
           split: o.split,
           samples: ds.n,
           task: tree.isRegression ? "regression" : "classification",
-          ...(r.regression
-            ? {
-              r2: r.regression.maxLeaf.r2,
-              rmse: r.regression.maxLeaf.rmse,
-              mae: r.regression.maxLeaf.mae,
-              r2_mixture: r.regression.mixture.r2,
-              rmse_mixture: r.regression.mixture.rmse,
-              mae_mixture: r.regression.mixture.mae,
-            }
-            : { accuracy: r.accuracy, accuracy_mixture: r.accuracyMixture }),
+          ...evalJson("", r),
           ...evalJson(o.split, r),
           ...features,
         });

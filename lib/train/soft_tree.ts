@@ -18,8 +18,8 @@ import type { DataInfo, TreeCheckpoint } from "../io/types.ts";
 import { fit, fitAsync, type FitOptions, type FitResult } from "./fit.ts";
 import { type Route, route } from "../tree/inspect.ts";
 import { checkConfig, initParams } from "../tree/params.ts";
-import { type RegressionMetrics, regressionValues, targetScale } from "../tree/regression.ts";
-import { scoreSplit } from "./score.ts";
+import { type RegressionMetrics, regressionValues } from "../tree/regression.ts";
+import { scaleOf, scoreSplit } from "./score.ts";
 import {
   DEFAULT_TREE_CONFIG,
   isRegression,
@@ -54,7 +54,7 @@ export function dataInfo(ds: Dataset): DataInfo {
       ? {
         target: {
           name: ds.classNames?.[0] ?? "value",
-          ...(ds.targetScaling ?? targetScale(ds.values)),
+          ...scaleOf(ds),
         },
       }
       : {}),
